@@ -1,0 +1,54 @@
+# Two commands do everything on a fresh machine: `make run` (the job, locally) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help install run demo seed-providers replay test test-fast lint bench services clean
+
+help:
+	@echo "make run             set up everything and run provider sync + model sync once (local mode)"
+	@echo "make demo            the same, offline, against the replay server of recorded provider APIs"
+	@echo "make seed-providers  migrate the catalog schema and upsert the provider registry"
+	@echo "make test            the whole test suite (needs PostgreSQL and Redis on loopback; starts them)"
+	@echo "make lint            ruff"
+	@echo "make bench           the sync benchmark at 25,000+ models"
+
+$(STAMP): requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m include.gatewayz_sync.local run $(if $(STRICT),--strict)
+
+demo: $(STAMP)
+	$(BIN)/python -m include.gatewayz_sync.local demo $(if $(STRICT),--strict)
+
+seed-providers: $(STAMP)
+	$(BIN)/python -m include.gatewayz_sync.local seed-providers
+
+replay: $(STAMP)
+	$(BIN)/python -m include.gatewayz_sync.replay --port $(or $(PORT),9000)
+
+services:
+	@scripts/ensure-services
+
+test: $(STAMP) services
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP) services
+	$(BIN)/python -m benchmarks.sync_benchmark
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""Model sync: every provider's model list, fetched and loaded one mapped task per provider."""
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, dag, task
+
+from include.gatewayz_sync import tasks
+from include.gatewayz_sync.assets import PROVIDERS_ASSET
+from include.gatewayz_sync.config import HTTP_POOL, TaskRetrySettings, model_sync_cron
+from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+
+RETRY = TaskRetrySettings.from_env()
+
+
+@dag(
+    dag_id="gatewayz_sync_models",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(model_sync_cron(), timezone="UTC"), assets=[PROVIDERS_ASSET]
+    ),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["gatewayz", "catalog", "models"],
+    default_args={"owner": "gatewayz", "retries": 0},
+    params={
+        "providers": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": sorted(GATEWAY_REGISTRY)},
+            uniqueItems=True,
+            description="Provider slugs to sync; empty means every active, enabled provider.",
+        ),
+        "dry_run": Param(False, type="boolean", description="Fetch and diff, but write only a dry_run sync_runs row."),
+        "allow_shrink": Param(
+            False, type="boolean", description="Deactivate models even when a listing shrank by more than half."
+        ),
+    },
+    doc_md="""
+    Fetches every provider's model list (one mapped task per provider, bounded by the `gatewayz_provider_http`
+    pool), normalizes prices to exact USD per 1M tokens and loads each provider in one transaction.
+    The final task fails the run when any provider failed. Conf: `{"providers": ["openai"], "dry_run": true}`.
+    """,
+)
+def gatewayz_sync_models():
+    @task
+    def list_providers(**context) -> list[str]:
+        return tasks.list_provider_slugs(context["params"])
+
+    @task(
+        pool=HTTP_POOL,
+        map_index_template="{{ slug_label }}",
+        retries=RETRY.retries,
+        retry_delay=timedelta(seconds=RETRY.retry_delay_seconds),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(seconds=RETRY.max_retry_delay_seconds),
+    )
+    def sync_provider(slug: str) -> dict:
+        return tasks.sync_provider(slug)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def finalize(slugs: list[str]) -> dict:
+        return tasks.finalize_model_sync(slugs)
+
+    slugs = list_providers()
+    sync_provider.expand(slug=slugs) >> finalize(slugs)
+
+
+gatewayz_sync_models()

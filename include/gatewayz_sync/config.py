@@ -1,0 +1,100 @@
+"""Operator-tunable settings, read from the environment at run time (never at DAG-parse time, except the
+schedule interval, which Airflow needs when it parses the DAG)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CATALOG_CONN_ID = "gatewayz_db"
+HTTP_POOL = "gatewayz_provider_http"
+HTTP_POOL_SLOTS = 8
+
+
+class SettingError(ValueError):
+    pass
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be a number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingError(f"{name} must be between {minimum} and {maximum}, got {raw!r}")
+    return value
+
+
+def model_sync_interval_hours(env: Mapping[str, str] = os.environ) -> int:
+    hours = _number(env, "MODEL_SYNC_INTERVAL_HOURS", 6, 1, 24)
+    if hours != int(hours):
+        raise SettingError(f"MODEL_SYNC_INTERVAL_HOURS must be a whole number of hours, got {hours}")
+    return int(hours)
+
+
+def model_sync_cron(env: Mapping[str, str] = os.environ) -> str:
+    hours = model_sync_interval_hours(env)
+    return "0 0 * * *" if hours == 24 else f"0 */{hours} * * *"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    page_deadline: float = 300.0
+    max_response_bytes: int = 256 * 1024 * 1024
+    max_pages: int = 500
+    http_attempts: int = 3
+    backoff_seconds: float = 1.0
+    max_retry_after: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> FetchSettings:
+        return cls(
+            connect_timeout=_number(env, "GATEWAYZ_HTTP_CONNECT_TIMEOUT", cls.connect_timeout, 0.1, 300),
+            read_timeout=_number(env, "GATEWAYZ_HTTP_READ_TIMEOUT", cls.read_timeout, 0.1, 3600),
+            page_deadline=_number(env, "GATEWAYZ_HTTP_PAGE_DEADLINE", cls.page_deadline, 1, 7200),
+            max_response_bytes=int(
+                _number(env, "GATEWAYZ_MAX_RESPONSE_MB", cls.max_response_bytes / 1048576, 0.001, 4096) * 1048576
+            ),
+            max_pages=int(_number(env, "GATEWAYZ_MAX_PAGES", cls.max_pages, 1, 100_000)),
+            http_attempts=int(_number(env, "GATEWAYZ_HTTP_ATTEMPTS", cls.http_attempts, 1, 10)),
+            backoff_seconds=_number(env, "GATEWAYZ_HTTP_BACKOFF_SECONDS", cls.backoff_seconds, 0, 60),
+            max_retry_after=_number(env, "GATEWAYZ_MAX_RETRY_AFTER", cls.max_retry_after, 0, 3600),
+        )
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    miss_threshold: int = 2
+    stale_hours: float = 12.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SyncSettings:
+        return cls(
+            miss_threshold=int(_number(env, "MODEL_MISS_THRESHOLD", cls.miss_threshold, 1, 100)),
+            stale_hours=_number(env, "MODEL_SYNC_STALE_HOURS", cls.stale_hours, 0.01, 24 * 365),
+        )
+
+
+@dataclass(frozen=True)
+class TaskRetrySettings:
+    """Retries of one provider's task; read when the DAG is parsed because Airflow needs them there."""
+
+    retries: int = 3
+    retry_delay_seconds: float = 60.0
+    max_retry_delay_seconds: float = 900.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> TaskRetrySettings:
+        return cls(
+            retries=int(_number(env, "GATEWAYZ_TASK_RETRIES", cls.retries, 0, 20)),
+            retry_delay_seconds=_number(env, "GATEWAYZ_RETRY_DELAY_SECONDS", cls.retry_delay_seconds, 0, 86400),
+            max_retry_delay_seconds=_number(
+                env, "GATEWAYZ_MAX_RETRY_DELAY_SECONDS", cls.max_retry_delay_seconds, 0, 86400
+            ),
+        )

@@ -1,0 +1,118 @@
+"""Where a provider's list lives and with which key: Airflow connection first, then registry + env var.
+
+Connection `gatewayz_<slug>`: host (a full base URL, path prefix allowed) replaces the registry's base URL and
+the password is the key. `GATEWAYZ_BASE_URL_OVERRIDE` (`http://127.0.0.1:9000/{slug}`) redirects every
+provider for replays and tests. Run conf never reaches this module, so a run cannot point a key elsewhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from include.gatewayz_sync.errors import InsecureEndpoint, MissingCredentials
+from include.gatewayz_sync.specs import Provider
+
+BASE_URL_OVERRIDE_ENV = "GATEWAYZ_BASE_URL_OVERRIDE"
+
+
+class ConnectionLike(Protocol):
+    conn_type: str | None
+    host: str | None
+    port: int | None
+    schema: str | None
+    password: str | None
+    extra_dejson: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    slug: str
+    base_url: str
+    key: str | None = field(repr=False)
+    allowed_hosts: frozenset[str]
+    path_values: Mapping[str, str]
+    source: str
+
+    @property
+    def list_url(self) -> str:
+        return self.base_url
+
+
+def connection_base_url(connection: ConnectionLike) -> str | None:
+    host = (connection.host or "").strip()
+    if not host:
+        return None
+    if "://" in host:
+        return host.rstrip("/")
+    scheme = connection.conn_type if connection.conn_type in ("http", "https") else "https"
+    netloc = f"{host}:{connection.port}" if connection.port else host
+    path = "/" + connection.schema.strip("/") if connection.schema else ""
+    return f"{scheme}://{netloc}{path}".rstrip("/")
+
+
+def _is_loopback(hostname: str | None) -> bool:
+    if not hostname:
+        return False
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_endpoint(
+    provider: Provider, connection: ConnectionLike | None, env: Mapping[str, str]
+) -> Endpoint:
+    """Raises MissingCredentials (a skip, not a failure) when a required key or path value is absent."""
+    spec = provider.list_api
+    if spec is None:
+        raise MissingCredentials(provider.slug, provider.no_list_reason or "no public model list API")
+
+    from_connection = connection_base_url(connection) if connection is not None else None
+    base_url = from_connection or spec.base_url
+    source = f"connection {provider.connection_id}" if from_connection else "registry"
+    override = env.get(BASE_URL_OVERRIDE_ENV, "").strip()
+    if override:
+        base_url = override.format(slug=provider.slug).rstrip("/") + urlsplit(spec.base_url).path.rstrip("/")
+        source = f"{BASE_URL_OVERRIDE_ENV}"
+
+    key = (connection.password if connection is not None else None) or env.get(provider.api_key_env) or None
+    if key is not None:
+        key = key.strip() or None
+    if key is None and spec.key_required:
+        raise MissingCredentials(
+            provider.slug,
+            f"no credentials (set {provider.api_key_env} or connection {provider.connection_id})",
+        )
+
+    path_values: dict[str, str] = {}
+    extra = connection.extra_dejson if connection is not None else {}
+    for placeholder, env_name in spec.path_params.items():
+        value = extra.get(placeholder) or env.get(env_name)
+        if not value:
+            raise MissingCredentials(
+                provider.slug,
+                f"no {placeholder} (set {env_name} or extra {placeholder!r} on connection {provider.connection_id})",
+            )
+        path_values[placeholder] = str(value)
+
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InsecureEndpoint(provider.slug, f"base URL for {provider.slug} is not an http(s) URL: {base_url!r}")
+    if parts.scheme == "http" and key is not None and not _is_loopback(parts.hostname):
+        raise InsecureEndpoint(
+            provider.slug, f"refusing to send the {provider.slug} key over plain http to {parts.netloc}"
+        )
+    return Endpoint(
+        slug=provider.slug,
+        base_url=base_url,
+        key=key,
+        allowed_hosts=frozenset({parts.netloc.lower()}),
+        path_values=path_values,
+        source=source,
+    )

@@ -1,0 +1,83 @@
+"""Why a provider's sync did not succeed, in words an operator can act on; each names the provider.
+
+`retryable` says whether another attempt could help (an outage may pass; a bad key or a pagination loop will
+not), so the task layer can fail fast instead of burning retries.
+"""
+
+from __future__ import annotations
+
+
+class ProviderSyncError(Exception):
+    retryable = True
+
+    def __init__(self, slug: str, message: str):
+        super().__init__(message)
+        self.slug = slug
+
+
+class ProviderSkipped(ProviderSyncError):
+    """Not a failure: the provider cannot or should not be synced now (no key, no list API, disabled)."""
+
+    retryable = False
+
+    def __init__(self, slug: str, reason: str):
+        super().__init__(slug, reason)
+        self.reason = reason
+
+
+class MissingCredentials(ProviderSkipped):
+    pass
+
+
+class AuthenticationFailed(ProviderSyncError):
+    retryable = False
+
+
+class ProviderHttpError(ProviderSyncError):
+    def __init__(self, slug: str, message: str, status: int):
+        super().__init__(slug, message)
+        self.status = status
+        self.retryable = status >= 500 or status == 429
+
+
+class ProviderUnreachable(ProviderSyncError):
+    pass
+
+
+class ProviderTimeout(ProviderSyncError):
+    pass
+
+
+class InvalidJson(ProviderSyncError):
+    pass
+
+
+class UnexpectedShape(ProviderSyncError):
+    pass
+
+
+class PaginationLoop(ProviderSyncError):
+    retryable = False
+
+
+class ForeignHost(ProviderSyncError):
+    retryable = False
+
+
+class ResponseTooLarge(ProviderSyncError):
+    retryable = False
+
+
+class InsecureEndpoint(ProviderSyncError):
+    retryable = False
+
+
+class SuspiciousShrink(ProviderSyncError):
+    def __init__(self, slug: str, got: int, active: int):
+        super().__init__(
+            slug,
+            f"suspicious shrink: got {got} of {active} active models from {slug}; nothing was deactivated "
+            "(re-run with conf allow_shrink=true if the provider really removed them)",
+        )
+        self.got = got
+        self.active = active

@@ -1,0 +1,216 @@
+"""Local mode: one command prepares an Airflow home in `.local/`, a catalog database, and runs the job.
+
+`python -m include.gatewayz_sync.local run`    provider sync, then model sync, then a per-provider summary
+`python -m include.gatewayz_sync.local demo`   the same against the replay server, offline, with demo keys
+`python -m include.gatewayz_sync.local seed-providers`   migrate + upsert the registry (no Airflow run)
+
+With `AIRFLOW_CONN_GATEWAYZ_DB` unset, an embedded PostgreSQL (pgserver) under `.local/pgdata` holds the
+catalog; Airflow's own metadata lives in SQLite under `.local/airflow` (local mode only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_DIR = PROJECT_ROOT / ".local"
+AIRFLOW_HOME = LOCAL_DIR / "airflow"
+PGDATA = LOCAL_DIR / "pgdata"
+LOG_DIR = LOCAL_DIR / "logs"
+CATALOG_ENV = "AIRFLOW_CONN_GATEWAYZ_DB"
+
+
+def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(AIRFLOW_HOME),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        }
+    )
+    env.setdefault("GATEWAYZ_TASK_RETRIES", "1")
+    env.setdefault("GATEWAYZ_RETRY_DELAY_SECONDS", "5")
+    env.update(extra or {})
+    return env
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def prepare_airflow_home(env: dict[str, str]) -> None:
+    """Migrate Airflow's metadata DB once per Airflow version (a second run skips it)."""
+    import airflow
+
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    stamp = AIRFLOW_HOME / ".migrated"
+    if stamp.exists() and stamp.read_text() == airflow.__version__:
+        return
+    print(f"Preparing the Airflow home in {AIRFLOW_HOME} (Airflow {airflow.__version__}, SQLite metadata)...")
+    subprocess.run([_airflow_bin(), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    stamp.write_text(airflow.__version__)
+
+
+def start_embedded_catalog(database: str):
+    """Start (or reuse) the embedded PostgreSQL and return (server, connection JSON for `gatewayz_db`)."""
+    import pgserver
+    import psycopg
+
+    PGDATA.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(PGDATA, cleanup_mode="stop")
+    socket_dir = str(PGDATA)
+    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{database}"')
+    connection = {"conn_type": "postgres", "host": socket_dir, "login": "postgres", "schema": database}
+    return server, json.dumps(connection)
+
+
+def catalog_connect_kwargs(conn_value: str) -> dict[str, Any]:
+    from airflow.models.connection import Connection
+
+    value = conn_value.strip()
+    connection = Connection.from_json(value, conn_id="gatewayz_db") if value.startswith("{") else Connection(
+        conn_id="gatewayz_db", uri=value
+    )
+    kwargs = {
+        "host": connection.host,
+        "port": connection.port,
+        "user": connection.login,
+        "password": connection.password,
+        "dbname": connection.schema,
+    }
+    return {k: v for k, v in kwargs.items() if v not in (None, "")}
+
+
+def run_dag(dag_id: str, env: dict[str, str], conf: dict[str, Any] | None = None) -> tuple[bool, Path]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"{dag_id}-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    command = [_airflow_bin(), "dags", "test", dag_id]
+    if conf:
+        command += ["-c", json.dumps(conf)]
+    started = time.monotonic()
+    with log_path.open("w") as log_file:
+        result = subprocess.run(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    print(f"  {dag_id}: {'success' if result.returncode == 0 else 'FAILED'} in {time.monotonic() - started:.1f} s"
+          f" (log: {log_path.relative_to(PROJECT_ROOT)})")
+    return result.returncode == 0, log_path
+
+
+def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(**connect_kwargs) as connection:
+        run = connection.execute(
+            "SELECT dag_run_id, status, ok, failed, skipped, active_models FROM model_sync_runs "
+            "ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+        if run is None:
+            print("No model sync has finished yet.")
+            return {"failed": 0}
+        rows = connection.execute(
+            """SELECT DISTINCT ON (provider_slug) provider_slug, status, fetched, inserted, updated, unchanged,
+                      deactivated, rejected, COALESCE(error, '')
+               FROM sync_runs WHERE dag_run_id = %s ORDER BY provider_slug, id DESC""",
+            (run[0],),
+        ).fetchall()
+    header = ("provider", "status", "fetched", "inserted", "updated", "unchanged", "deactivated", "rejected")
+    widths = [22, 8, 8, 9, 8, 10, 12, 9]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + "  error / reason")
+    for row in rows:
+        cells = [str(c) for c in row[:8]]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + row[8][:100])
+    print(
+        f"\nModel sync {run[0]}: {run[2]} ok, {run[3]} failed, {run[4]} skipped; {run[5]} active models"
+    )
+    return {"failed": run[3]}
+
+
+def demo_environment(replay_url: str) -> dict[str, str]:
+    from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+
+    env = {"GATEWAYZ_BASE_URL_OVERRIDE": f"{replay_url}/{{slug}}", "CLOUDFLARE_ACCOUNT_ID": "demo-account"}
+    for provider in GATEWAY_REGISTRY.values():
+        env[provider.api_key_env] = f"demo-key-{provider.slug}"
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "demo", "seed-providers"])
+    parser.add_argument("--strict", action="store_true", help="exit non-zero when any provider failed")
+    args = parser.parse_args(argv)
+
+    database = "gatewayz_demo" if args.command == "demo" else "gatewayz"
+    extra: dict[str, str] = {}
+    server = None
+    if os.environ.get(CATALOG_ENV):
+        print(f"Catalog database: {CATALOG_ENV} (your server)")
+    else:
+        server, extra[CATALOG_ENV] = start_embedded_catalog(database)
+        print(f"Catalog database: embedded PostgreSQL in {PGDATA.relative_to(PROJECT_ROOT)} (database {database})")
+    env = airflow_env(extra)
+    os.environ.update(extra)
+    connect_kwargs = catalog_connect_kwargs(env[CATALOG_ENV])
+
+    if args.command == "seed-providers":
+        import psycopg
+
+        from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+        from include.gatewayz_sync.store import schema
+        from include.gatewayz_sync.store.providers import sync_registry
+
+        schema.migrate(lambda: psycopg.connect(**connect_kwargs))
+        with psycopg.connect(**connect_kwargs, autocommit=True) as connection:
+            print(sync_registry(connection, GATEWAY_REGISTRY.values()).summary_line())
+        return 0
+
+    replay = None
+    if args.command == "demo":
+        from include.gatewayz_sync.replay.server import ReplayServer
+
+        replay = ReplayServer(page_sizes={"anthropic": 4, "google-vertex": 20, "openrouter": 100}).start()
+        env.update(demo_environment(replay.url))
+        print(f"Replay server: {replay.url} (recorded responses of every provider; demo keys)")
+
+    try:
+        prepare_airflow_home(env)
+        print("Running the job (Airflow dags test):")
+        providers_ok, _ = run_dag("gatewayz_sync_providers", env)
+        if not providers_ok:
+            print("The provider sync failed; see its log. The model sync was not started.")
+            return 1
+        models_ok, log_path = run_dag("gatewayz_sync_models", env)
+        summary = print_summary(connect_kwargs)
+        if not models_ok and summary["failed"] == 0:
+            print(f"The model sync run failed before recording results; see {log_path}")
+            return 1
+        if summary["failed"]:
+            print(
+                f"\n{summary['failed']} provider(s) failed (errors above). Without internet access every provider "
+                "that needs no key fails to connect; `make demo` runs the same job offline."
+            )
+            return 1 if args.strict else 0
+        return 0
+    finally:
+        if replay is not None:
+            replay.stop()
+        if server is not None:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

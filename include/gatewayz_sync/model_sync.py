@@ -1,0 +1,210 @@
+"""Sync one provider's models: resolve endpoint -> fetch pages -> normalize -> load, and record the attempt.
+
+Every outcome leaves a sync_runs row: success, dry_run, skipped (no key, no list API, disabled) or failed
+(with the cause in plain words). A failed fetch never reaches the database, so existing rows stay exactly as
+they were. Returns a small summary for XCom; the model list itself never leaves this function.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from include.gatewayz_sync.config import FetchSettings
+from include.gatewayz_sync.endpoints import ConnectionLike, Endpoint, resolve_endpoint
+from include.gatewayz_sync.errors import ProviderSkipped, ProviderSyncError
+from include.gatewayz_sync.fetch import ProviderFetcher
+from include.gatewayz_sync.normalize import RecordNormalizer
+from include.gatewayz_sync.records import NormalizedModel
+from include.gatewayz_sync.specs import Provider
+from include.gatewayz_sync.store.models import LoadOptions, LoadResult, RunInfo, load_models, record_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProviderSyncSummary:
+    slug: str
+    status: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missed: int = 0
+    deactivated: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    pages: int = 0
+    changes: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    sync_run_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        if self.status in ("skipped", "failed"):
+            return f"{self.slug}: {self.status}: {self.error}"
+        return (
+            f"{self.slug}: {self.status}: {self.fetched} fetched over {self.pages} page(s), {self.inserted} inserted, "
+            f"{self.updated} updated, {self.unchanged} unchanged, {self.deactivated} deactivated "
+            f"({self.missed} missed), {self.rejected} rejected, {self.duplicates} duplicates in {self.seconds:.2f} s"
+        )
+
+
+@dataclass
+class FetchedListing:
+    models: list[NormalizedModel]
+    details: dict[str, Any]
+    fetched: int
+    rejected: int
+    duplicates: int
+    pages: int
+
+
+def fetch_listing(
+    provider: Provider,
+    endpoint: Endpoint,
+    settings: FetchSettings,
+    session: requests.Session | None = None,
+) -> FetchedListing:
+    """Fetch and normalize every page; raises ProviderSyncError on any fetch failure."""
+    fetcher = ProviderFetcher(provider, endpoint, settings, session=session)
+    normalizer = RecordNormalizer(provider.list_api)
+    models: list[NormalizedModel] = []
+    normalize_seconds = 0.0
+    try:
+        for records in fetcher.pages():
+            started = time.monotonic()
+            records.reverse()
+            while records:
+                model = normalizer.normalize(records.pop())
+                if model is not None:
+                    models.append(model)
+            normalize_seconds += time.monotonic() - started
+    finally:
+        fetcher.session.close()
+    report = normalizer.report
+    details = {
+        "endpoint": endpoint.source,
+        "normalize": report.as_dict(),
+        "timings": {
+            "fetch_seconds": round(fetcher.stats.fetch_seconds, 4),
+            "parse_seconds": round(fetcher.stats.parse_seconds, 4),
+            "normalize_seconds": round(normalize_seconds, 4),
+        },
+        "bytes": fetcher.stats.bytes,
+        "http_requests": fetcher.stats.http_requests,
+    }
+    return FetchedListing(
+        models=models,
+        details=details,
+        fetched=report.records_seen,
+        rejected=report.rejected_total,
+        duplicates=report.duplicates,
+        pages=fetcher.stats.pages,
+    )
+
+
+def sync_provider_models(
+    provider: Provider,
+    connect: Callable[[], Any],
+    run: RunInfo,
+    options: LoadOptions,
+    *,
+    connection_for: Callable[[Provider], ConnectionLike | None],
+    env: Mapping[str, str],
+    fetch_settings: FetchSettings,
+    session: requests.Session | None = None,
+) -> ProviderSyncSummary:
+    """Run one provider's sync; re-raises ProviderSyncError/ProviderSkipped after recording the attempt."""
+    started = time.monotonic()
+    slug = provider.slug
+    summary = ProviderSyncSummary(slug=slug, status="failed")
+    listing: FetchedListing | None = None
+    connection = None
+    try:
+        endpoint = resolve_endpoint(provider, connection_for(provider), env)
+        listing = fetch_listing(provider, endpoint, fetch_settings, session=session)
+        summary.fetched, summary.rejected = listing.fetched, listing.rejected
+        summary.duplicates, summary.pages = listing.duplicates, listing.pages
+        connection = connect()
+        load_started = time.monotonic()
+        details = {**listing.details, "fetch": _fetch_counts(listing)}
+        result = load_models(connection, slug, listing.models, run, options, details=details)
+        load_seconds = time.monotonic() - load_started
+        _apply(summary, result)
+        summary.status = "dry_run" if options.dry_run else "success"
+        _set_counts(connection, summary, listing, load_seconds)
+        return summary
+    except ProviderSkipped as skipped:
+        summary.status, summary.error = "skipped", skipped.reason
+        _record_failure(connect, connection, slug, run, "skipped", skipped.reason, listing)
+        raise
+    except ProviderSyncError as failure:
+        summary.error = str(failure)
+        _record_failure(connect, connection, slug, run, "failed", str(failure), listing)
+        raise
+    finally:
+        summary.seconds = time.monotonic() - started
+        if connection is not None:
+            connection.close()
+        log.info("%s", summary.line())
+
+
+def _apply(summary: ProviderSyncSummary, result: LoadResult) -> None:
+    summary.inserted, summary.updated, summary.unchanged = result.inserted, result.updated, result.unchanged
+    summary.missed, summary.deactivated = result.missed, result.deactivated
+    summary.changes = dict(sorted(result.changes.items()))
+    summary.sync_run_id = result.sync_run_id
+
+
+def _fetch_counts(listing: FetchedListing) -> dict[str, int]:
+    return {
+        "fetched": listing.fetched,
+        "rejected": listing.rejected,
+        "duplicates": listing.duplicates,
+        "pages": listing.pages,
+    }
+
+
+def _set_counts(connection, summary: ProviderSyncSummary, listing: FetchedListing, load_seconds: float) -> None:
+    with connection.transaction(), connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE sync_runs SET fetched = %s, rejected = %s, duplicates = %s, pages = %s,
+                   details = jsonb_set(COALESCE(details, '{}'), '{timings,load_seconds}', to_jsonb(%s::numeric))
+               WHERE id = %s""",
+            (listing.fetched, listing.rejected, listing.duplicates, listing.pages, round(load_seconds, 4),
+             summary.sync_run_id),
+        )
+
+
+def _record_failure(connect, connection, slug, run, status, error, listing) -> None:
+    try:
+        own = connection is None or connection.closed or connection.info.transaction_status != 0
+        target = connect() if own else connection
+        try:
+            details = dict(listing.details) if listing else None
+            run_id = record_run(target, slug, run, status, error=error, details=details)
+            if listing is not None:
+                with target.transaction(), target.cursor() as cursor:
+                    cursor.execute(
+                        "UPDATE sync_runs SET fetched = %s, rejected = %s, duplicates = %s, pages = %s WHERE id = %s",
+                        (listing.fetched, listing.rejected, listing.duplicates, listing.pages, run_id),
+                    )
+        finally:
+            if own:
+                target.close()
+    except Exception as exc:
+        log.error("could not record the %s attempt for %s in sync_runs: %s", status, slug, exc)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

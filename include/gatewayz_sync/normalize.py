@@ -1,0 +1,280 @@
+"""Raw provider records -> validated `NormalizedModel`s.
+
+A broken field is nulled and counted with a reason; a record without a usable id is rejected and counted;
+neither ever aborts the provider. The provider's own id is kept verbatim. Duplicate ids in one listing are
+collapsed to their first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from include.gatewayz_sync import quirks
+from include.gatewayz_sync.paging import read_path
+from include.gatewayz_sync.records import (
+    MAX_CONTEXT_TOKENS,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_MODALITIES,
+    MAX_NAME_LENGTH,
+    NormalizedModel,
+    content_hash,
+    dumps_json,
+)
+from include.gatewayz_sync.specs import Flag, ListApiSpec, Member
+from include.gatewayz_sync.units import InvalidPrice, usd_each, usd_per_mtok
+
+
+@dataclass
+class NormalizeReport:
+    records_seen: int = 0
+    accepted: int = 0
+    filtered_out: int = 0
+    duplicates: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    nulled: Counter = field(default_factory=Counter)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records_seen": self.records_seen,
+            "accepted": self.accepted,
+            "filtered_out": self.filtered_out,
+            "duplicates": self.duplicates,
+            "rejected": dict(sorted(self.rejected.items())),
+            "nulled": dict(sorted(self.nulled.items())),
+        }
+
+
+class _FieldIssue(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _first(view: Any, paths: tuple[str, ...]) -> Any:
+    for path in paths:
+        value = read_path(view, path)
+        if value is not None:
+            return value
+    return None
+
+
+def _clean_text(value: Any, field_name: str, max_length: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _FieldIssue(f"{field_name}_not_text")
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if len(value) > max_length:
+        raise _FieldIssue(f"{field_name}_too_long")
+    return value if value.strip() else None
+
+
+def _token_count(value: Any, field_name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _FieldIssue(f"{field_name}_not_integer")
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit():
+            raise _FieldIssue(f"{field_name}_not_integer")
+        value = int(value)
+    if isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            raise _FieldIssue(f"{field_name}_not_integer")
+        value = int(value)
+    if not isinstance(value, int):
+        raise _FieldIssue(f"{field_name}_not_integer")
+    if value <= 0:
+        raise _FieldIssue(f"{field_name}_not_positive")
+    if value > MAX_CONTEXT_TOKENS:
+        raise _FieldIssue(f"{field_name}_absurd")
+    return value
+
+
+def _modalities(value: Any, field_name: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _FieldIssue(f"{field_name}_not_string_list")
+    if len(value) > MAX_MODALITIES:
+        raise _FieldIssue(f"{field_name}_too_many")
+    return tuple(dict.fromkeys(item.strip().lower() for item in value if item.strip()))
+
+
+def _timestamp(value: Any, field_name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, (int, Decimal)):
+            seconds = int(value) / 1000 if value > 100_000_000_000 else int(value)
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        if isinstance(value, str):
+            text = value.strip()
+            if len(text) == 10:
+                return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise _FieldIssue(f"{field_name}_not_a_date")
+
+
+def _capability(view: Any, selector: Flag | Member) -> bool | None:
+    if isinstance(selector, Flag):
+        value = read_path(view, selector.path)
+        return value if isinstance(value, bool) else None
+    listed = read_path(view, selector.path)
+    if not isinstance(listed, list):
+        return None
+    return any(value in listed for value in selector.values)
+
+
+class RecordNormalizer:
+    """Normalizes one provider's records; keeps the counts for its sync_runs row."""
+
+    def __init__(self, spec: ListApiSpec):
+        self.spec = spec
+        self.fields = spec.fields
+        self.prepare = quirks.RECORD_QUIRKS[spec.quirk] if spec.quirk else None
+        self.keep = quirks.RECORD_FILTERS[spec.record_filter] if spec.record_filter else None
+        self.report = NormalizeReport()
+        self._seen_ids: set[str] = set()
+
+    def normalize_all(self, records: Iterable[Any]) -> Iterator[NormalizedModel]:
+        for record in records:
+            model = self.normalize(record)
+            if model is not None:
+                yield model
+
+    def normalize(self, record: Any) -> NormalizedModel | None:
+        report = self.report
+        report.records_seen += 1
+        if not isinstance(record, Mapping):
+            report.rejected["record_not_object"] += 1
+            return None
+        if self.keep is not None and not self.keep(record):
+            report.filtered_out += 1
+            return None
+        view = self.prepare(record) if self.prepare else record
+        model_id = read_path(view, self.fields.id)
+        reason = self._id_problem(model_id)
+        if reason:
+            report.rejected[reason] += 1
+            return None
+        if model_id in self._seen_ids:
+            report.duplicates += 1
+            return None
+        self._seen_ids.add(model_id)
+        model = self._build(model_id, view, record)
+        report.accepted += 1
+        return model
+
+    @staticmethod
+    def _id_problem(model_id: Any) -> str | None:
+        if not isinstance(model_id, str) or not model_id.strip():
+            return "id_missing"
+        if len(model_id) > MAX_ID_LENGTH:
+            return "id_too_long"
+        if any(ord(ch) < 32 for ch in model_id):
+            return "id_control_characters"
+        return None
+
+    def _field(self, compute, fallback=None):
+        try:
+            return compute()
+        except _FieldIssue as issue:
+            self.report.nulled[issue.reason] += 1
+            return fallback
+
+    def _build(self, model_id: str, view: Any, record: Mapping[str, Any]) -> NormalizedModel:
+        f = self.fields
+        name = self._field(lambda: _clean_text(_first(view, f.name), "name", MAX_NAME_LENGTH)) or model_id
+        description = self._field(lambda: _clean_text(_first(view, f.description), "description", MAX_DESCRIPTION_LENGTH))
+        context_length = self._field(lambda: _token_count(_first(view, f.context_length), "context_length"))
+        max_output = self._field(lambda: _token_count(_first(view, f.max_output_tokens), "max_output_tokens"))
+        if context_length is not None and max_output is not None and max_output > context_length:
+            self.report.nulled["max_output_tokens_above_context"] += 1
+            max_output = None
+        input_modalities = self._field(lambda: _modalities(_first(view, f.input_modalities), "input_modalities"))
+        output_modalities = self._field(lambda: _modalities(_first(view, f.output_modalities), "output_modalities"))
+        deprecation = self._field(lambda: _timestamp(_first(view, f.deprecation_date), "deprecation_date"))
+        shutdown = self._field(lambda: _timestamp(_first(view, f.shutdown_date), "shutdown_date"))
+        prices, raw_pricing, variable = self._prices(view)
+        capabilities = {name: _capability(view, selector) for name, selector in f.capabilities.items()}
+        known_token_prices = [prices[m] for m in ("input", "output") if prices.get(m) is not None]
+        if variable or not known_token_prices:
+            is_free = None
+        else:
+            is_free = all(p == 0 for p in known_token_prices)
+
+        raw_json = dumps_json(record, sort_keys=True)
+        raw_for_hash = raw_json
+        if self.spec.volatile_fields:
+            stable = {k: v for k, v in record.items() if k not in self.spec.volatile_fields}
+            raw_for_hash = dumps_json(stable, sort_keys=True)
+        model = NormalizedModel(
+            provider_model_id=model_id,
+            name=name,
+            description=description,
+            context_length=context_length,
+            max_output_tokens=max_output,
+            input_modalities=input_modalities,
+            output_modalities=output_modalities,
+            prices=prices,
+            price_is_variable=variable,
+            raw_pricing=raw_pricing,
+            capabilities=capabilities,
+            is_free=is_free,
+            deprecation_date=deprecation,
+            shutdown_date=shutdown,
+            raw_json=raw_json,
+            content_hash="",
+        )
+        model.content_hash = content_hash(model.comparable(), raw_for_hash)
+        return model
+
+    def _prices(self, view: Any) -> tuple[dict[str, Decimal | None], dict[str, Any] | None, bool]:
+        prices: dict[str, Decimal | None] = {}
+        raw_pricing: dict[str, Any] = {}
+        variable = False
+        sentinel = self.spec.variable_price_sentinel
+        for meter, path in self.fields.token_prices.items():
+            raw = read_path(view, path)
+            prices[meter] = None
+            if raw is None:
+                continue
+            raw_pricing[path] = raw
+            if sentinel is not None and str(raw).strip() == sentinel:
+                variable = True
+                continue
+            try:
+                prices[meter] = usd_per_mtok(raw, self.spec.price_unit)
+            except InvalidPrice as problem:
+                self.report.nulled[f"{meter}_{problem.reason}"] += 1
+        for meter, path in self.fields.unit_prices_usd.items():
+            raw = read_path(view, path)
+            prices[meter] = None
+            if raw is None:
+                continue
+            raw_pricing[path] = raw
+            if sentinel is not None and str(raw).strip() == sentinel:
+                variable = True
+                continue
+            try:
+                prices[meter] = usd_each(raw)
+            except InvalidPrice as problem:
+                self.report.nulled[f"{meter}_{problem.reason}"] += 1
+        return prices, (raw_pricing or None), variable

@@ -1,0 +1,182 @@
+"""Paging strategies: each reads the next-page reference from one response and writes it into the next request.
+
+Paginators are frozen data (they sit in the registry) and keep no state between pages: the fetch loop hands
+them the request it just made, the response and the parsed body, and they answer the next request or None.
+Guards against loops and foreign hosts live in the fetch loop, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+from urllib.parse import urljoin
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    url: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def with_params(self, **updates: str) -> PageRequest:
+        merged = dict(self.params)
+        merged.update(updates)
+        return replace(self, params=tuple(merged.items()))
+
+    @property
+    def cache_key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return self.url, tuple(sorted(self.params))
+
+
+class HeadersLike(Protocol):
+    headers: Mapping[str, str]
+    links: Mapping[str, Mapping[str, str]]
+
+
+def read_path(document: Any, path: str | None) -> Any:
+    """Follow a dotted path (`links.next`, `providers.0.pricing`); None when any step is missing."""
+    if path is None or path == "":
+        return document
+    current = document
+    for step in path.split("."):
+        if isinstance(current, Mapping):
+            current = current.get(step)
+        elif isinstance(current, list) and step.isdigit():
+            index = int(step)
+            current = current[index] if index < len(current) else None
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+class Paginator:
+    def first_request(self, url: str, params: Mapping[str, str]) -> PageRequest:
+        return PageRequest(url, tuple(params.items()))
+
+    def next_request(
+        self, current: PageRequest, response: HeadersLike, body: Any, records: Sequence[Any]
+    ) -> PageRequest | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SinglePage(Paginator):
+    """The whole list in one response: `{"object": "list", "data": [...]}`."""
+
+    def next_request(self, current, response, body, records):
+        return None
+
+
+@dataclass(frozen=True)
+class HasMoreCursor(Paginator):
+    """Cursor paging: `{"data": [...], "has_more": true, "last_id": "m-99"}` -> `?after_id=m-99`.
+
+    When the body has no `cursor_path`, the last record's `id` is the cursor.
+    """
+
+    cursor_param: str = "after_id"
+    has_more_path: str = "has_more"
+    cursor_path: str | None = "last_id"
+
+    def next_request(self, current, response, body, records):
+        if read_path(body, self.has_more_path) is not True:
+            return None
+        cursor = read_path(body, self.cursor_path) if self.cursor_path else None
+        if cursor is None and records and isinstance(records[-1], Mapping):
+            cursor = records[-1].get("id")
+        if cursor is None:
+            return None
+        return current.with_params(**{self.cursor_param: str(cursor)})
+
+
+@dataclass(frozen=True)
+class PageToken(Paginator):
+    """Opaque token paging: `{"models": [...], "nextPageToken": "abc"}` -> `?pageToken=abc`."""
+
+    token_path: str = "nextPageToken"
+    token_param: str = "pageToken"
+
+    def next_request(self, current, response, body, records):
+        token = read_path(body, self.token_path)
+        if token in (None, ""):
+            return None
+        return current.with_params(**{self.token_param: str(token)})
+
+
+@dataclass(frozen=True)
+class BodyNextLink(Paginator):
+    """A next-page URL in the body, absolute or relative: `{"links": {"next": "/api/v1/models?offset=200"}}`."""
+
+    next_path: str = "links.next"
+
+    def next_request(self, current, response, body, records):
+        link = read_path(body, self.next_path)
+        if not link:
+            return None
+        return PageRequest(urljoin(current.url, str(link)))
+
+
+@dataclass(frozen=True)
+class LinkHeader(Paginator):
+    """RFC 8288 paging: `Link: <https://host/api/models?cursor=abc>; rel="next"`."""
+
+    def next_request(self, current, response, body, records):
+        link = response.links.get("next", {}).get("url")
+        if not link:
+            return None
+        return PageRequest(urljoin(current.url, link))
+
+
+@dataclass(frozen=True)
+class PageNumber(Paginator):
+    """Numbered pages until one comes back empty: `?page=1&per_page=100`, `?page=2...` -> `{"result": []}`.
+
+    With `total_pages_path` (`{"pagination": {"total_pages": 3}}`) paging also stops after the last page.
+    """
+
+    page_param: str = "page"
+    size_param: str | None = "per_page"
+    page_size: int = 100
+    first_page: int = 1
+    total_pages_path: str | None = None
+
+    def first_request(self, url, params):
+        request = PageRequest(url, tuple(params.items())).with_params(**{self.page_param: str(self.first_page)})
+        if self.size_param:
+            request = request.with_params(**{self.size_param: str(self.page_size)})
+        return request
+
+    def next_request(self, current, response, body, records):
+        if not records:
+            return None
+        page = int(dict(current.params)[self.page_param])
+        total_pages = read_path(body, self.total_pages_path) if self.total_pages_path else None
+        if isinstance(total_pages, int) and page - self.first_page + 1 >= total_pages:
+            return None
+        return current.with_params(**{self.page_param: str(page + 1)})
+
+
+@dataclass(frozen=True)
+class OffsetLimit(Paginator):
+    """Offset paging: `?limit=100&offset=0` -> `{"models": [...], "total": 250}` -> `?offset=100`, until total."""
+
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    page_size: int = 100
+    total_path: str | None = "total"
+
+    def first_request(self, url, params):
+        return PageRequest(url, tuple(params.items())).with_params(
+            **{self.offset_param: "0", self.limit_param: str(self.page_size)}
+        )
+
+    def next_request(self, current, response, body, records):
+        if not records:
+            return None
+        offset = int(dict(current.params)[self.offset_param]) + len(records)
+        total = read_path(body, self.total_path) if self.total_path else None
+        if isinstance(total, int) and offset >= total:
+            return None
+        return current.with_params(**{self.offset_param: str(offset)})

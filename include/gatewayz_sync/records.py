@@ -1,0 +1,90 @@
+"""The normalized model record, its bounds, and the JSON encoding used for raw payloads and content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+MAX_ID_LENGTH = 512
+MAX_NAME_LENGTH = 512
+MAX_DESCRIPTION_LENGTH = 16_384
+MAX_CONTEXT_TOKENS = 100_000_000
+MAX_MODALITIES = 32
+
+PRICE_COLUMNS = {
+    "input": "price_input_usd_per_mtok",
+    "output": "price_output_usd_per_mtok",
+    "cache_read": "price_cache_read_usd_per_mtok",
+    "cache_write": "price_cache_write_usd_per_mtok",
+    "reasoning": "price_reasoning_usd_per_mtok",
+    "request": "price_request_usd",
+    "image": "price_image_usd",
+    "web_search": "price_web_search_usd",
+}
+CAPABILITY_COLUMNS = {
+    "tools": "supports_tools",
+    "vision": "supports_vision",
+    "reasoning": "supports_reasoning",
+    "structured_output": "supports_structured_output",
+}
+
+
+def _encode_decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def dumps_json(value: Any, *, sort_keys: bool = False) -> bytes:
+    """JSON with Decimals written as the exact numbers they are (never via float)."""
+    option = orjson.OPT_SORT_KEYS if sort_keys else 0
+    return orjson.dumps(value, default=_encode_decimal, option=option)
+
+
+@dataclass(slots=True)
+class NormalizedModel:
+    provider_model_id: str
+    name: str
+    description: str | None
+    context_length: int | None
+    max_output_tokens: int | None
+    input_modalities: tuple[str, ...] | None
+    output_modalities: tuple[str, ...] | None
+    prices: dict[str, Decimal | None]
+    price_is_variable: bool
+    raw_pricing: dict[str, Any] | None
+    capabilities: dict[str, bool | None]
+    is_free: bool | None
+    deprecation_date: datetime | None
+    shutdown_date: datetime | None
+    raw_json: bytes
+    content_hash: str
+
+    def comparable(self) -> dict[str, Any]:
+        """Everything that defines the stored row except the raw payload, as JSON-safe values."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "context_length": self.context_length,
+            "max_output_tokens": self.max_output_tokens,
+            "input_modalities": self.input_modalities,
+            "output_modalities": self.output_modalities,
+            "prices": {meter: (None if v is None else str(v)) for meter, v in self.prices.items()},
+            "price_is_variable": self.price_is_variable,
+            "capabilities": self.capabilities,
+            "is_free": self.is_free,
+            "deprecation_date": self.deprecation_date.isoformat() if self.deprecation_date else None,
+            "shutdown_date": self.shutdown_date.isoformat() if self.shutdown_date else None,
+        }
+
+
+def content_hash(model_fields: dict[str, Any], raw_for_hash: bytes) -> str:
+    digest = hashlib.sha256(dumps_json(model_fields, sort_keys=True))
+    digest.update(b"\x00")
+    digest.update(raw_for_hash)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Replays recorded provider model-list APIs on loopback (tests, `make demo`, benchmarks)."""

@@ -1,0 +1,242 @@
+"""Declarative shapes of a provider and of its model-list API.
+
+A provider is data: display fields plus a `ListApiSpec` saying where the list lives, how to authenticate,
+how it pages, where the records are, which record fields mean what, and the unit its prices are quoted in.
+Everything is validated when the registry is imported, so a typo fails the deploy, not the 3 a.m. sync.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from include.gatewayz_sync.paging import Paginator, SinglePage
+
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+COLOR_PATTERN = re.compile(r"^bg-[a-z]+(?:-\d{2,3})?$")
+
+
+class RegistryError(ValueError):
+    """A provider entry is malformed; the message names the slug and the field."""
+
+
+class AuthStyle(StrEnum):
+    BEARER = "bearer"
+    HEADER = "header"
+    QUERY = "query"
+    KEY_SCHEME = "key_scheme"
+    NONE = "none"
+
+
+class PriceUnit(StrEnum):
+    """The unit a provider quotes token prices in. Converted once to USD per 1M tokens (units.py)."""
+
+    USD_PER_TOKEN = "usd_per_token"
+    USD_PER_1K_TOKENS = "usd_per_1k_tokens"
+    USD_PER_1M_TOKENS = "usd_per_1m_tokens"
+    USD_0_0001_PER_1M_TOKENS = "usd_0.0001_per_1m_tokens"
+    US_CENTS_PER_100M_TOKENS = "us_cents_per_100m_tokens"
+    USD_SCALED_AMOUNT_PER_TOKEN = "usd_scaled_amount_per_token"
+    NONE = "none"
+
+
+class Priority(StrEnum):
+    FAST = "fast"
+    SLOW = "slow"
+
+
+TOKEN_METERS = ("input", "output", "cache_read", "cache_write", "reasoning")
+UNIT_METERS = ("request", "image", "web_search")
+CAPABILITIES = ("tools", "vision", "reasoning", "structured_output")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A capability read as the boolean at `path` (`capabilities.vision`, `supports_tools`)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Member:
+    """A capability that holds when any of `values` is in the list at `path`.
+
+    The list being absent means unknown (NULL); present without the values means False.
+    """
+
+    path: str
+    values: tuple[str, ...]
+
+
+CapabilitySelector = Flag | Member
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Where each normalized field lives in a (quirk-prepared) record: dotted paths, first non-null wins."""
+
+    id: str = "id"
+    name: tuple[str, ...] = ("name",)
+    description: tuple[str, ...] = ("description",)
+    context_length: tuple[str, ...] = ("context_length",)
+    max_output_tokens: tuple[str, ...] = ()
+    input_modalities: tuple[str, ...] = ()
+    output_modalities: tuple[str, ...] = ()
+    deprecation_date: tuple[str, ...] = ()
+    shutdown_date: tuple[str, ...] = ()
+    token_prices: Mapping[str, str] = field(default_factory=dict)
+    unit_prices_usd: Mapping[str, str] = field(default_factory=dict)
+    capabilities: Mapping[str, CapabilitySelector] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "token_prices", MappingProxyType(dict(self.token_prices)))
+        object.__setattr__(self, "unit_prices_usd", MappingProxyType(dict(self.unit_prices_usd)))
+        object.__setattr__(self, "capabilities", MappingProxyType(dict(self.capabilities)))
+
+
+@dataclass(frozen=True)
+class ListApiSpec:
+    """How to list one provider's models. `base_url` may carry a path prefix; `path` is appended."""
+
+    base_url: str
+    path: str
+    auth: AuthStyle
+    records_path: str | None
+    price_unit: PriceUnit = PriceUnit.NONE
+    fields: FieldMap = field(default_factory=FieldMap)
+    paginator: Paginator = field(default_factory=SinglePage)
+    key_required: bool = True
+    auth_header: str | None = None
+    auth_query_param: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    quirk: str | None = None
+    record_filter: str | None = None
+    volatile_fields: tuple[str, ...] = ()
+    variable_price_sentinel: str | None = None
+    auth_error_markers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("headers", "params", "path_params"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One registry entry. `list_api` is None for providers with no public model list."""
+
+    slug: str
+    name: str
+    color: str
+    priority: Priority
+    site_url: str
+    list_api: ListApiSpec | None
+    docs_url: str | None = None
+    icon: str | None = None
+    aliases: tuple[str, ...] = ()
+    key_env: str | None = None
+    supports_streaming: bool = True
+    no_list_reason: str | None = None
+
+    @property
+    def api_key_env(self) -> str:
+        return self.key_env or f"{self.slug.upper().replace('-', '_')}_API_KEY"
+
+    @property
+    def connection_id(self) -> str:
+        return f"gatewayz_{self.slug.replace('-', '_')}"
+
+
+def _fail(slug: str, field_name: str, problem: str) -> RegistryError:
+    return RegistryError(f"provider {slug!r}: {field_name}: {problem}")
+
+
+def _require_https(slug: str, field_name: str, url: str | None) -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise _fail(slug, field_name, f"must be an https URL, got {url!r}")
+
+
+def validate_provider(provider: Provider) -> None:
+    slug = provider.slug
+    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
+        raise _fail(str(slug), "slug", "must be lower-case letters, digits and single dashes")
+    if not provider.name or not provider.name.strip():
+        raise _fail(slug, "name", "must not be empty")
+    if not COLOR_PATTERN.match(provider.color or ""):
+        raise _fail(slug, "color", f"must be a Tailwind background class like 'bg-blue-500', got {provider.color!r}")
+    if not isinstance(provider.priority, Priority):
+        raise _fail(slug, "priority", f"must be one of {[p.value for p in Priority]}, got {provider.priority!r}")
+    _require_https(slug, "site_url", provider.site_url)
+    _require_https(slug, "docs_url", provider.docs_url)
+    for alias in provider.aliases:
+        if not SLUG_PATTERN.match(alias):
+            raise _fail(slug, "aliases", f"alias {alias!r} is not a valid slug")
+    spec = provider.list_api
+    if spec is None:
+        if not provider.no_list_reason:
+            raise _fail(slug, "list_api", "missing; set no_list_reason when the provider has no public model list")
+        return
+    validate_list_api(slug, spec)
+
+
+def validate_list_api(slug: str, spec: ListApiSpec) -> None:
+    from include.gatewayz_sync import quirks
+
+    _require_https(slug, "list_api.base_url", spec.base_url)
+    if not spec.path.startswith("/"):
+        raise _fail(slug, "list_api.path", f"must start with '/', got {spec.path!r}")
+    if not isinstance(spec.auth, AuthStyle):
+        raise _fail(slug, "list_api.auth", f"unknown auth style {spec.auth!r}; known: {[a.value for a in AuthStyle]}")
+    if spec.auth is AuthStyle.HEADER and not spec.auth_header:
+        raise _fail(slug, "list_api.auth_header", "required for auth style 'header'")
+    if spec.auth is AuthStyle.QUERY and not spec.auth_query_param:
+        raise _fail(slug, "list_api.auth_query_param", "required for auth style 'query'")
+    if spec.auth is AuthStyle.NONE and spec.key_required:
+        raise _fail(slug, "list_api.key_required", "auth style 'none' cannot require a key")
+    if not isinstance(spec.price_unit, PriceUnit):
+        raise _fail(slug, "list_api.price_unit", f"unknown price unit {spec.price_unit!r}; known: {[u.value for u in PriceUnit]}")
+    if not isinstance(spec.paginator, Paginator):
+        raise _fail(slug, "list_api.paginator", f"unknown paging style {spec.paginator!r}")
+    if spec.fields.token_prices and spec.price_unit is PriceUnit.NONE:
+        raise _fail(slug, "list_api.price_unit", "token prices are mapped but no price unit is declared")
+    for meter in spec.fields.token_prices:
+        if meter not in TOKEN_METERS:
+            raise _fail(slug, "list_api.fields.token_prices", f"unknown meter {meter!r}; known: {list(TOKEN_METERS)}")
+    for meter in spec.fields.unit_prices_usd:
+        if meter not in UNIT_METERS:
+            raise _fail(slug, "list_api.fields.unit_prices_usd", f"unknown meter {meter!r}; known: {list(UNIT_METERS)}")
+    for capability, selector in spec.fields.capabilities.items():
+        if capability not in CAPABILITIES:
+            raise _fail(slug, "list_api.fields.capabilities", f"unknown capability {capability!r}; known: {list(CAPABILITIES)}")
+        if not isinstance(selector, (Flag, Member)):
+            raise _fail(slug, "list_api.fields.capabilities", f"{capability!r} needs a Flag or Member selector")
+    if spec.quirk is not None and spec.quirk not in quirks.RECORD_QUIRKS:
+        raise _fail(slug, "list_api.quirk", f"unknown quirk {spec.quirk!r}; known: {sorted(quirks.RECORD_QUIRKS)}")
+    if spec.record_filter is not None and spec.record_filter not in quirks.RECORD_FILTERS:
+        raise _fail(slug, "list_api.record_filter", f"unknown filter {spec.record_filter!r}; known: {sorted(quirks.RECORD_FILTERS)}")
+    placeholders = set(re.findall(r"\{(\w+)\}", spec.base_url + spec.path))
+    missing = placeholders - set(spec.path_params)
+    if missing:
+        raise _fail(slug, "list_api.path_params", f"no env var declared for placeholder(s) {sorted(missing)}")
+
+
+def validate_registry(providers: tuple[Provider, ...]) -> Mapping[str, Provider]:
+    by_slug: dict[str, Provider] = {}
+    for provider in providers:
+        validate_provider(provider)
+        if provider.slug in by_slug:
+            raise _fail(provider.slug, "slug", "duplicated in the registry")
+        by_slug[provider.slug] = provider
+    names = [alias for p in providers for alias in p.aliases] + list(by_slug)
+    duplicates = sorted({a for a in names if names.count(a) > 1})
+    if duplicates:
+        raise RegistryError(f"aliases collide with other slugs or aliases: {duplicates}")
+    return MappingProxyType(by_slug)

@@ -1,0 +1,181 @@
+"""Test session: a private Airflow home (SQLite metadata), a fresh catalog database on the local PostgreSQL,
+the replay server on loopback, and fake keys for every provider. Environment comes first: Airflow reads its
+configuration when it is first imported."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="gatewayz-tests-"))
+AIRFLOW_HOME = SESSION_DIR / "airflow"
+PG_ADMIN_DSN = os.environ.get(
+    "GATEWAYZ_TEST_PG", f"host=127.0.0.1 port=5432 dbname=postgres user={getpass.getuser()}"
+)
+CATALOG_DB = f"gatewayz_test_{os.getpid()}_{secrets.token_hex(3)}"
+CATALOG_TABLES = ("model_changes", "sync_runs", "models", "model_sync_runs", "providers")
+
+
+def _dsn_part(name: str, default: str) -> str:
+    for item in PG_ADMIN_DSN.split():
+        key, _, value = item.partition("=")
+        if key == name:
+            return value
+    return default
+
+
+def fake_key(slug: str) -> str:
+    return f"sk-test-{slug}-{secrets.token_hex(8)}"
+
+
+PROVIDER_KEYS: dict[str, str] = {}
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "AIRFLOW_CONN_GATEWAYZ_DB": json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": _dsn_part("host", "127.0.0.1"),
+                "port": int(_dsn_part("port", "5432")),
+                "login": _dsn_part("user", getpass.getuser()),
+                "schema": CATALOG_DB,
+            }
+        ),
+        "GATEWAYZ_TASK_RETRIES": "0",
+        "GATEWAYZ_RETRY_DELAY_SECONDS": "1",
+        "GATEWAYZ_HTTP_BACKOFF_SECONDS": "0.05",
+        "GATEWAYZ_HTTP_READ_TIMEOUT": "5",
+        "GATEWAYZ_HTTP_CONNECT_TIMEOUT": "3",
+        "CLOUDFLARE_ACCOUNT_ID": "test-account",
+    }
+)
+for _name in list(os.environ):
+    if _name.startswith("AIRFLOW_CONN_GATEWAYZ_") and _name != "AIRFLOW_CONN_GATEWAYZ_DB":
+        del os.environ[_name]
+os.environ.pop("GATEWAYZ_BASE_URL_OVERRIDE", None)
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from include.gatewayz_sync.registry import GATEWAY_REGISTRY  # noqa: E402
+
+for _provider in GATEWAY_REGISTRY.values():
+    PROVIDER_KEYS[_provider.slug] = fake_key(_provider.slug)
+    os.environ[_provider.api_key_env] = PROVIDER_KEYS[_provider.slug]
+
+TEST_PAGE_SIZES = {
+    "anthropic": 4,
+    "google-vertex": 20,
+    "cohere": 10,
+    "openrouter": 100,
+    "cloudflare-workers-ai": 30,
+    "alibaba": 60,
+    "near": 2,
+}
+
+
+def admin_connection():
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_DSN, autocommit=True)
+
+
+def catalog_connection():
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_DSN, dbname=CATALOG_DB, autocommit=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_metadata_db():
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+    yield AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def catalog_db():
+    with admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{CATALOG_DB}"')
+    yield CATALOG_DB
+    with admin_connection() as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (CATALOG_DB,),
+        )
+        admin.execute(f'DROP DATABASE IF EXISTS "{CATALOG_DB}"')
+
+
+@pytest.fixture(scope="session")
+def migrated_catalog(catalog_db):
+    from include.gatewayz_sync.store import schema
+
+    schema.migrate(catalog_connection)
+    return catalog_db
+
+
+@pytest.fixture
+def catalog(migrated_catalog):
+    """A connection to an empty, migrated catalog database."""
+    connection = catalog_connection()
+    connection.execute(f"TRUNCATE {', '.join(CATALOG_TABLES)} RESTART IDENTITY CASCADE")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def replay_server_session():
+    from include.gatewayz_sync.replay.server import ReplayServer
+
+    server = ReplayServer(page_sizes=TEST_PAGE_SIZES).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def replay(replay_server_session, monkeypatch):
+    """The replay server, reset to the recordings, with every provider pointed at it."""
+    server = replay_server_session
+    server.clear_faults()
+    server.reset_catalogs()
+    server.clear_requests()
+    for slug in list(server._page_sizes):
+        server.set_page_size(slug, TEST_PAGE_SIZES.get(slug))
+    monkeypatch.setenv("GATEWAYZ_BASE_URL_OVERRIDE", server.base_url_override)
+    yield server
+    server.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_metadata_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag
+
+
+@pytest.fixture
+def run_dag(dagbag):
+    """Run a DAG through `dag.test()` and return the DagRun."""
+
+    def run(dag_id: str, conf: dict | None = None):
+        return dagbag.dags[dag_id].test(run_conf=conf)
+
+    return run
