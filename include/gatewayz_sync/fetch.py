@@ -256,8 +256,12 @@ class ProviderFetcher:
                 )
                 error.retryable = False
                 raise error from None
-            reason = "connection refused" if "refused" in str(exc).lower() else "connection failed"
-            raise ProviderUnreachable(self.slug, f"{reason} by {self.slug} at {netloc}") from None
+            text = str(exc).lower()
+            if "refused" in text:
+                raise ProviderUnreachable(self.slug, f"connection refused by {self.slug} at {netloc}") from None
+            if "name resolution" in text or "name or service not known" in text or "nodename nor servname" in text:
+                raise ProviderUnreachable(self.slug, f"could not resolve {netloc} for {self.slug} (DNS)") from None
+            raise ProviderUnreachable(self.slug, f"could not connect to {self.slug} at {netloc}") from None
         except requests.exceptions.ChunkedEncodingError:
             raise ProviderUnreachable(self.slug, f"the connection to {self.slug} broke mid-response") from None
         finally:

@@ -25,6 +25,7 @@ AIRFLOW_HOME = LOCAL_DIR / "airflow"
 PGDATA = LOCAL_DIR / "pgdata"
 LOG_DIR = LOCAL_DIR / "logs"
 CATALOG_ENV = "AIRFLOW_CONN_GATEWAYZ_DB"
+RUNTIME_DIR = LOCAL_DIR / "run"
 
 
 def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -64,9 +65,14 @@ def prepare_airflow_home(env: dict[str, str]) -> None:
 
 def start_embedded_catalog(database: str):
     """Start (or reuse) the embedded PostgreSQL and return (server, connection JSON for `gatewayz_db`)."""
+    import logging
+
+    RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(RUNTIME_DIR))
     import pgserver
     import psycopg
 
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     PGDATA.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(PGDATA, cleanup_mode="stop")
     socket_dir = str(PGDATA)
@@ -193,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if not providers_ok:
             print("The provider sync failed; see its log. The model sync was not started.")
             return 1
+        if env.get("SYNC_MODELS_ON_STARTUP", "true").strip().lower() in ("0", "false", "no"):
+            print("SYNC_MODELS_ON_STARTUP is off: the model sync was not started.")
+            return 0
         models_ok, log_path = run_dag("gatewayz_sync_models", env)
         summary = print_summary(connect_kwargs)
         if not models_ok and summary["failed"] == 0:
