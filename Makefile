@@ -38,6 +38,7 @@ services:
 	@scripts/ensure-services
 
 test: $(STAMP) services
+	@scripts/ensure-test-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,19 @@
+"""Airflow plugin: the authenticated model-sync status API under /admin/model-sync and the "Model catalog" page."""
+
+from airflow.plugins_manager import AirflowPlugin
+
+from include.gatewayz_sync.web import URL_PREFIX, create_app
+
+
+class GatewayzCatalogPlugin(AirflowPlugin):
+    name = "gatewayz_catalog"
+    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "gatewayz model sync"}]
+    external_views = [
+        {
+            "name": "Model catalog",
+            "href": f"{URL_PREFIX}/page",
+            "url_route": "model-catalog",
+            "destination": "nav",
+            "category": "Browse",
+        }
+    ]
