@@ -21,7 +21,13 @@ RETRY = TaskRetrySettings.from_env()
     catchup=False,
     max_active_runs=1,
     tags=["gatewayz", "catalog", "models"],
-    default_args={"owner": "gatewayz", "retries": 0},
+    default_args={
+        "owner": "gatewayz",
+        "retries": RETRY.retries,
+        "retry_delay": timedelta(seconds=RETRY.retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(seconds=RETRY.max_retry_delay_seconds),
+    },
     params={
         "providers": Param(
             [],
@@ -46,18 +52,11 @@ def gatewayz_sync_models():
     def list_providers(**context) -> list[str]:
         return tasks.list_provider_slugs(context["params"])
 
-    @task(
-        pool=HTTP_POOL,
-        map_index_template="{{ slug_label }}",
-        retries=RETRY.retries,
-        retry_delay=timedelta(seconds=RETRY.retry_delay_seconds),
-        retry_exponential_backoff=2.0,
-        max_retry_delay=timedelta(seconds=RETRY.max_retry_delay_seconds),
-    )
+    @task(pool=HTTP_POOL, map_index_template="{{ slug_label }}")
     def sync_provider(slug: str) -> dict:
         return tasks.sync_provider(slug)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def finalize(slugs: list[str]) -> dict:
         return tasks.finalize_model_sync(slugs)
 

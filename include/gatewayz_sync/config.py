@@ -72,12 +72,14 @@ class FetchSettings:
 class SyncSettings:
     miss_threshold: int = 2
     stale_hours: float = 12.0
+    shrink_guard_ratio: float = 0.7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SyncSettings:
         return cls(
             miss_threshold=int(_number(env, "MODEL_MISS_THRESHOLD", cls.miss_threshold, 1, 100)),
             stale_hours=_number(env, "MODEL_SYNC_STALE_HOURS", cls.stale_hours, 0.01, 24 * 365),
+            shrink_guard_ratio=_number(env, "MODEL_SHRINK_GUARD_RATIO", cls.shrink_guard_ratio, 0, 1),
         )
 
 

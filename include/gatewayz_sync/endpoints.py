@@ -2,7 +2,8 @@
 
 Connection `gatewayz_<slug>`: host (a full base URL, path prefix allowed) replaces the registry's base URL and
 the password is the key. `GATEWAYZ_BASE_URL_OVERRIDE` (`http://127.0.0.1:9000/{slug}`) redirects every
-provider for replays and tests. Run conf never reaches this module, so a run cannot point a key elsewhere.
+provider without a connection host, for replays and tests. Run conf never reaches this module, so a run
+cannot point a key elsewhere.
 """
 
 from __future__ import annotations
@@ -37,10 +38,6 @@ class Endpoint:
     path_values: Mapping[str, str]
     source: str
 
-    @property
-    def list_url(self) -> str:
-        return self.base_url
-
 
 def connection_base_url(connection: ConnectionLike) -> str | None:
     host = (connection.host or "").strip()
@@ -74,12 +71,14 @@ def resolve_endpoint(
         raise MissingCredentials(provider.slug, provider.no_list_reason or "no public model list API")
 
     from_connection = connection_base_url(connection) if connection is not None else None
-    base_url = from_connection or spec.base_url
-    source = f"connection {provider.connection_id}" if from_connection else "registry"
     override = env.get(BASE_URL_OVERRIDE_ENV, "").strip()
-    if override:
+    if from_connection:
+        base_url, source = from_connection, f"connection {provider.connection_id}"
+    elif override:
         base_url = override.format(slug=provider.slug).rstrip("/") + urlsplit(spec.base_url).path.rstrip("/")
-        source = f"{BASE_URL_OVERRIDE_ENV}"
+        source = BASE_URL_OVERRIDE_ENV
+    else:
+        base_url, source = spec.base_url, "registry"
 
     key = (connection.password if connection is not None else None) or env.get(provider.api_key_env) or None
     if key is not None:

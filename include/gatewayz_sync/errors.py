@@ -81,3 +81,7 @@ class SuspiciousShrink(ProviderSyncError):
         )
         self.got = got
         self.active = active
+
+
+class CatalogUnavailable(ProviderSyncError):
+    """The catalog database failed mid-sync; the provider's transaction rolled back and a retry can succeed."""

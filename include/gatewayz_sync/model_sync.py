@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import requests
 
 from include.gatewayz_sync.config import FetchSettings
 from include.gatewayz_sync.endpoints import ConnectionLike, Endpoint, resolve_endpoint
-from include.gatewayz_sync.errors import ProviderSkipped, ProviderSyncError
+from include.gatewayz_sync.errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
 from include.gatewayz_sync.fetch import ProviderFetcher
 from include.gatewayz_sync.normalize import RecordNormalizer
 from include.gatewayz_sync.records import NormalizedModel
@@ -152,9 +153,14 @@ def sync_provider_models(
         summary.error = str(failure)
         _record_failure(connect, connection, slug, run, "failed", str(failure), listing)
         raise
+    except psycopg.Error as failure:
+        reason = " ".join(str(failure).split()) or type(failure).__name__
+        summary.error = f"catalog database error while syncing {slug} (its transaction rolled back): {reason}"
+        _record_failure(connect, connection, slug, run, "failed", summary.error, listing)
+        raise CatalogUnavailable(slug, summary.error) from None
     finally:
         summary.seconds = time.monotonic() - started
-        if connection is not None:
+        if connection is not None and not connection.closed:
             connection.close()
         log.info("%s", summary.line())
 
@@ -187,21 +193,28 @@ def _set_counts(connection, summary: ProviderSyncSummary, listing: FetchedListin
 
 
 def _record_failure(connect, connection, slug, run, status, error, listing) -> None:
+    """Record a failed or skipped attempt; if the catalog itself just failed, keep trying for a few seconds."""
+    from tenacity import Retrying, stop_after_delay, wait_exponential
+
+    reuse = connection is not None and not connection.closed and connection.info.transaction_status == 0
     try:
-        own = connection is None or connection.closed or connection.info.transaction_status != 0
-        target = connect() if own else connection
-        try:
-            details = dict(listing.details) if listing else None
-            run_id = record_run(target, slug, run, status, error=error, details=details)
-            if listing is not None:
-                with target.transaction(), target.cursor() as cursor:
-                    cursor.execute(
-                        "UPDATE sync_runs SET fetched = %s, rejected = %s, duplicates = %s, pages = %s WHERE id = %s",
-                        (listing.fetched, listing.rejected, listing.duplicates, listing.pages, run_id),
-                    )
-        finally:
-            if own:
-                target.close()
+        for attempt in Retrying(stop=stop_after_delay(15), wait=wait_exponential(multiplier=0.25, max=3), reraise=True):
+            with attempt:
+                target = connection if reuse else connect()
+                try:
+                    details = dict(listing.details) if listing else None
+                    run_id = record_run(target, slug, run, status, error=error, details=details)
+                    if listing is not None:
+                        with target.transaction(), target.cursor() as cursor:
+                            cursor.execute(
+                                "UPDATE sync_runs SET fetched = %s, rejected = %s, duplicates = %s, pages = %s "
+                                "WHERE id = %s",
+                                (listing.fetched, listing.rejected, listing.duplicates, listing.pages, run_id),
+                            )
+                finally:
+                    if not reuse:
+                        target.close()
+                reuse = False
     except Exception as exc:
         log.error("could not record the %s attempt for %s in sync_runs: %s", status, slug, exc)
 

@@ -17,14 +17,25 @@ from include.gatewayz_sync.config import CATALOG_CONN_ID, FetchSettings, SyncSet
 log = logging.getLogger(__name__)
 
 
+class CatalogUnreachable(Exception):
+    pass
+
+
 def catalog_connector():
     """A factory of autocommit psycopg connections to the catalog database (connection `gatewayz_db`)."""
+    import psycopg
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     hook = PostgresHook(postgres_conn_id=CATALOG_CONN_ID)
 
     def connect():
-        connection = hook.get_conn()
+        try:
+            connection = hook.get_conn()
+        except psycopg.OperationalError as error:
+            reason = " ".join(str(error).split())
+            message = f"the catalog database (connection {CATALOG_CONN_ID}) is unreachable: {reason}"
+            log.error("%s", message)
+            raise CatalogUnreachable(message) from None
         connection.autocommit = True
         return connection
 
@@ -117,6 +128,7 @@ def sync_provider(slug: str) -> dict[str, Any]:
     )
     options = LoadOptions(
         miss_threshold=settings.miss_threshold,
+        shrink_ratio=settings.shrink_guard_ratio,
         allow_shrink=bool(params.get("allow_shrink")),
         dry_run=bool(params.get("dry_run")),
     )

@@ -34,8 +34,9 @@ def e2e_replay():
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(e2e_catalog_db, e2e_replay):
+    """Module-scoped: it is gone before other suites restart PostgreSQL underneath it."""
     env = {
         "AIRFLOW_CONN_GATEWAYZ_DB": json.dumps(
             {

@@ -136,7 +136,7 @@ class LoadOptions:
     miss_threshold: int = 2
     allow_shrink: bool = False
     dry_run: bool = False
-    shrink_ratio: float = 0.5
+    shrink_ratio: float = 0.7
 
 
 @dataclass(frozen=True)
