@@ -145,6 +145,7 @@ class ProviderFetcher:
             response = self._get_with_retries(request)
             self.stats.pages += 1
             body = self._parse(response)
+            response.body = b""
             records = self._records(body)
             next_request = self.spec.paginator.next_request(request, response, body, records)
             del body
