@@ -15,7 +15,6 @@ import json
 import multiprocessing
 import os
 import platform
-import resource
 import secrets
 import statistics
 import subprocess
@@ -79,7 +78,7 @@ def _serve(directory: str, port_queue) -> None:
 
 class ReplayProcess:
     def __init__(self, directory: Path):
-        context = multiprocessing.get_context("fork")
+        context = multiprocessing.get_context("spawn")
         queue = context.Queue()
         self.process = context.Process(target=_serve, args=(str(directory), queue), daemon=True)
         self.process.start()
@@ -154,7 +153,7 @@ def measure_floor(directory: Path, database: str) -> dict:
 
     from benchmarks.catalog import LARGEST, benchmark_providers, payload_bytes
     from include.gatewayz_sync.normalize import RecordNormalizer
-    from include.gatewayz_sync.store.models import DATA_COLUMNS, _stage_row
+    from include.gatewayz_sync.store.models import DATA_COLUMNS, row_values
 
     payload = payload_bytes(directory, LARGEST)
     started = time.perf_counter()
@@ -167,7 +166,7 @@ def measure_floor(directory: Path, database: str) -> dict:
     spec = benchmark_providers()[LARGEST].list_api
     records = json.loads(payload, parse_float=Decimal)["data"]
     models = list(RecordNormalizer(spec).normalize_all(records))
-    rows = [_stage_row(model, True) for model in models]
+    rows = [row_values(model) for model in models]
     with catalog_connection(database) as connection:
         connection.execute(
             "CREATE TABLE floor_models AS SELECT provider_model_id, true AS changed, "
@@ -232,9 +231,18 @@ def _isolated_largest(database: str, replay_url: str) -> None:
         connection_for=lambda provider: None, env=env, fetch_settings=FetchSettings(),
     )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _high_water_rss()
     print(json.dumps({"models": summary.inserted, "seconds": round(seconds, 2), "peak_rss_bytes": peak,
                       "rss_before_sync_bytes": baseline}))
+
+
+def _high_water_rss() -> int:
+    """VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across fork + exec on Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def dag_parse_times(repeats: int = 5) -> dict:
@@ -374,7 +382,7 @@ def main() -> int:
         "largest_data_path_seconds": round(data_path, 3),
         "largest_ratio_to_floor": round(data_path / floor["floor_seconds"], 2),
         "largest_task_in_isolation": isolated,
-        "process_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "process_peak_rss_bytes": _high_water_rss(),
         "dag_parse": dag_parse_times(),
     }
     result["targets"] = {

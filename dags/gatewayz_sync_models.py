@@ -1,6 +1,6 @@
 """Model sync: every provider's model list, fetched and loaded one mapped task per provider."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, dag, task
 
@@ -8,8 +8,6 @@ from include.gatewayz_sync import tasks
 from include.gatewayz_sync.assets import PROVIDERS_ASSET
 from include.gatewayz_sync.config import HTTP_POOL, TaskRetrySettings, model_sync_cron
 from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-
-RETRY = TaskRetrySettings.from_env()
 
 
 @dag(
@@ -21,13 +19,7 @@ RETRY = TaskRetrySettings.from_env()
     catchup=False,
     max_active_runs=1,
     tags=["gatewayz", "catalog", "models"],
-    default_args={
-        "owner": "gatewayz",
-        "retries": RETRY.retries,
-        "retry_delay": timedelta(seconds=RETRY.retry_delay_seconds),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(seconds=RETRY.max_retry_delay_seconds),
-    },
+    default_args=TaskRetrySettings.from_env().default_args(),
     params={
         "providers": Param(
             [],
@@ -52,11 +44,11 @@ def gatewayz_sync_models():
     def list_providers(**context) -> list[str]:
         return tasks.list_provider_slugs(context["params"])
 
-    @task(pool=HTTP_POOL, map_index_template="{{ slug_label }}")
+    @task(pool=HTTP_POOL, map_index_template="{{ slug_label }}", multiple_outputs=False)
     def sync_provider(slug: str) -> dict:
         return tasks.sync_provider(slug)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False)
     def finalize(slugs: list[str]) -> dict:
         return tasks.finalize_model_sync(slugs)
 

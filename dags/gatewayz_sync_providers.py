@@ -1,14 +1,12 @@
 """Provider sync: make the catalog's providers match the code registry. Run on every deploy."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import dag, task
 
 from include.gatewayz_sync import tasks
 from include.gatewayz_sync.assets import PROVIDERS_ASSET
 from include.gatewayz_sync.config import TaskRetrySettings
-
-RETRY = TaskRetrySettings.from_env()
 
 
 @dag(
@@ -18,13 +16,7 @@ RETRY = TaskRetrySettings.from_env()
     catchup=False,
     max_active_runs=1,
     tags=["gatewayz", "catalog", "providers"],
-    default_args={
-        "owner": "gatewayz",
-        "retries": RETRY.retries,
-        "retry_delay": timedelta(seconds=RETRY.retry_delay_seconds),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(seconds=RETRY.max_retry_delay_seconds),
-    },
+    default_args=TaskRetrySettings.from_env().default_args(),
     doc_md="""
     Migrates the catalog schema, upserts every provider of `GATEWAY_REGISTRY`, deactivates providers that
     left the registry (and their models) and never re-enables one an operator disabled. Trigger it on
@@ -36,7 +28,7 @@ def gatewayz_sync_providers():
     def migrate_schema() -> str:
         return tasks.migrate_catalog()
 
-    @task(outlets=[PROVIDERS_ASSET])
+    @task(outlets=[PROVIDERS_ASSET], multiple_outputs=False)
     def upsert_providers() -> dict:
         return tasks.sync_providers()
 

@@ -267,3 +267,38 @@ def test_bad_conf_is_refused_before_a_run_starts(dagbag):
                  {"dry_run": "yes"}):
         with pytest.raises(ParamValidationError):
             dag.test(run_conf=conf)
+
+
+def test_a_byte_identical_single_page_listing_is_confirmed_without_parsing(providers_synced, run_dag, replay):
+    catalog = providers_synced
+    conf = {"providers": ["openai", "openrouter"]}
+    run_dag("gatewayz_sync_models", conf)
+    before = row_versions(catalog)
+    again = run_dag("gatewayz_sync_models", conf)
+    assert again.state == "success"
+    assert row_versions(catalog) == before
+    details = dict(catalog.execute(
+        "SELECT provider_slug, details->>'listing' FROM sync_runs WHERE dag_run_id = %s", (again.run_id,)
+    ).fetchall())
+    assert details["openai"] == "byte-identical to the last loaded listing; not re-parsed"
+    assert details["openrouter"] is None, "paged listings are parsed to find their pages"
+    counts = catalog.execute(
+        "SELECT fetched, unchanged, inserted, updated FROM sync_runs WHERE dag_run_id = %s AND provider_slug = 'openai'",
+        (again.run_id,),
+    ).fetchone()
+    assert counts == (130, 130, 0, 0)
+
+
+def test_pending_misses_are_counted_even_when_the_listing_repeats(providers_synced, run_dag, replay):
+    catalog = providers_synced
+    run_dag("gatewayz_sync_models", {"providers": ["openai"]})
+    replay.set_records("openai", replay.catalog("openai").records[:-3])
+    first = run_dag("gatewayz_sync_models", {"providers": ["openai"]})
+    assert runs(catalog, first)["openai"][:2] == ("success", 127)
+    second = run_dag("gatewayz_sync_models", {"providers": ["openai"]})
+    assert runs(catalog, second)["openai"][5] == 3, "the second miss deactivates, byte-identical listing or not"
+    third = run_dag("gatewayz_sync_models", {"providers": ["openai"]})
+    listing = catalog.execute(
+        "SELECT details->>'listing' FROM sync_runs WHERE dag_run_id = %s", (third.run_id,)
+    ).fetchone()[0]
+    assert listing == "byte-identical to the last loaded listing; not re-parsed"

@@ -91,6 +91,18 @@ class TaskRetrySettings:
     retry_delay_seconds: float = 60.0
     max_retry_delay_seconds: float = 900.0
 
+    def default_args(self) -> dict:
+        """The DAGs' default_args: owner and exponential-backoff retries."""
+        from datetime import timedelta
+
+        return {
+            "owner": "gatewayz",
+            "retries": self.retries,
+            "retry_delay": timedelta(seconds=self.retry_delay_seconds),
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": timedelta(seconds=self.max_retry_delay_seconds),
+        }
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TaskRetrySettings:
         return cls(

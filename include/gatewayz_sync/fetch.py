@@ -8,7 +8,10 @@ pagination loops. Money is parsed as `Decimal`.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import gc
+import hashlib
 import json
 import logging
 import time
@@ -36,7 +39,7 @@ from include.gatewayz_sync.errors import (
     ResponseTooLarge,
     UnexpectedShape,
 )
-from include.gatewayz_sync.paging import PageRequest, read_path
+from include.gatewayz_sync.paging import PageRequest, SinglePage, read_path
 from include.gatewayz_sync.specs import Provider
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,16 @@ class FetchStats:
     http_requests: int = 0
     fetch_seconds: float = 0.0
     parse_seconds: float = 0.0
+    single_page_digest: str | None = None
+
+
+class ListingUnchanged(Exception):
+    """A single-page listing is byte-identical to the last one loaded; nothing needs parsing."""
+
+    def __init__(self, digest: str, stats: FetchStats):
+        super().__init__(digest)
+        self.digest = digest
+        self.stats = stats
 
 
 @dataclass
@@ -63,7 +76,7 @@ class _Response:
     headers: requests.structures.CaseInsensitiveDict
     links: dict
     url: str
-    body: bytes = field(repr=False)
+    body: bytearray = field(repr=False)
 
 
 class _RetryAfter(ProviderHttpError):
@@ -90,6 +103,18 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic GC while building many acyclic objects (a 50 MB listing): it would rescan them repeatedly."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class ProviderFetcher:
     """Fetches one provider's pages; `pages()` yields each page's record list."""
 
@@ -100,6 +125,8 @@ class ProviderFetcher:
         settings: FetchSettings,
         session: requests.Session | None = None,
         sleep=time.sleep,
+        digest_prefix: bytes = b"",
+        skip_if_digest: str | None = None,
     ):
         if provider.list_api is None:
             raise ValueError(f"{provider.slug} has no list API")
@@ -114,6 +141,8 @@ class ProviderFetcher:
         self.auth = build_auth(self.spec, endpoint.key, endpoint.allowed_hosts)
         self.stats = FetchStats()
         self._sleep = sleep
+        self._digest_prefix = digest_prefix
+        self._skip_if_digest = skip_if_digest
         self._scheme = urlsplit(endpoint.base_url).scheme
 
     def _redact(self, text: str) -> str:
@@ -144,8 +173,12 @@ class ProviderFetcher:
             self._check_host(request.url, "next-page link")
             response = self._get_with_retries(request)
             self.stats.pages += 1
+            if isinstance(self.spec.paginator, SinglePage):
+                digest = hashlib.sha256(self._digest_prefix + response.body).hexdigest()
+                self.stats.single_page_digest = digest
+                if digest == self._skip_if_digest:
+                    raise ListingUnchanged(digest, self.stats)
             body = self._parse(response)
-            response.body = b""
             records = self._records(body)
             next_request = self.spec.paginator.next_request(request, response, body, records)
             del body
@@ -238,7 +271,7 @@ class ProviderFetcher:
                             f"{self.slug} did not finish sending a page within {settings.page_deadline:.0f} s",
                         )
                 self.stats.bytes += len(buffer)
-                return _Response(raw.status_code, raw.headers, raw.links, raw.url, bytes(buffer))
+                return _Response(raw.status_code, raw.headers, raw.links, raw.url, buffer)
         except requests.exceptions.ConnectTimeout:
             raise ProviderTimeout(
                 self.slug, f"could not connect to {self.slug} at {netloc} within {settings.connect_timeout:g} s"
@@ -280,7 +313,7 @@ class ProviderFetcher:
         if 200 <= status < 300:
             return response
         message = self._redact(self._error_message(response.body))
-        text = response.body.decode("utf-8", "replace")
+        text = bytes(response.body).decode("utf-8", "replace")
         if status in (401, 403) or (
             status == 400 and any(marker in text for marker in self.spec.auth_error_markers)
         ):
@@ -296,8 +329,8 @@ class ProviderFetcher:
         raise ProviderHttpError(self.slug, f"HTTP {status} from {self.slug}: {message}", status)
 
     @staticmethod
-    def _error_message(body: bytes) -> str:
-        text = body.decode("utf-8", "replace").strip()
+    def _error_message(body: bytes | bytearray) -> str:
+        text = bytes(body).decode("utf-8", "replace").strip()
         try:
             document = json.loads(text)
         except ValueError:
@@ -309,15 +342,19 @@ class ProviderFetcher:
         return " ".join(text.split())[:200]
 
     def _parse(self, response: _Response) -> Any:
+        """Decode, drop the raw bytes, then parse: a large page never has bytes, text and objects alive at once."""
         started = time.monotonic()
+        size = len(response.body)
+        snippet = self._redact(bytes(response.body[:60]).decode("utf-8", "replace"))
         try:
-            return json.loads(response.body, parse_float=Decimal)
+            text = response.body.decode("utf-8-sig")
+            response.body = bytearray()
+            with gc_paused():
+                return json.loads(text, parse_float=Decimal)
         except (ValueError, UnicodeDecodeError) as exc:
-            snippet = self._redact(response.body[:60].decode("utf-8", "replace"))
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise InvalidJson(
-                self.slug,
-                f"invalid JSON from {self.slug}: {detail} ({len(response.body)} bytes; starts with {snippet!r})",
+                self.slug, f"invalid JSON from {self.slug}: {detail} ({size} bytes; starts with {snippet!r})"
             ) from None
         finally:
             self.stats.parse_seconds += time.monotonic() - started

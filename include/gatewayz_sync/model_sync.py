@@ -20,11 +20,19 @@ import requests
 from include.gatewayz_sync.config import FetchSettings
 from include.gatewayz_sync.endpoints import ConnectionLike, Endpoint, resolve_endpoint
 from include.gatewayz_sync.errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
-from include.gatewayz_sync.fetch import ProviderFetcher
+from include.gatewayz_sync.fetch import ListingUnchanged, ProviderFetcher, gc_paused
 from include.gatewayz_sync.normalize import RecordNormalizer
-from include.gatewayz_sync.records import NormalizedModel
 from include.gatewayz_sync.specs import Provider
-from include.gatewayz_sync.store.models import LoadOptions, LoadResult, RunInfo, load_models, record_run
+from include.gatewayz_sync.store.models import (
+    LoadOptions,
+    LoadResult,
+    RunInfo,
+    StagedModel,
+    confirm_unchanged_listing,
+    listing_state,
+    load_models,
+    record_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ class ProviderSyncSummary:
     changes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
+    load_seconds: float | None = None
     sync_run_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,12 +71,13 @@ class ProviderSyncSummary:
 
 @dataclass
 class FetchedListing:
-    models: list[NormalizedModel]
+    models: list[StagedModel]
     details: dict[str, Any]
     fetched: int
     rejected: int
     duplicates: int
     pages: int
+    digest: str | None = None
 
 
 def fetch_listing(
@@ -75,23 +85,52 @@ def fetch_listing(
     endpoint: Endpoint,
     settings: FetchSettings,
     session: requests.Session | None = None,
+    known_hashes: Mapping[str, str] | None = None,
+    skip_if_digest: str | None = None,
 ) -> FetchedListing:
-    """Fetch and normalize every page; raises ProviderSyncError on any fetch failure."""
-    fetcher = ProviderFetcher(provider, endpoint, settings, session=session)
+    """Fetch and normalize every page; raises ProviderSyncError on any fetch failure.
+
+    A record whose content hash equals the stored row's (`known_hashes`) is not normalized again: equal hashes
+    mean equal rows, so it is staged as an id and a hash only. A single-page listing byte-identical to the last
+    one loaded (`skip_if_digest`) raises ListingUnchanged before it is parsed.
+    """
+    known = known_hashes or {}
     normalizer = RecordNormalizer(provider.list_api)
-    models: list[NormalizedModel] = []
+    fetcher = ProviderFetcher(
+        provider, endpoint, settings, session=session, digest_prefix=normalizer.hash_prefix,
+        skip_if_digest=skip_if_digest,
+    )
+    models: list[StagedModel] = []
     normalize_seconds = 0.0
     try:
         for records in fetcher.pages():
             started = time.monotonic()
             records.reverse()
-            while records:
-                model = normalizer.normalize(records.pop())
-                if model is not None:
-                    models.append(model)
+            with gc_paused():
+                _stage_page(records, normalizer, known, models)
             normalize_seconds += time.monotonic() - started
     finally:
         fetcher.session.close()
+    return _listing(fetcher, normalizer, endpoint, models, normalize_seconds)
+
+
+def _stage_page(records: list, normalizer: RecordNormalizer, known: Mapping[str, str], models: list) -> None:
+    """Normalize one page into compact staged rows, freeing each raw record as it goes."""
+    while records:
+        record = records.pop()
+        checked = normalizer.check(record)
+        if checked is None:
+            continue
+        model_id, _, _, digest = checked
+        if known.get(model_id) == digest:
+            normalizer.report.accepted += 1
+            normalizer.report.unchanged_skipped += 1
+            models.append(StagedModel(model_id, digest, None))
+        else:
+            models.append(StagedModel.of(normalizer.finish(checked, record)))
+
+
+def _listing(fetcher, normalizer, endpoint, models, normalize_seconds) -> FetchedListing:
     report = normalizer.report
     details = {
         "endpoint": endpoint.source,
@@ -111,6 +150,7 @@ def fetch_listing(
         rejected=report.rejected_total,
         duplicates=report.duplicates,
         pages=fetcher.stats.pages,
+        digest=fetcher.stats.single_page_digest,
     )
 
 
@@ -133,17 +173,41 @@ def sync_provider_models(
     connection = None
     try:
         endpoint = resolve_endpoint(provider, connection_for(provider), env)
-        listing = fetch_listing(provider, endpoint, fetch_settings, session=session)
+        connection = connect()
+        state = listing_state(connection, slug)
+        try:
+            listing = fetch_listing(
+                provider, endpoint, fetch_settings, session=session, known_hashes=state.known_hashes,
+                skip_if_digest=state.listing_digest,
+            )
+        except ListingUnchanged as unchanged:
+            stats = unchanged.stats
+            details = {
+                "endpoint": endpoint.source,
+                "timings": {"fetch_seconds": round(stats.fetch_seconds, 4), "parse_seconds": 0.0,
+                            "normalize_seconds": 0.0},
+                "bytes": stats.bytes,
+                "http_requests": stats.http_requests,
+            }
+            result = confirm_unchanged_listing(connection, slug, run, unchanged.digest, options, details)
+            if result is not None:
+                _apply(summary, result)
+                summary.fetched, summary.pages = result.fetched, 1
+                summary.status = "dry_run" if options.dry_run else "success"
+                return summary
+            listing = fetch_listing(provider, endpoint, fetch_settings, session=session)
+        del state
         summary.fetched, summary.rejected = listing.fetched, listing.rejected
         summary.duplicates, summary.pages = listing.duplicates, listing.pages
-        connection = connect()
         load_started = time.monotonic()
         details = {**listing.details, "fetch": _fetch_counts(listing)}
-        result = load_models(connection, slug, listing.models, run, options, details=details)
+        result = load_models(
+            connection, slug, listing.models, run, options, details=details, listing_digest=listing.digest
+        )
         load_seconds = time.monotonic() - load_started
         _apply(summary, result)
         summary.status = "dry_run" if options.dry_run else "success"
-        _set_counts(connection, summary, listing, load_seconds)
+        summary.load_seconds = round(load_seconds, 4)
         return summary
     except ProviderSkipped as skipped:
         summary.status, summary.error = "skipped", skipped.reason
@@ -181,17 +245,6 @@ def _fetch_counts(listing: FetchedListing) -> dict[str, int]:
     }
 
 
-def _set_counts(connection, summary: ProviderSyncSummary, listing: FetchedListing, load_seconds: float) -> None:
-    with connection.transaction(), connection.cursor() as cursor:
-        cursor.execute(
-            """UPDATE sync_runs SET fetched = %s, rejected = %s, duplicates = %s, pages = %s,
-                   details = jsonb_set(COALESCE(details, '{}'), '{timings,load_seconds}', to_jsonb(%s::numeric))
-               WHERE id = %s""",
-            (listing.fetched, listing.rejected, listing.duplicates, listing.pages, round(load_seconds, 4),
-             summary.sync_run_id),
-        )
-
-
 def _record_failure(connect, connection, slug, run, status, error, listing) -> None:
     """Record a failed or skipped attempt; if the catalog itself just failed, keep trying for a few seconds."""
     from tenacity import Retrying, stop_after_delay, wait_exponential
@@ -202,15 +255,8 @@ def _record_failure(connect, connection, slug, run, status, error, listing) -> N
             with attempt:
                 target = connection if reuse else connect()
                 try:
-                    details = dict(listing.details) if listing else None
-                    run_id = record_run(target, slug, run, status, error=error, details=details)
-                    if listing is not None:
-                        with target.transaction(), target.cursor() as cursor:
-                            cursor.execute(
-                                "UPDATE sync_runs SET fetched = %s, rejected = %s, duplicates = %s, pages = %s "
-                                "WHERE id = %s",
-                                (listing.fetched, listing.rejected, listing.duplicates, listing.pages, run_id),
-                            )
+                    details = {**listing.details, "fetch": _fetch_counts(listing)} if listing else None
+                    record_run(target, slug, run, status, error=error, details=details)
                 finally:
                     if not reuse:
                         target.close()

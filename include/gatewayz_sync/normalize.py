@@ -7,6 +7,7 @@ collapsed to their first occurrence.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,9 +26,12 @@ from include.gatewayz_sync.records import (
     NormalizedModel,
     content_hash,
     dumps_json,
+    hash_prefix,
 )
 from include.gatewayz_sync.specs import Flag, ListApiSpec, Member
 from include.gatewayz_sync.units import InvalidPrice, usd_each, usd_per_mtok
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass
@@ -36,6 +40,7 @@ class NormalizeReport:
     accepted: int = 0
     filtered_out: int = 0
     duplicates: int = 0
+    unchanged_skipped: int = 0
     rejected: Counter = field(default_factory=Counter)
     nulled: Counter = field(default_factory=Counter)
 
@@ -49,6 +54,7 @@ class NormalizeReport:
             "accepted": self.accepted,
             "filtered_out": self.filtered_out,
             "duplicates": self.duplicates,
+            "unchanged_not_renormalized": self.unchanged_skipped,
             "rejected": dict(sorted(self.rejected.items())),
             "nulled": dict(sorted(self.nulled.items())),
         }
@@ -146,8 +152,11 @@ class RecordNormalizer:
     """Normalizes one provider's records; keeps the counts for its sync_runs row."""
 
     def __init__(self, spec: ListApiSpec):
+        from include.gatewayz_sync.store.providers import spec_fingerprint
+
         self.spec = spec
         self.fields = spec.fields
+        self.hash_prefix = hash_prefix(spec_fingerprint(spec))
         self.prepare = quirks.RECORD_QUIRKS[spec.quirk] if spec.quirk else None
         self.keep = quirks.RECORD_FILTERS[spec.record_filter] if spec.record_filter else None
         self.report = NormalizeReport()
@@ -160,6 +169,20 @@ class RecordNormalizer:
                 yield model
 
     def normalize(self, record: Any) -> NormalizedModel | None:
+        checked = self.check(record)
+        if checked is None:
+            return None
+        model_id, view, raw_json, digest = checked
+        model = self._build(model_id, view, record, raw_json, digest)
+        self.report.accepted += 1
+        return model
+
+    def check(self, record: Any) -> tuple[str, Any, bytes, str] | None:
+        """Filter, id checks, duplicate collapse and the content hash: everything short of normalizing.
+
+        Returns (id, quirk view, raw JSON, content hash), or None for a record that is filtered, rejected or a
+        duplicate (counted).
+        """
         report = self.report
         report.records_seen += 1
         if not isinstance(record, Mapping):
@@ -178,8 +201,20 @@ class RecordNormalizer:
             report.duplicates += 1
             return None
         self._seen_ids.add(model_id)
-        model = self._build(model_id, view, record)
-        report.accepted += 1
+        raw_json = dumps_json(record, sort_keys=True)
+        if b"\\u0000" in raw_json:
+            raw_json = raw_json.replace(b"\\u0000", b"")
+            self.report.nulled["raw_nul_characters_removed"] += 1
+        raw_for_hash = raw_json
+        if self.spec.volatile_fields:
+            stable = {k: v for k, v in record.items() if k not in self.spec.volatile_fields}
+            raw_for_hash = dumps_json(stable, sort_keys=True)
+        return model_id, view, raw_json, content_hash(self.hash_prefix, raw_for_hash)
+
+    def finish(self, checked: tuple[str, Any, bytes, str], record: Any) -> NormalizedModel:
+        model_id, view, raw_json, digest = checked
+        model = self._build(model_id, view, record, raw_json, digest)
+        self.report.accepted += 1
         return model
 
     @staticmethod
@@ -188,7 +223,7 @@ class RecordNormalizer:
             return "id_missing"
         if len(model_id) > MAX_ID_LENGTH:
             return "id_too_long"
-        if any(ord(ch) < 32 for ch in model_id):
+        if _CONTROL_CHARACTERS.search(model_id):
             return "id_control_characters"
         return None
 
@@ -199,7 +234,7 @@ class RecordNormalizer:
             self.report.nulled[issue.reason] += 1
             return fallback
 
-    def _build(self, model_id: str, view: Any, record: Mapping[str, Any]) -> NormalizedModel:
+    def _build(self, model_id: str, view: Any, record: Mapping[str, Any], raw_json: bytes, digest: str) -> NormalizedModel:
         f = self.fields
         name = self._field(lambda: _clean_text(_first(view, f.name), "name", MAX_NAME_LENGTH)) or model_id
         description = self._field(lambda: _clean_text(_first(view, f.description), "description", MAX_DESCRIPTION_LENGTH))
@@ -220,12 +255,7 @@ class RecordNormalizer:
         else:
             is_free = all(p == 0 for p in known_token_prices)
 
-        raw_json = dumps_json(record, sort_keys=True)
-        raw_for_hash = raw_json
-        if self.spec.volatile_fields:
-            stable = {k: v for k, v in record.items() if k not in self.spec.volatile_fields}
-            raw_for_hash = dumps_json(stable, sort_keys=True)
-        model = NormalizedModel(
+        return NormalizedModel(
             provider_model_id=model_id,
             name=name,
             description=description,
@@ -241,10 +271,8 @@ class RecordNormalizer:
             deprecation_date=deprecation,
             shutdown_date=shutdown,
             raw_json=raw_json,
-            content_hash="",
+            content_hash=digest,
         )
-        model.content_hash = content_hash(model.comparable(), raw_for_hash)
-        return model
 
     def _prices(self, view: Any) -> tuple[dict[str, Decimal | None], dict[str, Any] | None, bool]:
         prices: dict[str, Decimal | None] = {}

@@ -39,7 +39,7 @@ def read_path(document: Any, path: str | None) -> Any:
         return document
     current = document
     for step in path.split("."):
-        if isinstance(current, Mapping):
+        if type(current) is dict or isinstance(current, Mapping):
             current = current.get(step)
         elif isinstance(current, list) and step.isdigit():
             index = int(step)

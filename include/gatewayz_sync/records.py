@@ -1,4 +1,9 @@
-"""The normalized model record, its bounds, and the JSON encoding used for raw payloads and content hashes."""
+"""The normalized model record, its bounds, and the JSON encoding used for raw payloads and content hashes.
+
+A model's content hash covers what determines its stored row: the normalizer's version, the provider's
+list-API spec and the raw record (minus fields the provider changes on every request). Equal hashes mean
+equal rows, so an unchanged record is recognized before it is normalized at all.
+"""
 
 from __future__ import annotations
 
@@ -65,26 +70,16 @@ class NormalizedModel:
     raw_json: bytes
     content_hash: str
 
-    def comparable(self) -> dict[str, Any]:
-        """Everything that defines the stored row except the raw payload, as JSON-safe values."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "context_length": self.context_length,
-            "max_output_tokens": self.max_output_tokens,
-            "input_modalities": self.input_modalities,
-            "output_modalities": self.output_modalities,
-            "prices": {meter: (None if v is None else str(v)) for meter, v in self.prices.items()},
-            "price_is_variable": self.price_is_variable,
-            "capabilities": self.capabilities,
-            "is_free": self.is_free,
-            "deprecation_date": self.deprecation_date.isoformat() if self.deprecation_date else None,
-            "shutdown_date": self.shutdown_date.isoformat() if self.shutdown_date else None,
-        }
 
 
-def content_hash(model_fields: dict[str, Any], raw_for_hash: bytes) -> str:
-    digest = hashlib.sha256(dumps_json(model_fields, sort_keys=True))
-    digest.update(b"\x00")
+NORMALIZER_VERSION = b"gatewayz-normalizer/1"
+
+
+def hash_prefix(spec_fingerprint: str) -> bytes:
+    return NORMALIZER_VERSION + b"\x00" + spec_fingerprint.encode() + b"\x00"
+
+
+def content_hash(prefix: bytes, raw_for_hash: bytes) -> str:
+    digest = hashlib.sha256(prefix)
     digest.update(raw_for_hash)
     return digest.hexdigest()

@@ -211,8 +211,9 @@ def test_11_broken_records_are_rejected_or_nulled_and_odd_text_is_kept(baseline,
         "description_too_long": 1,
         "input_price_not_numeric": 1,
         "input_price_negative": 1,
-        "max_output_tokens_above_context": 4,  # 3 in OpenRouter's own recording, 1 injected
+        "max_output_tokens_above_context": 1,
     }
+    assert details["normalize"]["unchanged_not_renormalized"] == 225, "known rows are not normalized again"
     stored = dict(catalog.execute(
         "SELECT provider_model_id, name FROM models WHERE provider_model_id LIKE 'bad/%%' OR provider_model_id "
         "LIKE 'odd/%%' OR provider_model_id LIKE '''%%'"

@@ -8,14 +8,16 @@ sync_runs row. A dry run does all of it and rolls back, keeping only the counts.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from include.gatewayz_sync.errors import ProviderSkipped, SuspiciousShrink
+from include.gatewayz_sync.errors import CatalogUnavailable, ProviderSkipped, SuspiciousShrink
 from include.gatewayz_sync.records import CAPABILITY_COLUMNS, PRICE_COLUMNS, NormalizedModel
+from include.gatewayz_sync.store.copy_text import encode_row
 
 DATA_COLUMNS = (
     "name",
@@ -35,6 +37,7 @@ DATA_COLUMNS = (
     "content_hash",
 )
 STAGE_COLUMNS = ("provider_model_id", "changed", *DATA_COLUMNS)
+LARGE_STAGE = 2_000
 
 _TRACKED_FIELDS = (
     *(("price_changed", column) for column in PRICE_COLUMNS.values()),
@@ -151,6 +154,7 @@ class RunInfo:
 class LoadResult:
     sync_run_id: int | None
     staged: int = 0
+    fetched: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -164,9 +168,8 @@ class _DryRunRollback(Exception):
     pass
 
 
-def _stage_row(model: NormalizedModel, changed: bool) -> tuple:
-    if not changed:
-        return (model.provider_model_id, False, *([None] * (len(DATA_COLUMNS) - 1)), model.content_hash)
+def row_values(model: NormalizedModel) -> tuple:
+    """The stage table's columns for one model (see STAGE_COLUMNS), as Python values."""
     return (
         model.provider_model_id,
         True,
@@ -188,10 +191,108 @@ def _stage_row(model: NormalizedModel, changed: bool) -> tuple:
     )
 
 
+_UNCHANGED_MIDDLE = b"\tf\t" + b"\\N\t" * (len(DATA_COLUMNS) - 1)
+
+
+@dataclass(slots=True)
+class StagedModel:
+    """A model waiting to be loaded: its id, its hash and its full stage row as one COPY line.
+
+    `copy_line` is None for a record recognized as unchanged (its hash equals the stored row's).
+    """
+
+    provider_model_id: str
+    content_hash: str
+    copy_line: bytes | None
+
+    @classmethod
+    def of(cls, model: NormalizedModel) -> StagedModel:
+        return cls(model.provider_model_id, model.content_hash, encode_row(row_values(model)))
+
+    def unchanged_line(self) -> bytes:
+        return encode_row((self.provider_model_id,)) [:-1] + _UNCHANGED_MIDDLE + self.content_hash.encode() + b"\n"
+
+
 def _json_text(value: Any) -> str:
     from include.gatewayz_sync.records import dumps_json
 
     return dumps_json(value, sort_keys=True).decode()
+
+
+_SETTLED_SQL = """SELECT provider_model_id, content_hash FROM models
+                  WHERE provider_id = %s AND is_active AND missing_count = 0"""
+
+
+def _settled(cursor, provider_id: int) -> dict[str, str]:
+    cursor.execute(_SETTLED_SQL, (provider_id,))
+    return dict(cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class ListingState:
+    """What the last successful load left: settled rows' hashes, and the listing digest when nothing is pending."""
+
+    known_hashes: dict[str, str]
+    listing_digest: str | None
+
+
+def listing_state(connection, slug: str) -> ListingState:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT p.id, p.listing_digest,
+                      EXISTS (SELECT 1 FROM models m WHERE m.provider_id = p.id AND m.is_active AND m.missing_count > 0)
+               FROM providers p WHERE p.slug = %s""",
+            (slug,),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return ListingState({}, None)
+        provider_id, digest, pending_misses = row
+        return ListingState(_settled(cursor, provider_id), None if pending_misses else digest)
+
+
+def confirm_unchanged_listing(connection, slug: str, run: RunInfo, digest: str, options: LoadOptions,
+                              details: dict[str, Any]) -> LoadResult | None:
+    """Record a byte-identical listing without re-parsing it; None if the catalog moved meanwhile."""
+    started = time.monotonic()
+    with connection.transaction(), connection.cursor() as cursor:
+        provider_id = lock_provider(cursor, slug)
+        cursor.execute(
+            """SELECT p.listing_digest,
+                      EXISTS (SELECT 1 FROM models m WHERE m.provider_id = p.id AND m.is_active AND m.missing_count > 0),
+                      (SELECT count(*) FROM models m WHERE m.provider_id = p.id AND m.is_active)
+               FROM providers p WHERE p.id = %s""",
+            (provider_id,),
+        )
+        stored, pending, active = cursor.fetchone()
+        if stored != digest or pending:
+            return None
+        cursor.execute(
+            """SELECT fetched, rejected, duplicates, pages FROM sync_runs
+               WHERE provider_slug = %s AND status = 'success' ORDER BY id DESC LIMIT 1""",
+            (slug,),
+        )
+        fetched, rejected, duplicates, pages = cursor.fetchone() or (active, 0, 0, 1)
+        if not options.dry_run:
+            cursor.execute("UPDATE providers SET models_listed_at = now() WHERE id = %s", (provider_id,))
+        merged = {
+            **details,
+            "listing": "byte-identical to the last loaded listing; not re-parsed",
+            "fetch": {"fetched": fetched, "rejected": rejected, "duplicates": duplicates, "pages": pages},
+            "active_before": active,
+        }
+        merged["timings"] = {**merged.get("timings", {}), "load_seconds": round(time.monotonic() - started, 4)}
+        cursor.execute(
+            """INSERT INTO sync_runs (dag_id, dag_run_id, try_number, provider_id, provider_slug, started_at,
+                                      finished_at, status, fetched, unchanged, rejected, duplicates, pages, details)
+               VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp(), %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            (run.dag_id, run.dag_run_id, run.try_number, provider_id, slug, run.started_at,
+             "dry_run" if options.dry_run else "success", fetched, active, rejected, duplicates, pages,
+             _json_text(merged)),
+        )
+        return LoadResult(
+            sync_run_id=cursor.fetchone()[0], staged=active, fetched=fetched, unchanged=active, active_before=active
+        )
 
 
 def lock_provider(cursor, slug: str) -> int:
@@ -214,12 +315,14 @@ def lock_provider(cursor, slug: str) -> int:
 def load_models(
     connection,
     slug: str,
-    models: Sequence[NormalizedModel],
+    models: Sequence[StagedModel],
     run: RunInfo,
     options: LoadOptions,
     details: dict[str, Any] | None = None,
+    listing_digest: str | None = None,
 ) -> LoadResult:
     """Write one provider's listing. `connection` must be in autocommit mode; this opens its own transaction."""
+    started = time.monotonic()
     result = LoadResult(sync_run_id=None, staged=len(models))
     try:
         with connection.transaction(), connection.cursor() as cursor:
@@ -232,11 +335,7 @@ def load_models(
             run_id = cursor.fetchone()[0]
             params = {"provider_id": provider_id, "run_id": run_id, "miss_threshold": options.miss_threshold}
 
-            cursor.execute(
-                "SELECT provider_model_id, content_hash, is_active AND missing_count = 0 FROM models WHERE provider_id = %s",
-                (provider_id,),
-            )
-            settled = {pmid: digest for pmid, digest, settled_row in cursor if settled_row}
+            settled = _settled(cursor, provider_id)
             cursor.execute("SELECT count(*) FROM models WHERE provider_id = %s AND is_active", (provider_id,))
             result.active_before = cursor.fetchone()[0]
 
@@ -244,11 +343,19 @@ def load_models(
                 "CREATE TEMP TABLE stage_models ON COMMIT DROP AS "
                 f"SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)} FROM models WITH NO DATA"
             )
+            changed_rows = 0
             with cursor.copy(f"COPY stage_models ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
                 for model in models:
-                    copy.write_row(_stage_row(model, settled.get(model.provider_model_id) != model.content_hash))
-            cursor.execute("CREATE INDEX ON stage_models (provider_model_id)")
-            cursor.execute("ANALYZE stage_models")
+                    changed = settled.get(model.provider_model_id) != model.content_hash
+                    if changed and model.copy_line is None:
+                        raise CatalogUnavailable(
+                            slug, f"the stored models of {slug} changed while it was being synced; a retry reloads it"
+                        )
+                    changed_rows += changed
+                    copy.write(model.copy_line if changed else model.unchanged_line())
+            if len(models) >= LARGE_STAGE:
+                cursor.execute("CREATE INDEX ON stage_models (provider_model_id)")
+                cursor.execute("ANALYZE stage_models")
 
             shrunk = result.active_before > 0 and (
                 not models or len(models) < result.active_before * options.shrink_ratio
@@ -256,14 +363,15 @@ def load_models(
             if shrunk and not options.allow_shrink:
                 raise SuspiciousShrink(slug, got=len(models), active=result.active_before)
 
-            cursor.execute(FIELD_CHANGES_SQL, params)
-            result.changes.update(kind for (kind,) in cursor.fetchall())
-            cursor.execute(REAPPEARED_SQL, params)
-            result.changes.update(kind for (kind,) in cursor.fetchall())
-            cursor.execute(UPSERT_SQL, params)
-            result.inserted, result.updated, added = cursor.fetchone()
-            if added:
-                result.changes["added"] += added
+            if changed_rows:
+                cursor.execute(FIELD_CHANGES_SQL, params)
+                result.changes.update(kind for (kind,) in cursor.fetchall())
+                cursor.execute(REAPPEARED_SQL, params)
+                result.changes.update(kind for (kind,) in cursor.fetchall())
+                cursor.execute(UPSERT_SQL, params)
+                result.inserted, result.updated, added = cursor.fetchone()
+                if added:
+                    result.changes["added"] += added
             cursor.execute(MISSES_SQL, params)
             result.missed, result.deactivated = cursor.fetchone()
             if result.deactivated:
@@ -272,8 +380,11 @@ def load_models(
 
             status = "dry_run" if options.dry_run else "success"
             if not options.dry_run:
-                cursor.execute("UPDATE providers SET models_listed_at = now() WHERE id = %s", (provider_id,))
-                _finish_run(cursor, run_id, status, result, details)
+                cursor.execute(
+                    "UPDATE providers SET models_listed_at = now(), listing_digest = %s WHERE id = %s",
+                    (listing_digest, provider_id),
+                )
+                _finish_run(cursor, run_id, status, result, details, time.monotonic() - started)
                 result.sync_run_id = run_id
             else:
                 raise _DryRunRollback
@@ -284,13 +395,18 @@ def load_models(
     return result
 
 
-def _finish_run(cursor, run_id: int, status: str, result: LoadResult, details: dict[str, Any] | None) -> None:
+def _finish_run(
+    cursor, run_id: int, status: str, result: LoadResult, details: dict[str, Any] | None, load_seconds: float
+) -> None:
     merged = dict(details or {})
+    merged["timings"] = {**merged.get("timings", {}), "load_seconds": round(load_seconds, 4)}
     merged["changes"] = dict(sorted(result.changes.items()))
     merged["active_before"] = result.active_before
+    fetch = merged.get("fetch", {})
     cursor.execute(
         """UPDATE sync_runs SET status = %s, finished_at = clock_timestamp(), inserted = %s, updated = %s,
-               unchanged = %s, missed = %s, deactivated = %s, changes = %s, details = %s
+               unchanged = %s, missed = %s, deactivated = %s, changes = %s, details = %s,
+               fetched = %s, rejected = %s, duplicates = %s, pages = %s
            WHERE id = %s""",
         (
             status,
@@ -301,6 +417,10 @@ def _finish_run(cursor, run_id: int, status: str, result: LoadResult, details: d
             result.deactivated,
             sum(result.changes.values()),
             _json_text(merged),
+            fetch.get("fetched", 0),
+            fetch.get("rejected", 0),
+            fetch.get("duplicates", 0),
+            fetch.get("pages", 0),
             run_id,
         ),
     )
@@ -319,15 +439,16 @@ def record_run(
     """Record a sync attempt that wrote no models (failed, skipped, dry run) in its own transaction."""
     counts = counts or LoadResult(sync_run_id=None)
     merged = dict(details or {})
+    fetch = merged.get("fetch", {})
     if counts.changes:
         merged["changes"] = dict(sorted(counts.changes.items()))
     with connection.transaction(), connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO sync_runs (dag_id, dag_run_id, try_number, provider_id, provider_slug, started_at,
                                       finished_at, status, inserted, updated, unchanged, missed, deactivated,
-                                      changes, error, details)
+                                      changes, error, details, fetched, rejected, duplicates, pages)
                VALUES (%s, %s, %s, (SELECT id FROM providers WHERE slug = %s), %s, %s, clock_timestamp(), %s,
-                       %s, %s, %s, %s, %s, %s, %s, %s)
+                       %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                RETURNING id""",
             (
                 run.dag_id,
@@ -345,6 +466,10 @@ def record_run(
                 sum(counts.changes.values()),
                 error,
                 _json_text(merged) if merged else None,
+                fetch.get("fetched", 0),
+                fetch.get("rejected", 0),
+                fetch.get("duplicates", 0),
+                fetch.get("pages", 0),
             ),
         )
         return cursor.fetchone()[0]

@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 
 from include.gatewayz_sync.records import dumps_json
-from include.gatewayz_sync.specs import Provider
+from include.gatewayz_sync.specs import ListApiSpec, Provider
 
 PROVIDER_COLUMNS = (
     "slug",
@@ -67,6 +67,10 @@ def _plain(value: Any) -> Any:
 
 def registry_fingerprint(provider: Provider) -> str:
     return hashlib.sha256(dumps_json(_plain(provider), sort_keys=True)).hexdigest()
+
+
+def spec_fingerprint(spec: ListApiSpec) -> str:
+    return hashlib.sha256(dumps_json(_plain(spec), sort_keys=True)).hexdigest()
 
 
 def provider_row(provider: Provider) -> tuple:

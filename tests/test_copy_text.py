@@ -1,0 +1,70 @@
+"""Our COPY text lines load exactly what psycopg's own write_row loads, tricky text included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from include.gatewayz_sync.normalize import RecordNormalizer
+from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.store.copy_text import encode_row
+from include.gatewayz_sync.store.models import DATA_COLUMNS, STAGE_COLUMNS, StagedModel, row_values
+
+TRICKY = [
+    "tab\there", "new\nline", "carriage\rreturn", "back\\slash", 'quote "double"', "it's", "emoji 🚀 ok",
+    "نموذج \u202eRTL\u202c", "\\N", "{braces},commas", "'; DROP TABLE models; --", "",
+]
+
+
+def _models():
+    normalizer = RecordNormalizer(GATEWAY_REGISTRY["openrouter"].list_api)
+    for index, text in enumerate(TRICKY):
+        record = {
+            "id": f"tricky/{index:02d}",
+            "name": text or "empty",
+            "description": text,
+            "context_length": 1000 + index,
+            "architecture": {"input_modalities": [text or "x", "image"], "output_modalities": ["text"]},
+            "pricing": {"prompt": "0.0000001", "completion": str(Decimal("0.000002") * index), "request": "-1"},
+            "supported_parameters": ["tools"],
+            "expiration_date": "2027-01-31",
+            "nested": {"text": text, "number": Decimal("2.5999999999999996"), "nul": "a\x00b"},
+        }
+        yield normalizer.normalize(record)
+
+
+@pytest.fixture
+def two_tables(catalog):
+    for name in ("via_psycopg", "via_text"):
+        catalog.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)} "
+            "FROM models WITH NO DATA"
+        )
+    return catalog
+
+
+def test_lines_round_trip_like_psycopg_write_row(two_tables):
+    models = list(_models())
+    columns = ", ".join(STAGE_COLUMNS)
+    with two_tables.cursor() as cursor:
+        with cursor.copy(f"COPY via_psycopg ({columns}) FROM STDIN") as copy:
+            for model in models:
+                copy.write_row(row_values(model))
+        with cursor.copy(f"COPY via_text ({columns}) FROM STDIN") as copy:
+            for model in models:
+                copy.write(StagedModel.of(model).copy_line)
+    query = "SELECT row_to_json(t)::text FROM {} t ORDER BY provider_model_id"
+    expected = [row for (row,) in two_tables.execute(query.format("via_psycopg")).fetchall()]
+    actual = [row for (row,) in two_tables.execute(query.format("via_text")).fetchall()]
+    assert len(actual) == len(TRICKY)
+    assert actual == expected
+    raw = two_tables.execute("SELECT raw->'nested' FROM via_text WHERE provider_model_id = 'tricky/00'").fetchone()
+    assert raw[0] == {"text": "tab\there", "number": 2.5999999999999996, "nul": "ab"}
+
+
+def test_scalars():
+    moment = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    line = encode_row([None, True, False, 7, Decimal("0.0375"), moment, ["a", 'b"c'], "x\ty"])
+    assert line == b'\\N\tt\tf\t7\t0.0375\t2026-11-26T12:00:00+00:00\t{"a","b\\\\"c"}\tx\\ty\n'
