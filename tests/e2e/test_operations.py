@@ -174,6 +174,9 @@ def test_model_catalog_page_in_chromium(cluster, e2e_catalog, e2e_replay, browse
         "UPDATE sync_runs SET started_at = started_at - interval '20 hours', "
         "finished_at = finished_at - interval '20 hours' WHERE provider_slug = 'mistral'"
     )
+    health = requests.get(f"{cluster.url}/admin/model-sync/health", headers=headers, timeout=10)
+    assert health.status_code == 503
+    assert [entry["slug"] for entry in health.json()["stale"]] == ["mistral"]
 
     browser.get(f"{cluster.url}/api/v2/version")
     browser.add_cookie({"name": "_token", "value": token, "path": "/"})
