@@ -20,7 +20,7 @@ from typing import Any
 from include.gatewayz_sync.paging import LinkHeader, read_path
 from include.gatewayz_sync.records import dumps_json
 from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.replay.catalogs import RECORDINGS_DIR, RecordedCatalog, load_json
+from include.gatewayz_sync.replay.catalogs import RECORDINGS_DIR, RecordedCatalog
 from include.gatewayz_sync.specs import AuthStyle, FieldMap, ListApiSpec, Member, Priority, Provider
 
 LARGEST = "deepinfra"
@@ -192,11 +192,6 @@ def churn(source: Path, target: Path, seed: int = 7) -> dict[str, dict[str, int]
 
 def payload_bytes(directory: Path, slug: str) -> bytes:
     return (directory / f"{slug}.json").read_bytes()
-
-
-def load_records(directory: Path, slug: str) -> list[dict]:
-    provider = benchmark_providers()[slug]
-    return RecordedCatalog(slug, provider.list_api, load_json(directory / f"{slug}.json")).records
 
 
 if __name__ == "__main__":

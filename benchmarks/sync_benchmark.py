@@ -30,32 +30,18 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 PG_DSN = os.environ.get("GATEWAYZ_TEST_PG", f"host=127.0.0.1 port=5432 dbname=postgres user={getpass.getuser()}")
 
 
-def _dsn(name: str, default: str) -> str:
-    for item in PG_DSN.split():
-        key, _, value = item.partition("=")
-        if key == name:
-            return value
-    return default
-
-
 def configure_environment(workdir: Path, catalog_db: str) -> None:
     home = workdir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
+    from include.gatewayz_sync.local import airflow_home_settings, catalog_connection_json
+
     os.environ.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            **airflow_home_settings(home),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
             "GATEWAYZ_TASK_RETRIES": "0",
             "CLOUDFLARE_ACCOUNT_ID": "bench-account",
-            "AIRFLOW_CONN_GATEWAYZ_DB": json.dumps(
-                {"conn_type": "postgres", "host": _dsn("host", "127.0.0.1"), "port": int(_dsn("port", "5432")),
-                 "login": _dsn("user", getpass.getuser()), "schema": catalog_db}
-            ),
+            "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_DSN, catalog_db),
         }
     )
     from benchmarks.catalog import benchmark_providers

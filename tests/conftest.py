@@ -5,7 +5,6 @@ configuration when it is first imported."""
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import secrets
 import subprocess
@@ -14,7 +13,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
+from include.gatewayz_sync.local import airflow_home_settings, catalog_connection_json
 from tests.cluster import AirflowCluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -27,12 +28,8 @@ CATALOG_DB = f"gatewayz_test_{os.getpid()}_{secrets.token_hex(3)}"
 CATALOG_TABLES = ("model_changes", "sync_runs", "models", "model_sync_runs", "providers")
 
 
-def _dsn_part(name: str, default: str) -> str:
-    for item in PG_ADMIN_DSN.split():
-        key, _, value = item.partition("=")
-        if key == name:
-            return value
-    return default
+PG_SERVER = conninfo_to_dict(PG_ADMIN_DSN)
+PG_USER = PG_SERVER.get("user") or getpass.getuser()
 
 
 def fake_key(slug: str) -> str:
@@ -43,22 +40,9 @@ PROVIDER_KEYS: dict[str, str] = {}
 
 os.environ.update(
     {
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+        **airflow_home_settings(AIRFLOW_HOME),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "AIRFLOW_CONN_GATEWAYZ_DB": json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": _dsn_part("host", "127.0.0.1"),
-                "port": int(_dsn_part("port", "5432")),
-                "login": _dsn_part("user", getpass.getuser()),
-                "schema": CATALOG_DB,
-            }
-        ),
+        "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_ADMIN_DSN, CATALOG_DB),
         "GATEWAYZ_TASK_RETRIES": "0",
         "GATEWAYZ_RETRY_DELAY_SECONDS": "1",
         "GATEWAYZ_HTTP_BACKOFF_SECONDS": "0.05",
@@ -217,21 +201,13 @@ def e2e_replay():
 def cluster(e2e_catalog_db, e2e_replay):
     """Module-scoped: it is gone before other suites restart PostgreSQL underneath it."""
     env = {
-        "AIRFLOW_CONN_GATEWAYZ_DB": json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": _dsn_part("host", "127.0.0.1"),
-                "port": int(_dsn_part("port", "5432")),
-                "login": _dsn_part("user", "root"),
-                "schema": e2e_catalog_db,
-            }
-        ),
+        "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_ADMIN_DSN, e2e_catalog_db),
         "GATEWAYZ_BASE_URL_OVERRIDE": e2e_replay.base_url_override,
         "GATEWAYZ_TASK_RETRIES": "1",
         "GATEWAYZ_RETRY_DELAY_SECONDS": "1",
         "GATEWAYZ_HTTP_BACKOFF_SECONDS": "0.05",
     }
-    cluster = AirflowCluster(SESSION_DIR / f"cluster-{secrets.token_hex(2)}", admin_connection, _dsn_part("user", "root"), env)
+    cluster = AirflowCluster(SESSION_DIR / f"cluster-{secrets.token_hex(2)}", admin_connection, PG_USER, env)
     try:
         cluster.start()
         yield cluster

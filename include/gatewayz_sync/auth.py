@@ -6,6 +6,7 @@ travel, so the object that holds it checks the destination itself.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -14,7 +15,7 @@ from requests.auth import AuthBase
 from include.gatewayz_sync.specs import AuthStyle, ListApiSpec
 
 
-class _KeyAuth(AuthBase):
+class _KeyAuth(AuthBase, ABC):
     def __init__(self, key: str, allowed_hosts: frozenset[str]):
         self._key = key
         self._allowed_hosts = allowed_hosts
@@ -27,8 +28,9 @@ class _KeyAuth(AuthBase):
             self.attach(request)
         return request
 
+    @abstractmethod
     def attach(self, request: requests.PreparedRequest) -> None:
-        raise NotImplementedError
+        """Put the key where this provider expects it."""
 
 
 class BearerAuth(_KeyAuth):

@@ -30,7 +30,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class CliError(Exception):
-    pass
+    """A refused login or request; printed as one line and exit code 1."""
 
 
 class AirflowClient:

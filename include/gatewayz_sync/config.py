@@ -9,11 +9,10 @@ from dataclasses import dataclass
 
 CATALOG_CONN_ID = "gatewayz_db"
 HTTP_POOL = "gatewayz_provider_http"
-HTTP_POOL_SLOTS = 8
 
 
 class SettingError(ValueError):
-    pass
+    """An environment setting out of range; the message names the variable."""
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:

@@ -26,7 +26,7 @@ class ProviderSkipped(ProviderSyncError):
 
 
 class MissingCredentials(ProviderSkipped):
-    pass
+    """No key (or account id) in the connection or the env var: the provider is skipped with the reason."""
 
 
 class AuthenticationFailed(ProviderSyncError):
@@ -41,19 +41,19 @@ class ProviderHttpError(ProviderSyncError):
 
 
 class ProviderUnreachable(ProviderSyncError):
-    pass
+    """Connection refused, DNS failure or a connection broken mid-response."""
 
 
 class ProviderTimeout(ProviderSyncError):
-    pass
+    """No connection, or no answer, within the configured timeouts."""
 
 
 class InvalidJson(ProviderSyncError):
-    pass
+    """A 2xx body that is not JSON: cut off, an HTML error page, plain text."""
 
 
 class UnexpectedShape(ProviderSyncError):
-    pass
+    """Valid JSON without a list of models where the spec's records path says it is."""
 
 
 class PaginationLoop(ProviderSyncError):

@@ -11,6 +11,7 @@ catalog; Airflow's own metadata lives in SQLite under `.local/airflow` (local mo
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import subprocess
@@ -28,18 +29,40 @@ CATALOG_ENV = "AIRFLOW_CONN_GATEWAYZ_DB"
 RUNTIME_DIR = LOCAL_DIR / "run"
 
 
-def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
+def airflow_home_settings(home: Path, metadata_url: str | None = None) -> dict[str, str]:
+    """The environment that runs this bundle's DAGs and plugin from an Airflow home of its own.
+
+    Shared by `make run`, the tests, the benchmark and the test cluster; metadata is SQLite unless given.
+    """
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home / 'airflow.db'}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def catalog_connection_json(dsn: str, database: str) -> str:
+    """`gatewayz_db` as an AIRFLOW_CONN_ value, for `database` on the server a libpq DSN names."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    server = conninfo_to_dict(dsn)
+    return json.dumps(
         {
-            "AIRFLOW_HOME": str(AIRFLOW_HOME),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+            "conn_type": "postgres",
+            "host": server.get("host", "127.0.0.1"),
+            "port": int(server.get("port", 5432)),
+            "login": server.get("user") or getpass.getuser(),
+            "schema": database,
         }
     )
+
+
+def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(airflow_home_settings(AIRFLOW_HOME))
     env.setdefault("GATEWAYZ_TASK_RETRIES", "1")
     env.setdefault("GATEWAYZ_RETRY_DELAY_SECONDS", "5")
     env.update(extra or {})

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -263,7 +262,3 @@ def _record_failure(connect, connection, slug, run, status, error, listing) -> N
                 reuse = False
     except Exception as exc:
         log.error("could not record the %s attempt for %s in sync_runs: %s", status, slug, exc)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

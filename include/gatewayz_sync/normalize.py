@@ -119,12 +119,11 @@ def _modalities(value: Any, field_name: str) -> tuple[str, ...] | None:
 
 
 def _timestamp(value: Any, field_name: str) -> datetime | None:
+    """Unix seconds or milliseconds, an ISO date, or an ISO timestamp; anything else is a field issue."""
     if value in (None, ""):
         return None
     try:
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, (int, Decimal)):
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             seconds = int(value) / 1000 if value > 100_000_000_000 else int(value)
             return datetime.fromtimestamp(seconds, tz=UTC)
         if isinstance(value, str):
@@ -134,7 +133,7 @@ def _timestamp(value: Any, field_name: str) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
-        pass
+        raise _FieldIssue(f"{field_name}_not_a_date") from None
     raise _FieldIssue(f"{field_name}_not_a_date")
 
 
@@ -279,7 +278,10 @@ class RecordNormalizer:
         raw_pricing: dict[str, Any] = {}
         variable = False
         sentinel = self.spec.variable_price_sentinel
-        for meter, path in self.fields.token_prices.items():
+        unit = self.spec.price_unit
+        meters = [(meter, path, lambda raw: usd_per_mtok(raw, unit)) for meter, path in self.fields.token_prices.items()]
+        meters += [(meter, path, usd_each) for meter, path in self.fields.unit_prices_usd.items()]
+        for meter, path, convert in meters:
             raw = read_path(view, path)
             prices[meter] = None
             if raw is None:
@@ -289,20 +291,7 @@ class RecordNormalizer:
                 variable = True
                 continue
             try:
-                prices[meter] = usd_per_mtok(raw, self.spec.price_unit)
-            except InvalidPrice as problem:
-                self.report.nulled[f"{meter}_{problem.reason}"] += 1
-        for meter, path in self.fields.unit_prices_usd.items():
-            raw = read_path(view, path)
-            prices[meter] = None
-            if raw is None:
-                continue
-            raw_pricing[path] = raw
-            if sentinel is not None and str(raw).strip() == sentinel:
-                variable = True
-                continue
-            try:
-                prices[meter] = usd_each(raw)
+                prices[meter] = convert(raw)
             except InvalidPrice as problem:
                 self.report.nulled[f"{meter}_{problem.reason}"] += 1
         return prices, (raw_pricing or None), variable

@@ -7,6 +7,7 @@ Guards against loops and foreign hosts live in the fetch loop, not here.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -51,14 +52,15 @@ def read_path(document: Any, path: str | None) -> Any:
     return current
 
 
-class Paginator:
+class Paginator(ABC):
     def first_request(self, url: str, params: Mapping[str, str]) -> PageRequest:
         return PageRequest(url, tuple(params.items()))
 
+    @abstractmethod
     def next_request(
         self, current: PageRequest, response: HeadersLike, body: Any, records: Sequence[Any]
     ) -> PageRequest | None:
-        raise NotImplementedError
+        """The request for the page after `current`, or None when `current` was the last."""
 
 
 @dataclass(frozen=True)

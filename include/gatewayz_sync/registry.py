@@ -24,8 +24,6 @@ from include.gatewayz_sync.specs import (
 FAST, SLOW = Priority.FAST, Priority.SLOW
 BEARER = AuthStyle.BEARER
 
-OPENAI_LIST = FieldMap()
-
 OPENROUTER_STYLE_FIELDS = FieldMap(
     context_length=("context_length", "top_provider.context_length"),
     max_output_tokens=("top_provider.max_completion_tokens",),

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class CatalogUnreachable(Exception):
-    pass
+    """The catalog database refused the connection; the task fails (and is retried) with this message."""
 
 
 def catalog_connector():

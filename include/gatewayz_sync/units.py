@@ -30,7 +30,7 @@ class InvalidPrice(ValueError):
 def canonical(value: Decimal) -> Decimal:
     """Strip trailing zeros without switching to exponent notation (3E+1 -> 30)."""
     normalized = value.normalize()
-    sign, digits, exponent = normalized.as_tuple()
+    exponent = normalized.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
         return normalized.quantize(Decimal(1))
     return normalized

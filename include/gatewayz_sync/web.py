@@ -116,14 +116,13 @@ def trigger_model_sync(request: Request, providers: list[str], dry_run: bool) ->
     }
 
 
-def status_document(provider: str | None, limit: int, offset: int) -> dict[str, Any]:
+def status_document(connection, provider: str | None, limit: int, offset: int) -> dict[str, Any]:
     settings = SyncSettings.from_env()
     now = datetime.now(UTC)
-    with _catalog() as connection:
-        statuses = read_model.provider_statuses(
-            connection, stale_hours=settings.stale_hours, now=now, provider=provider, limit=limit, offset=offset
-        )
-        totals = read_model.catalog_totals(connection)
+    statuses = read_model.provider_statuses(
+        connection, stale_hours=settings.stale_hours, now=now, provider=provider, limit=limit, offset=offset
+    )
+    totals = read_model.catalog_totals(connection)
     return {
         "generated_at": now.isoformat(),
         "stale_after_hours": settings.stale_hours,
@@ -151,7 +150,8 @@ def create_app() -> FastAPI:
     ) -> dict[str, Any]:
         if provider is not None:
             _check_slug(provider)
-        return status_document(provider, limit, offset)
+        with _catalog() as connection:
+            return status_document(connection, provider, limit, offset)
 
     @app.get("/health")
     def get_health() -> JSONResponse:
@@ -191,8 +191,8 @@ def create_app() -> FastAPI:
 
     @app.get("/page", response_class=HTMLResponse)
     def get_page() -> HTMLResponse:
-        document = status_document(None, MAX_PAGE, 0)
         with _catalog() as connection:
+            document = status_document(connection, None, MAX_PAGE, 0)
             changes = read_model.recent_changes(connection, limit=50)
         return HTMLResponse(render_page(document, changes))
 

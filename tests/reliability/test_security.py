@@ -79,11 +79,11 @@ def synced(cluster, e2e_replay):
 
 
 def _pg_dump(database: str) -> str:
-    from tests.conftest import _dsn_part
+    from tests.conftest import PG_SERVER, PG_USER
 
     result = subprocess.run(
-        ["pg_dump", "-h", _dsn_part("host", "127.0.0.1"), "-p", _dsn_part("port", "5432"),
-         "-U", _dsn_part("user", "root"), "--data-only", database],
+        ["pg_dump", "-h", PG_SERVER.get("host", "127.0.0.1"), "-p", str(PG_SERVER.get("port", 5432)),
+         "-U", PG_USER, "--data-only", database],
         check=True, capture_output=True, text=True, timeout=120,
     )
     return result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 
@@ -25,9 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"replay server on {server.url}; set GATEWAYZ_BASE_URL_OVERRIDE={server.base_url_override}", flush=True)
     try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):
+            server.serve_forever()
     finally:
         server.stop()
     return 0

@@ -266,7 +266,7 @@ class ReplayServer:
             server_version = "gatewayz-replay/1.0"
 
             def log_message(self, format, *args):
-                pass
+                """Silent: requests are recorded in `ReplayServer.requests` instead."""
 
             def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None,
                       content_type: str = "application/json", chunked: bool = False) -> None:

@@ -153,7 +153,6 @@ class RunInfo:
 @dataclass
 class LoadResult:
     sync_run_id: int | None
-    staged: int = 0
     fetched: int = 0
     inserted: int = 0
     updated: int = 0
@@ -165,7 +164,7 @@ class LoadResult:
 
 
 class _DryRunRollback(Exception):
-    pass
+    """Raised at the end of a dry run's transaction so that everything it computed is rolled back."""
 
 
 def row_values(model: NormalizedModel) -> tuple:
@@ -291,7 +290,7 @@ def confirm_unchanged_listing(connection, slug: str, run: RunInfo, digest: str, 
              _json_text(merged)),
         )
         return LoadResult(
-            sync_run_id=cursor.fetchone()[0], staged=active, fetched=fetched, unchanged=active, active_before=active
+            sync_run_id=cursor.fetchone()[0], fetched=fetched, unchanged=active, active_before=active
         )
 
 
@@ -323,7 +322,7 @@ def load_models(
 ) -> LoadResult:
     """Write one provider's listing. `connection` must be in autocommit mode; this opens its own transaction."""
     started = time.monotonic()
-    result = LoadResult(sync_run_id=None, staged=len(models))
+    result = LoadResult(sync_run_id=None)
     try:
         with connection.transaction(), connection.cursor() as cursor:
             provider_id = lock_provider(cursor, slug)

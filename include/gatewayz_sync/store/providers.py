@@ -164,12 +164,3 @@ def syncable_slugs(connection) -> list[str]:
             "SELECT slug FROM providers WHERE is_active AND NOT disabled_by_operator ORDER BY slug"
         )
         return [slug for (slug,) in cursor.fetchall()]
-
-
-def set_operator_disabled(connection, slug: str, disabled: bool, reason: str | None = None) -> bool:
-    with connection.transaction(), connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE providers SET disabled_by_operator = %s, disabled_reason = %s, updated_at = now() WHERE slug = %s",
-            (disabled, reason if disabled else None, slug),
-        )
-        return cursor.rowcount == 1
