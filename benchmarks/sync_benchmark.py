@@ -33,7 +33,7 @@ PG_DSN = os.environ.get("GATEWAYZ_TEST_PG", f"host=127.0.0.1 port=5432 dbname=po
 def configure_environment(workdir: Path, catalog_db: str) -> None:
     home = workdir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    from include.gatewayz_sync.local import airflow_home_settings, catalog_connection_json
+    from include.gatewayz_sync.dev.local import airflow_home_settings, catalog_connection_json
 
     os.environ.update(
         {
@@ -54,7 +54,7 @@ def configure_environment(workdir: Path, catalog_db: str) -> None:
 
 def _serve(directory: str, port_queue) -> None:
     from benchmarks.catalog import PAGE_SIZES, benchmark_providers
-    from include.gatewayz_sync.replay.server import ReplayServer
+    from include.gatewayz_sync.dev.replay.server import ReplayServer
 
     server = ReplayServer(recordings_dir=Path(directory), page_sizes=PAGE_SIZES,
                           providers=benchmark_providers().values())
@@ -138,7 +138,7 @@ def measure_floor(directory: Path, database: str) -> dict:
     from decimal import Decimal
 
     from benchmarks.catalog import LARGEST, benchmark_providers, payload_bytes
-    from include.gatewayz_sync.normalize import RecordNormalizer
+    from include.gatewayz_sync.catalog.normalize import RecordNormalizer
     from include.gatewayz_sync.store.models import DATA_COLUMNS, row_values
 
     payload = payload_bytes(directory, LARGEST)
@@ -289,7 +289,7 @@ def main() -> int:
           f"{synthetic.LARGEST} {built[synthetic.LARGEST]['models']} models in "
           f"{built[synthetic.LARGEST]['bytes'] / 2**20:.1f} MB ({time.perf_counter() - started:.1f} s to build)")
 
-    from include.gatewayz_sync import registry
+    from include.gatewayz_sync.sources import registry
 
     registry.GATEWAY_REGISTRY = MappingProxyType(synthetic.benchmark_providers())
     from airflow.dag_processing.dagbag import DagBag

@@ -7,7 +7,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, Trigge
 from include.gatewayz_sync import tasks
 from include.gatewayz_sync.assets import PROVIDERS_ASSET
 from include.gatewayz_sync.config import HTTP_POOL, TaskRetrySettings, model_sync_cron
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
 
 @dag(

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import requests
 
-from include.gatewayz_sync.auth import build_auth
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.specs import AuthStyle
+from include.gatewayz_sync.sources.auth import build_auth
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.specs import AuthStyle
 
 HOSTS = frozenset({"api.example.com"})
 

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from include.gatewayz_sync.paging import SinglePage
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY, get_provider
-from include.gatewayz_sync.specs import (
+from include.gatewayz_sync.sources.paging import SinglePage
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY, get_provider
+from include.gatewayz_sync.sources.specs import (
     AuthStyle,
     FieldMap,
     ListApiSpec,

@@ -54,7 +54,7 @@ def migrate_catalog() -> str:
 
 
 def sync_providers() -> dict[str, Any]:
-    from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+    from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
     from include.gatewayz_sync.store.providers import sync_registry
 
     connection = catalog_connector()()
@@ -75,7 +75,7 @@ def sync_providers() -> dict[str, Any]:
 
 def list_provider_slugs(params: dict[str, Any]) -> list[str]:
     """The providers this run covers: conf `providers` if given, else every active, enabled provider."""
-    from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+    from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
     from include.gatewayz_sync.store.providers import syncable_slugs
 
     requested = list(dict.fromkeys(params.get("providers") or []))
@@ -112,7 +112,7 @@ def sync_provider(slug: str) -> dict[str, Any]:
 
     from include.gatewayz_sync.errors import ProviderSkipped, ProviderSyncError
     from include.gatewayz_sync.model_sync import sync_provider_models
-    from include.gatewayz_sync.registry import get_provider
+    from include.gatewayz_sync.sources.registry import get_provider
     from include.gatewayz_sync.store.models import LoadOptions, RunInfo
 
     context = get_current_context()
@@ -156,7 +156,7 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.gatewayz_sync.status import record_model_sync_run, run_outcomes
+    from include.gatewayz_sync.store.status import record_model_sync_run, run_outcomes
 
     context = get_current_context()
     ti = context["ti"]

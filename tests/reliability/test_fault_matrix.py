@@ -19,11 +19,11 @@ from types import MappingProxyType
 
 import pytest
 
-from include.gatewayz_sync import registry
 from include.gatewayz_sync.config import FetchSettings
+from include.gatewayz_sync.dev.replay.server import ReplayServer
 from include.gatewayz_sync.errors import ProviderSkipped
 from include.gatewayz_sync.model_sync import sync_provider_models
-from include.gatewayz_sync.replay.server import ReplayServer
+from include.gatewayz_sync.sources import registry
 from include.gatewayz_sync.store.models import LoadOptions, RunInfo
 from include.gatewayz_sync.store.providers import sync_registry
 from tests.airflow_helpers import task_states

@@ -24,9 +24,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from include.gatewayz_sync.auth import build_auth
 from include.gatewayz_sync.config import FetchSettings
-from include.gatewayz_sync.endpoints import Endpoint
 from include.gatewayz_sync.errors import (
     AuthenticationFailed,
     ForeignHost,
@@ -39,8 +37,10 @@ from include.gatewayz_sync.errors import (
     ResponseTooLarge,
     UnexpectedShape,
 )
-from include.gatewayz_sync.paging import PageRequest, SinglePage, read_path
-from include.gatewayz_sync.specs import Provider
+from include.gatewayz_sync.sources.auth import build_auth
+from include.gatewayz_sync.sources.endpoints import Endpoint
+from include.gatewayz_sync.sources.paging import PageRequest, SinglePage, read_path
+from include.gatewayz_sync.sources.specs import Provider
 
 log = logging.getLogger(__name__)
 

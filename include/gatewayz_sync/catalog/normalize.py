@@ -15,9 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from include.gatewayz_sync import quirks
-from include.gatewayz_sync.paging import read_path
-from include.gatewayz_sync.records import (
+from include.gatewayz_sync.catalog.records import (
     MAX_CONTEXT_TOKENS,
     MAX_DESCRIPTION_LENGTH,
     MAX_ID_LENGTH,
@@ -28,8 +26,10 @@ from include.gatewayz_sync.records import (
     dumps_json,
     hash_prefix,
 )
-from include.gatewayz_sync.specs import Flag, ListApiSpec, Member
-from include.gatewayz_sync.units import InvalidPrice, usd_each, usd_per_mtok
+from include.gatewayz_sync.catalog.units import InvalidPrice, usd_each, usd_per_mtok
+from include.gatewayz_sync.sources import quirks
+from include.gatewayz_sync.sources.paging import read_path
+from include.gatewayz_sync.sources.specs import Flag, ListApiSpec, Member
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 

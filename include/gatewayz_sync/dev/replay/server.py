@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from include.gatewayz_sync.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken
-from include.gatewayz_sync.records import dumps_json
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.replay.catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
-from include.gatewayz_sync.specs import AuthStyle, Provider
+from include.gatewayz_sync.catalog.records import dumps_json
+from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
+from include.gatewayz_sync.sources.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.specs import AuthStyle, Provider
 
 GENERIC_AUTH_ERROR = {"error": {"message": "Invalid API key", "type": "authentication_error"}}
 HTML_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from include.gatewayz_sync.errors import InsecureEndpoint, MissingCredentials
-from include.gatewayz_sync.specs import Provider
+from include.gatewayz_sync.sources.specs import Provider
 
 BASE_URL_OVERRIDE_ENV = "GATEWAYZ_BASE_URL_OVERRIDE"
 
