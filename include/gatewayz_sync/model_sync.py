@@ -16,13 +16,13 @@ from typing import Any
 import psycopg
 import requests
 
-from include.gatewayz_sync.catalog.normalize import RecordNormalizer
-from include.gatewayz_sync.config import FetchSettings
-from include.gatewayz_sync.errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
-from include.gatewayz_sync.sources.endpoints import ConnectionLike, Endpoint, resolve_endpoint
-from include.gatewayz_sync.sources.fetch import ListingUnchanged, ProviderFetcher, gc_paused
-from include.gatewayz_sync.sources.specs import Provider
-from include.gatewayz_sync.store.models import (
+from .catalog.normalize import RecordNormalizer
+from .config import FetchSettings
+from .errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
+from .sources.endpoints import ConnectionLike, Endpoint, resolve_endpoint
+from .sources.fetch import ListingUnchanged, ProviderFetcher, gc_paused
+from .sources.specs import Provider
+from .store.models import (
     LoadOptions,
     LoadResult,
     RunInfo,

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from include.gatewayz_sync.config import CATALOG_CONN_ID, FetchSettings, SyncSettings
+from .config import CATALOG_CONN_ID, FetchSettings, SyncSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def catalog_connector():
 
 
 def migrate_catalog() -> str:
-    from include.gatewayz_sync.store import schema
+    from .store import schema
 
     before, after = schema.migrate(catalog_connector())
     if before == after:
@@ -54,8 +54,8 @@ def migrate_catalog() -> str:
 
 
 def sync_providers() -> dict[str, Any]:
-    from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-    from include.gatewayz_sync.store.providers import sync_registry
+    from .sources.registry import GATEWAY_REGISTRY
+    from .store.providers import sync_registry
 
     connection = catalog_connector()()
     try:
@@ -75,8 +75,8 @@ def sync_providers() -> dict[str, Any]:
 
 def list_provider_slugs(params: dict[str, Any]) -> list[str]:
     """The providers this run covers: conf `providers` if given, else every active, enabled provider."""
-    from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-    from include.gatewayz_sync.store.providers import syncable_slugs
+    from .sources.registry import GATEWAY_REGISTRY
+    from .store.providers import syncable_slugs
 
     requested = list(dict.fromkeys(params.get("providers") or []))
     unknown = [slug for slug in requested if slug not in GATEWAY_REGISTRY]
@@ -110,10 +110,10 @@ def sync_provider(slug: str) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from include.gatewayz_sync.errors import ProviderSkipped, ProviderSyncError
-    from include.gatewayz_sync.model_sync import sync_provider_models
-    from include.gatewayz_sync.sources.registry import get_provider
-    from include.gatewayz_sync.store.models import LoadOptions, RunInfo
+    from .errors import ProviderSkipped, ProviderSyncError
+    from .model_sync import sync_provider_models
+    from .sources.registry import get_provider
+    from .store.models import LoadOptions, RunInfo
 
     context = get_current_context()
     context["slug_label"] = slug
@@ -156,7 +156,7 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.gatewayz_sync.store.status import record_model_sync_run, run_outcomes
+    from .store.status import record_model_sync_run, run_outcomes
 
     context = get_current_context()
     ti = context["ti"]

@@ -15,7 +15,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from include.gatewayz_sync.catalog.records import (
+from ..sources import quirks
+from ..sources.paging import read_path
+from ..sources.specs import Flag, ListApiSpec, Member
+from .records import (
     MAX_CONTEXT_TOKENS,
     MAX_DESCRIPTION_LENGTH,
     MAX_ID_LENGTH,
@@ -26,10 +29,7 @@ from include.gatewayz_sync.catalog.records import (
     dumps_json,
     hash_prefix,
 )
-from include.gatewayz_sync.catalog.units import InvalidPrice, usd_each, usd_per_mtok
-from include.gatewayz_sync.sources import quirks
-from include.gatewayz_sync.sources.paging import read_path
-from include.gatewayz_sync.sources.specs import Flag, ListApiSpec, Member
+from .units import InvalidPrice, usd_each, usd_per_mtok
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
@@ -151,7 +151,7 @@ class RecordNormalizer:
     """Normalizes one provider's records; keeps the counts for its sync_runs row."""
 
     def __init__(self, spec: ListApiSpec):
-        from include.gatewayz_sync.store.providers import spec_fingerprint
+        from ..store.providers import spec_fingerprint
 
         self.spec = spec
         self.fields = spec.fields

@@ -169,7 +169,7 @@ def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, int]:
 
 
 def demo_environment(replay_url: str) -> dict[str, str]:
-    from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+    from ..sources.registry import GATEWAY_REGISTRY
 
     env = {"GATEWAYZ_BASE_URL_OVERRIDE": f"{replay_url}/{{slug}}", "CLOUDFLARE_ACCOUNT_ID": "demo-account"}
     for provider in GATEWAY_REGISTRY.values():
@@ -198,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed-providers":
         import psycopg
 
-        from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-        from include.gatewayz_sync.store import schema
-        from include.gatewayz_sync.store.providers import sync_registry
+        from ..sources.registry import GATEWAY_REGISTRY
+        from ..store import schema
+        from ..store.providers import sync_registry
 
         schema.migrate(lambda: psycopg.connect(**connect_kwargs))
         with psycopg.connect(**connect_kwargs, autocommit=True) as connection:
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     replay = None
     if args.command == "demo":
-        from include.gatewayz_sync.dev.replay.server import ReplayServer
+        from .replay.server import ReplayServer
 
         replay = ReplayServer(page_sizes={"anthropic": 4, "google-vertex": 20, "openrouter": 100}).start()
         env.update(demo_environment(replay.url))

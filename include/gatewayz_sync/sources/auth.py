@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
-from include.gatewayz_sync.sources.specs import AuthStyle, ListApiSpec
+from .specs import AuthStyle, ListApiSpec
 
 
 class _KeyAuth(AuthBase, ABC):

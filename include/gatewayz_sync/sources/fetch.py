@@ -24,8 +24,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from include.gatewayz_sync.config import FetchSettings
-from include.gatewayz_sync.errors import (
+from ..config import FetchSettings
+from ..errors import (
     AuthenticationFailed,
     ForeignHost,
     InvalidJson,
@@ -37,10 +37,10 @@ from include.gatewayz_sync.errors import (
     ResponseTooLarge,
     UnexpectedShape,
 )
-from include.gatewayz_sync.sources.auth import build_auth
-from include.gatewayz_sync.sources.endpoints import Endpoint
-from include.gatewayz_sync.sources.paging import PageRequest, SinglePage, read_path
-from include.gatewayz_sync.sources.specs import Provider
+from .auth import build_auth
+from .endpoints import Endpoint
+from .paging import PageRequest, SinglePage, read_path
+from .specs import Provider
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ here; only a truly odd API needs a named quirk in `quirks.py`.
 
 from __future__ import annotations
 
-from include.gatewayz_sync.sources.paging import BodyNextLink, HasMoreCursor, OffsetLimit, PageNumber, PageToken
-from include.gatewayz_sync.sources.specs import (
+from .paging import BodyNextLink, HasMoreCursor, OffsetLimit, PageNumber, PageToken
+from .specs import (
     AuthStyle,
     FieldMap,
     Flag,

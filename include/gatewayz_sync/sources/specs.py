@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from include.gatewayz_sync.sources.paging import Paginator, SinglePage
+from .paging import Paginator, SinglePage
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 COLOR_PATTERN = re.compile(r"^bg-[a-z]+(?:-\d{2,3})?$")
@@ -188,7 +188,7 @@ def validate_provider(provider: Provider) -> None:
 
 
 def validate_list_api(slug: str, spec: ListApiSpec) -> None:
-    from include.gatewayz_sync.sources import quirks
+    from . import quirks
 
     _require_https(slug, "list_api.base_url", spec.base_url)
     if not spec.path.startswith("/"):

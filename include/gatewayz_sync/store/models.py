@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from include.gatewayz_sync.catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS, NormalizedModel
-from include.gatewayz_sync.errors import CatalogUnavailable, ProviderSkipped, SuspiciousShrink
-from include.gatewayz_sync.store.copy_text import encode_row
+from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS, NormalizedModel
+from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousShrink
+from .copy_text import encode_row
 
 DATA_COLUMNS = (
     "name",
@@ -213,7 +213,7 @@ class StagedModel:
 
 
 def _json_text(value: Any) -> str:
-    from include.gatewayz_sync.catalog.records import dumps_json
+    from ..catalog.records import dumps_json
 
     return dumps_json(value, sort_keys=True).decode()
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
-from include.gatewayz_sync.catalog.records import dumps_json
-from include.gatewayz_sync.sources.specs import ListApiSpec, Provider
+from ..catalog.records import dumps_json
+from ..sources.specs import ListApiSpec, Provider
 
 PROVIDER_COLUMNS = (
     "slug",

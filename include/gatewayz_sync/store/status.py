@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from include.gatewayz_sync.catalog.records import dumps_json
+from ..catalog.records import dumps_json
 
 FAILED_TASK_STATES = {"failed", "upstream_failed"}
 

@@ -17,9 +17,9 @@ import httpx
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from include.gatewayz_sync.config import SyncSettings
-from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.store import status as read_model
+from ..config import SyncSettings
+from ..sources.registry import GATEWAY_REGISTRY
+from ..store import status as read_model
 
 URL_PREFIX = "/admin/model-sync"
 MODEL_SYNC_DAG = "gatewayz_sync_models"
@@ -36,7 +36,7 @@ def _authenticated():
 
 @contextmanager
 def _catalog():
-    from include.gatewayz_sync.tasks import catalog_connector
+    from ..tasks import catalog_connector
 
     connection = catalog_connector()()
     try:

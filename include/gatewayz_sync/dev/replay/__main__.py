@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 
-from include.gatewayz_sync.dev.replay.server import ReplayServer
+from .server import ReplayServer
 
 
 def main(argv: list[str] | None = None) -> int:

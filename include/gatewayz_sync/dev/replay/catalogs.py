@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from include.gatewayz_sync.sources.paging import (
+from ...sources.paging import (
     BodyNextLink,
     HasMoreCursor,
     LinkHeader,
@@ -24,7 +24,7 @@ from include.gatewayz_sync.sources.paging import (
     PageToken,
     SinglePage,
 )
-from include.gatewayz_sync.sources.specs import ListApiSpec
+from ...sources.specs import ListApiSpec
 
 RECORDINGS_DIR = Path(__file__).with_name("recordings")
 DEFAULT_SERVER_PAGE_SIZE = 1000

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from include.gatewayz_sync.catalog.records import dumps_json
-from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
-from include.gatewayz_sync.sources.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken
-from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.sources.specs import AuthStyle, Provider
+from ...catalog.records import dumps_json
+from ...sources.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken
+from ...sources.registry import GATEWAY_REGISTRY
+from ...sources.specs import AuthStyle, Provider
+from .catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
 
 GENERIC_AUTH_ERROR = {"error": {"message": "Invalid API key", "type": "authentication_error"}}
 HTML_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
