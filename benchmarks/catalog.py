@@ -19,7 +19,8 @@ from typing import Any
 
 from include.gatewayz_sync.catalog.records import dumps_json
 from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, RecordedCatalog
-from include.gatewayz_sync.sources.paging import LinkHeader, read_path
+from include.gatewayz_sync.sources.paging import LinkHeader
+from include.gatewayz_sync.sources.paths import read_path
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.sources.specs import AuthStyle, FieldMap, ListApiSpec, Member, Priority, Provider
 

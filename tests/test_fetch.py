@@ -24,11 +24,12 @@ from include.gatewayz_sync.errors import (
     ResponseTooLarge,
     UnexpectedShape,
 )
+from include.gatewayz_sync.sources.auth import Bearer
 from include.gatewayz_sync.sources.endpoints import resolve_endpoint
 from include.gatewayz_sync.sources.fetch import ProviderFetcher
 from include.gatewayz_sync.sources.paging import LinkHeader
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.sources.specs import AuthStyle, FieldMap, ListApiSpec, Priority, Provider
+from include.gatewayz_sync.sources.specs import FieldMap, ListApiSpec, Priority, Provider
 from tests.conftest import PROVIDER_KEYS
 
 FAST = FetchSettings(connect_timeout=2, read_timeout=2, backoff_seconds=0.01, max_retry_after=5)
@@ -43,7 +44,7 @@ def fetch_all(slug: str, replay, settings: FetchSettings = FAST, env: dict | Non
         **(env or {}),
     }
     fetcher = ProviderFetcher(provider, resolve_endpoint(provider, None, environment), settings)
-    records = [record for page in fetcher.pages() for record in page]
+    records = [record for page in fetcher.pages() for record in page.records()]
     return records, fetcher.stats
 
 
@@ -86,7 +87,7 @@ def test_link_header_paging_over_the_hugging_face_hub_api():
 
     hub = Provider(
         slug="hf-hub", name="HF Hub", color="bg-yellow-600", priority=Priority.SLOW, site_url="https://huggingface.co",
-        list_api=ListApiSpec(base_url="https://huggingface.co/api", path="/models", auth=AuthStyle.BEARER,
+        list_api=ListApiSpec(base_url="https://huggingface.co/api", path="/models", auth=Bearer(),
                              records_path=None, paginator=LinkHeader(), fields=FieldMap()),
     )
     server = ReplayServer(providers=[hub], page_sizes={"hf-hub": 100}, recordings_dir=Path(__file__).parent / "fixtures")

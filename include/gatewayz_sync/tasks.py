@@ -8,38 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from .config import CATALOG_CONN_ID, FetchSettings, SyncSettings
+from .config import FetchSettings, SyncSettings
+from .store.connection import catalog_connector
 
 log = logging.getLogger(__name__)
-
-
-class CatalogUnreachable(Exception):
-    """The catalog database refused the connection; the task fails (and is retried) with this message."""
-
-
-def catalog_connector():
-    """A factory of autocommit psycopg connections to the catalog database (connection `gatewayz_db`)."""
-    import psycopg
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    hook = PostgresHook(postgres_conn_id=CATALOG_CONN_ID)
-
-    def connect():
-        try:
-            connection = hook.get_conn()
-        except psycopg.OperationalError as error:
-            reason = " ".join(str(error).split())
-            message = f"the catalog database (connection {CATALOG_CONN_ID}) is unreachable: {reason}"
-            log.error("%s", message)
-            raise CatalogUnreachable(message) from None
-        connection.autocommit = True
-        return connection
-
-    return connect
 
 
 def migrate_catalog() -> str:
@@ -113,7 +88,8 @@ def sync_provider(slug: str) -> dict[str, Any]:
     from .errors import ProviderSkipped, ProviderSyncError
     from .model_sync import sync_provider_models
     from .sources.registry import get_provider
-    from .store.models import LoadOptions, RunInfo
+    from .store.load import LoadOptions
+    from .store.runs import RunInfo
 
     context = get_current_context()
     context["slug_label"] = slug
@@ -126,11 +102,8 @@ def sync_provider(slug: str) -> dict[str, Any]:
         try_number=ti.try_number,
         started_at=datetime.now(UTC),
     )
-    options = LoadOptions(
-        miss_threshold=settings.miss_threshold,
-        shrink_ratio=settings.shrink_guard_ratio,
-        allow_shrink=bool(params.get("allow_shrink")),
-        dry_run=bool(params.get("dry_run")),
+    options = LoadOptions.from_settings(
+        settings, allow_shrink=bool(params.get("allow_shrink")), dry_run=bool(params.get("dry_run"))
     )
     try:
         summary = sync_provider_models(
@@ -151,42 +124,47 @@ def sync_provider(slug: str) -> dict[str, Any]:
     return summary.as_dict()
 
 
+def _provider_task_states(ti, slugs: list[str]) -> dict[str, str]:
+    """Each provider's sync_provider task state: Airflow keys mapped instances `sync_provider_<map index>`."""
+    try:
+        by_key = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id]).get(ti.run_id, {})
+    except Exception as exc:
+        log.warning("could not read mapped task states (%s); relying on sync_runs", exc)
+        return {}
+    states = {}
+    for index, slug in enumerate(slugs):
+        state = by_key.get(f"sync_provider_{index}") or by_key.get("sync_provider")
+        if state:
+            states[slug] = state
+    return states
+
+
 def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     """Summarize the run from sync_runs and the mapped task states; fail the run if any provider failed."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from .store.status import record_model_sync_run, run_outcomes
+    from .store.runs import record_dag_run, run_outcome
 
     context = get_current_context()
     ti = context["ti"]
     params = context["params"]
     slugs = list(slugs or [])
-    try:
-        task_states = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id])
-        states = task_states.get(ti.run_id, {})
-    except Exception as exc:
-        log.warning("could not read mapped task states (%s); relying on sync_runs", exc)
-        states = {}
     connection = catalog_connector()()
     try:
-        outcome = run_outcomes(connection, ti.run_id, slugs, states)
-        record_model_sync_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=bool(params.get("dry_run")))
+        outcome = run_outcome(connection, ti.run_id, slugs, _provider_task_states(ti, slugs))
+        record_dag_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=bool(params.get("dry_run")))
     finally:
         connection.close()
-    counts = Counter(status for status in outcome.statuses.values())
-    ok = counts["success"] + counts["dry_run"]
-    line = (
-        f"Model sync complete: {ok} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
-        f"{outcome.active_models} active models"
-    )
+    ok, failed, skipped = outcome.count("success") + outcome.count("dry_run"), outcome.count("failed"), outcome.count("skipped")
+    line = f"Model sync complete: {ok} ok, {failed} failed, {skipped} skipped; {outcome.active_models} active models"
     log.info("%s", line)
     for slug, error in sorted(outcome.errors.items()):
         if outcome.statuses[slug] == "failed":
             log.error("%s failed: %s", slug, error)
         else:
             log.info("%s skipped: %s", slug, error)
-    if counts["failed"]:
-        failed = ", ".join(sorted(s for s, status in outcome.statuses.items() if status == "failed"))
-        raise AirflowFailException(f"{line}. Failed providers: {failed}")
-    return {"ok": ok, "failed": 0, "skipped": counts["skipped"], "active_models": outcome.active_models}
+    if failed:
+        names = ", ".join(sorted(s for s, status in outcome.statuses.items() if status == "failed"))
+        raise AirflowFailException(f"{line}. Failed providers: {names}")
+    return {"ok": ok, "failed": 0, "skipped": skipped, "active_models": outcome.active_models}

@@ -36,7 +36,7 @@ def _authenticated():
 
 @contextmanager
 def _catalog():
-    from ..tasks import catalog_connector
+    from ..store.connection import catalog_connector
 
     connection = catalog_connector()()
     try:

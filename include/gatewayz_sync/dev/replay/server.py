@@ -24,8 +24,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ...catalog.records import dumps_json
 from ...sources.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken
+from ...sources.paths import write_path
 from ...sources.registry import GATEWAY_REGISTRY
-from ...sources.specs import AuthStyle, Provider
+from ...sources.specs import Provider
 from .catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
 
 GENERIC_AUTH_ERROR = {"error": {"message": "Invalid API key", "type": "authentication_error"}}
@@ -198,17 +199,8 @@ class ReplayServer:
         return 401, json.dumps(GENERIC_AUTH_ERROR).encode()
 
     def _credentials_present(self, provider: Provider, headers, query: Mapping[str, str]) -> bool:
-        spec = provider.list_api
-        authorization = headers.get("Authorization", "")
-        if spec.auth is AuthStyle.BEARER:
-            return authorization.startswith("Bearer ") and len(authorization) > 7
-        if spec.auth is AuthStyle.KEY_SCHEME:
-            return authorization.startswith("Key ") and len(authorization) > 4
-        if spec.auth is AuthStyle.HEADER:
-            return bool(headers.get(spec.auth_header))
-        if spec.auth is AuthStyle.QUERY:
-            return bool(query.get(spec.auth_query_param))
-        return True
+        placement = provider.list_api.auth
+        return True if placement is None else placement.present(headers, query)
 
     def render(self, provider: Provider, query: dict[str, str], path: str) -> Page:
         catalog = self._catalogs.get(provider.slug)
@@ -251,11 +243,7 @@ class ReplayServer:
             page.headers["Link"] = f'<{link}>; rel="next"'
         elif isinstance(page.body, dict):
             target = paginator.next_path if isinstance(paginator, BodyNextLink) else "links.next"
-            node = page.body
-            steps = target.split(".")
-            for step in steps[:-1]:
-                node = node.setdefault(step, {})
-            node[steps[-1]] = link
+            write_path(page.body, target, link)
         return page
 
     def _handler_class(self):
