@@ -30,7 +30,10 @@ from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
         ),
         "dry_run": Param(False, type="boolean", description="Fetch and diff, but write only a dry_run sync_runs row."),
         "allow_shrink": Param(
-            False, type="boolean", description="Deactivate models even when a listing shrank by more than half."
+            False,
+            type="boolean",
+            description="Deactivate models even when a listing holds fewer than MODEL_SHRINK_GUARD_RATIO "
+            "(default 70%) of the provider's active models.",
         ),
     },
     doc_md="""

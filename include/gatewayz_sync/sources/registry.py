@@ -2,7 +2,7 @@
 
 Display fields (name, color, priority, site_url, icon, aliases) come from the gateway's provider table.
 API facts come from each provider's API reference and from recorded real responses (see
-`replay/recordings/_manifest.json` for sources and capture dates). Adding a provider means adding an entry
+`dev/replay/recordings/_manifest.json` for sources and capture dates). Adding a provider means adding an entry
 here; only a truly odd API needs a named quirk in `quirks.py`.
 """
 

@@ -30,7 +30,7 @@ class RegistryError(ValueError):
 
 
 class PriceUnit(StrEnum):
-    """The unit a provider quotes token prices in. Converted once to USD per 1M tokens (units.py)."""
+    """The unit a provider quotes token prices in. Converted once to USD per 1M tokens (catalog/units.py)."""
 
     USD_PER_TOKEN = "usd_per_token"
     USD_PER_1K_TOKENS = "usd_per_1k_tokens"

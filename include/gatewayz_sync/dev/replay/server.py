@@ -12,59 +12,21 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from ...catalog.records import dumps_json
-from ...sources.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken
-from ...sources.paths import write_path
 from ...sources.registry import GATEWAY_REGISTRY
 from ...sources.specs import Provider
 from .catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
+from .faults import Fault
+from .handler import Handler, LoggedRequest
 
 GENERIC_AUTH_ERROR = {"error": {"message": "Invalid API key", "type": "authentication_error"}}
-HTML_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-MAX_HANG_SECONDS = 600.0
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour, applied to the next `times` list requests of a provider (-1: all)."""
-
-    status: int | None = None
-    times: int = 1
-    body: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    hang: float | None = None
-    malformed: str | None = None
-    repeat_cursor: bool = False
-    next_link: str | None = None
-    pad_bytes: int = 0
-    chunked: bool = False
-    auth_error: bool = False
-
-    MALFORMED = ("truncated", "not_json", "html", "wrong_shape", "empty_list")
-
-    def __post_init__(self) -> None:
-        if self.malformed is not None and self.malformed not in self.MALFORMED:
-            raise ValueError(f"malformed must be one of {self.MALFORMED}, got {self.malformed!r}")
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    slug: str | None
-    path: str
-    query: dict[str, str]
-    auth_present: bool
-    at: float
 
 
 def _route_pattern(provider: Provider) -> re.Pattern:
@@ -100,7 +62,8 @@ class ReplayServer:
         self.requests: list[LoggedRequest] = []
         self._stopping = threading.Event()
         self.reset_catalogs()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._httpd.replay = self
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -219,168 +182,3 @@ class ReplayServer:
         with self._lock:
             self._cache[key] = rendered
         return rendered
-
-    def _looping_page(self, provider: Provider, query: dict[str, str], path: str) -> Page:
-        page = self.render(provider, {k: v for k, v in query.items() if k in ("limit", "per_page")}, path)
-        paginator = provider.list_api.paginator
-        body = page.body
-        if isinstance(paginator, HasMoreCursor) and isinstance(body, dict):
-            body[paginator.has_more_path] = True
-            if paginator.cursor_path:
-                body[paginator.cursor_path] = "loop-cursor"
-        elif isinstance(paginator, PageToken) and isinstance(body, dict):
-            body[paginator.token_path] = "loop-token"
-        elif isinstance(paginator, BodyNextLink) and isinstance(body, dict):
-            body.setdefault("links", {})["next"] = f"{path}?offset=loop"
-        elif isinstance(paginator, LinkHeader):
-            page.headers["Link"] = f'<{path}?cursor=loop>; rel="next"'
-        return page
-
-    def _foreign_link_page(self, provider: Provider, query: dict[str, str], path: str, link: str) -> Page:
-        page = self.render(provider, query, path)
-        paginator = provider.list_api.paginator
-        if isinstance(paginator, LinkHeader):
-            page.headers["Link"] = f'<{link}>; rel="next"'
-        elif isinstance(page.body, dict):
-            target = paginator.next_path if isinstance(paginator, BodyNextLink) else "links.next"
-            write_path(page.body, target, link)
-        return page
-
-    def _handler_class(self):
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = "gatewayz-replay/1.0"
-
-            def log_message(self, format, *args):
-                """Silent: requests are recorded in `ReplayServer.requests` instead."""
-
-            def _send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None,
-                      content_type: str = "application/json", chunked: bool = False) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                if chunked:
-                    self.send_header("Transfer-Encoding", "chunked")
-                    self.end_headers()
-                    for start in range(0, len(body), 1 << 20):
-                        piece = body[start : start + (1 << 20)]
-                        self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-                    self.wfile.write(b"0\r\n\r\n")
-                else:
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-
-            def _json(self, status: int, document: Any) -> None:
-                self._send(status, json.dumps(document, default=str).encode())
-
-            def _read_json(self) -> Any:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b"{}"
-                return json.loads(raw or b"{}", parse_float=Decimal)
-
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                if parts.path.startswith("/_replay/"):
-                    return self._control("GET", parts.path)
-                query = dict(parse_qsl(parts.query, keep_blank_values=True))
-                for pattern, provider in server.routes:
-                    if pattern.match(parts.path):
-                        return self._serve_provider(provider, parts.path, query)
-                server.requests.append(LoggedRequest(None, parts.path, query, "Authorization" in self.headers, time.time()))
-                self._json(404, {"error": {"message": f"no such path on the replay server: {parts.path}"}})
-
-            def do_POST(self):
-                return self._control("POST", urlsplit(self.path).path)
-
-            def do_PUT(self):
-                return self._control("PUT", urlsplit(self.path).path)
-
-            def do_DELETE(self):
-                return self._control("DELETE", urlsplit(self.path).path)
-
-            def _serve_provider(self, provider: Provider, path: str, query: dict[str, str]) -> None:
-                slug = provider.slug
-                auth_present = server._credentials_present(provider, self.headers, query)
-                server.requests.append(LoggedRequest(slug, path, query, auth_present, time.time()))
-                fault = server._next_fault(slug)
-                if fault and fault.hang is not None:
-                    server._stopping.wait(min(fault.hang, MAX_HANG_SECONDS))
-                    self.close_connection = True
-                    return
-                if fault and fault.delay:
-                    server._stopping.wait(fault.delay)
-                if fault and fault.auth_error or (
-                    server.require_auth and provider.list_api.key_required and not auth_present
-                ):
-                    status, body = server._error_document(slug)
-                    return self._send(status, body)
-                if fault and fault.status is not None and fault.status >= 300:
-                    body = (fault.body or json.dumps({"error": {"message": f"injected HTTP {fault.status}"}})).encode()
-                    return self._send(fault.status, body, fault.headers)
-                if fault and fault.repeat_cursor:
-                    page = server._looping_page(provider, query, path)
-                    body, headers = dumps_json(page.body), page.headers
-                elif fault and fault.next_link:
-                    page = server._foreign_link_page(provider, query, path, fault.next_link)
-                    body, headers = dumps_json(page.body), page.headers
-                elif fault and fault.malformed == "empty_list":
-                    page = server.catalog(slug).with_records([]).page(query, path, None)
-                    body, headers = dumps_json(page.body), page.headers
-                else:
-                    body, headers = server.page_bytes(provider, query, path)
-                headers = {**headers, **(fault.headers if fault else {})}
-                content_type = "application/json"
-                if fault and fault.malformed == "truncated":
-                    body = body[: max(1, len(body) // 2)]
-                elif fault and fault.malformed == "not_json":
-                    body, content_type = b"upstream said: everything is fine", "text/plain"
-                elif fault and fault.malformed == "html":
-                    body, content_type = HTML_ERROR_PAGE, "text/html"
-                elif fault and fault.malformed == "wrong_shape":
-                    body = json.dumps({"error": {"message": "model catalog temporarily unavailable"}}).encode()
-                if fault and fault.pad_bytes:
-                    body = body + b" " * fault.pad_bytes
-                self._send(200, body, headers, content_type, chunked=bool(fault and fault.chunked))
-
-            def _control(self, method: str, path: str) -> None:
-                try:
-                    self._control_inner(method, path)
-                except (ValueError, KeyError, TypeError) as exc:
-                    self._json(400, {"error": str(exc)})
-
-            def _control_inner(self, method: str, path: str) -> None:
-                if path == "/_replay/health" and method == "GET":
-                    return self._json(200, {"status": "ok", "providers": sorted(server.providers)})
-                if path == "/_replay/faults":
-                    if method == "POST":
-                        for slug, faults in self._read_json().items():
-                            for fault in faults if isinstance(faults, list) else [faults]:
-                                server.add_fault(slug, Fault(**fault))
-                        return self._json(200, {"status": "queued"})
-                    if method == "DELETE":
-                        server.clear_faults()
-                        return self._json(200, {"status": "cleared"})
-                if path == "/_replay/requests":
-                    if method == "GET":
-                        return self._json(200, [asdict(r) for r in server.requests])
-                    if method == "DELETE":
-                        server.clear_requests()
-                        return self._json(200, {"status": "cleared"})
-                if path == "/_replay/catalogs" and method == "DELETE":
-                    server.reset_catalogs()
-                    return self._json(200, {"status": "reset"})
-                match = re.fullmatch(r"/_replay/catalogs/([a-z0-9-]+)", path)
-                if match and method == "PUT":
-                    server.set_records(match.group(1), self._read_json()["records"])
-                    return self._json(200, {"status": "replaced"})
-                if path == "/_replay/page-sizes" and method == "PUT":
-                    for slug, size in self._read_json().items():
-                        server.set_page_size(slug, size)
-                    return self._json(200, {"status": "set"})
-                self._json(404, {"error": f"unknown control endpoint {method} {path}"})
-
-        return Handler
