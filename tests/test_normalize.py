@@ -167,17 +167,22 @@ def test_output_limit_above_context_is_nulled():
     assert report.nulled["max_output_tokens_above_context"] == 1
 
 
-def test_odd_but_valid_text_is_stored_verbatim():
-    text = "Модель 🚀 نموذج عربي \u202eRTL\u202c — ok"
-    model, report = _normalize_one("openrouter", {"id": "emoji/🚀", "name": text, "description": text})
-    assert (model.provider_model_id, model.name, model.description) == ("emoji/🚀", text, text)
+def test_odd_but_valid_text_is_stored_verbatim_and_terminal_or_bidi_controls_are_not():
+    text = "Модель 🚀 نموذج عربي \u202eRTL\u202c — ok\x1b[2J\x9b1m"
+    kept = "Модель 🚀 نموذج عربي RTL — ok[2J1m"
+    model, report = _normalize_one("openrouter", {"id": "emoji/🚀", "name": text, "description": text,
+                                                  "architecture": {"input_modalities": ["te\x1bxt", "\u2066image"]}})
+    assert (model.provider_model_id, model.name, model.description) == ("emoji/🚀", kept, kept)
+    assert model.input_modalities == ("text", "image")
     assert not report.nulled
 
 
 @pytest.mark.parametrize(
     ("record", "reason"),
     [({"name": "no id"}, "id_missing"), ({"id": ""}, "id_missing"), ({"id": 42}, "id_missing"),
-     ({"id": "a" * 600}, "id_too_long"), ({"id": "bad\x00id"}, "id_control_characters"), ("not a record", "record_not_object")],
+     ({"id": "a" * 600}, "id_too_long"), ({"id": "bad\x00id"}, "id_control_characters"),
+     ({"id": "evil\u202eid"}, "id_control_characters"), ({"id": "csi\x9bid"}, "id_control_characters"),
+     ("not a record", "record_not_object")],
 )
 def test_records_without_a_usable_id_are_rejected(record, reason):
     model, report = _normalize_one("openrouter", record)

@@ -6,12 +6,16 @@ not), so the task layer can fail fast instead of burning retries.
 
 from __future__ import annotations
 
+from .untrusted import escape_controls
+
 
 class ProviderSyncError(Exception):
+    """Its message may quote the provider, so control characters are escaped once, here, for every reader."""
+
     retryable = True
 
     def __init__(self, slug: str, message: str):
-        super().__init__(message)
+        super().__init__(escape_controls(message))
         self.slug = slug
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..sources.paths import read_path
 from ..sources.specs import Flag, Member
+from ..untrusted import strip_controls
 from .records import MAX_CONTEXT_TOKENS, MAX_MODALITIES
 
 
@@ -31,8 +32,7 @@ def clean_text(value: Any, field_name: str, max_length: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise FieldIssue(f"{field_name}_not_text")
-    if "\x00" in value:
-        value = value.replace("\x00", "")
+    value = strip_controls(value)
     if len(value) > max_length:
         raise FieldIssue(f"{field_name}_too_long")
     return value if value.strip() else None
@@ -68,7 +68,8 @@ def modalities(value: Any, field_name: str) -> tuple[str, ...] | None:
         raise FieldIssue(f"{field_name}_not_string_list")
     if len(value) > MAX_MODALITIES:
         raise FieldIssue(f"{field_name}_too_many")
-    return tuple(dict.fromkeys(item.strip().lower() for item in value if item.strip()))
+    cleaned = (strip_controls(item).strip().lower() for item in value)
+    return tuple(dict.fromkeys(item for item in cleaned if item))
 
 
 def timestamp(value: Any, field_name: str) -> datetime | None:

@@ -7,7 +7,6 @@ collapsed to their first occurrence.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from ..sources import quirks
 from ..sources.paths import read_path
 from ..sources.specs import ListApiSpec, spec_fingerprint
+from ..untrusted import has_controls
 from .fields import FieldIssue, capability, clean_text, first, modalities, timestamp, token_count
 from .records import (
     MAX_DESCRIPTION_LENGTH,
@@ -28,8 +28,6 @@ from .records import (
     hash_prefix,
 )
 from .units import InvalidPrice, usd_each, usd_per_mtok
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass
@@ -140,7 +138,7 @@ class RecordNormalizer:
             return "id_missing"
         if len(model_id) > MAX_ID_LENGTH:
             return "id_too_long"
-        if _CONTROL_CHARACTERS.search(model_id):
+        if has_controls(model_id):
             return "id_control_characters"
         return None
 

@@ -24,8 +24,11 @@ class KeyPlacement(ABC):
         """Put `key` into `request`."""
 
     @abstractmethod
+    def received(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+        """The key a received request carries in this place (the replay server's view), or None."""
+
     def present(self, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
-        """Whether a received request carries a key in this place."""
+        return bool(self.received(headers, query))
 
     def problem(self) -> str | None:
         """Why this placement is unusable, or None."""
@@ -41,10 +44,12 @@ class Scheme(KeyPlacement):
     def attach(self, request, key):
         request.headers["Authorization"] = f"{self.scheme} {key}"
 
-    def present(self, headers, query):
+    def received(self, headers, query):
         prefix = f"{self.scheme} "
         value = headers.get("Authorization", "")
-        return value.startswith(prefix) and len(value) > len(prefix)
+        if not value.startswith(prefix):
+            return None
+        return value[len(prefix):] or None
 
     def problem(self):
         return None if self.scheme and self.scheme.strip() == self.scheme and " " not in self.scheme else (
@@ -68,8 +73,8 @@ class Header(KeyPlacement):
     def attach(self, request, key):
         request.headers[self.name] = key
 
-    def present(self, headers, query):
-        return bool(headers.get(self.name))
+    def received(self, headers, query):
+        return headers.get(self.name) or None
 
     def problem(self):
         return None if self.name and self.name.strip() == self.name else f"header name must not be blank, got {self.name!r}"
@@ -87,8 +92,8 @@ class Query(KeyPlacement):
         query.append((self.param, key))
         request.url = urlunsplit(parts._replace(query=urlencode(query)))
 
-    def present(self, headers, query):
-        return bool(query.get(self.param))
+    def received(self, headers, query):
+        return query.get(self.param) or None
 
     def problem(self):
         return None if self.param and self.param.strip() == self.param else f"query parameter must not be blank, got {self.param!r}"

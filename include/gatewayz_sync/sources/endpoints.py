@@ -62,6 +62,12 @@ def _is_loopback(hostname: str | None) -> bool:
         return False
 
 
+def configured_key(provider: Provider, connection: ConnectionLike | None, env: Mapping[str, str]) -> str | None:
+    """The provider's key: the connection's password, else its env var; None when neither is set."""
+    key = (connection.password if connection is not None else None) or env.get(provider.api_key_env)
+    return (key or "").strip() or None
+
+
 def resolve_endpoint(
     provider: Provider, connection: ConnectionLike | None, env: Mapping[str, str]
 ) -> Endpoint:
@@ -80,9 +86,7 @@ def resolve_endpoint(
     else:
         base_url, source = spec.base_url, "registry"
 
-    key = (connection.password if connection is not None else None) or env.get(provider.api_key_env) or None
-    if key is not None:
-        key = key.strip() or None
+    key = configured_key(provider, connection, env)
     if key is None and spec.key_required:
         raise MissingCredentials(
             provider.slug,

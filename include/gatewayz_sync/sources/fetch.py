@@ -21,13 +21,16 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ..config import FetchSettings
-from ..errors import ForeignHost, InvalidJson, PaginationLoop, UnexpectedShape
+from ..errors import ForeignHost, InvalidJson, PaginationLoop, ProviderSyncError, UnexpectedShape
 from .auth import build_auth
 from .endpoints import Endpoint
 from .paging import PageRequest
 from .paths import read_path
+from .redaction import Redactor
 from .specs import Provider
 from .transport import FetchStats, Response, Transport
+
+SNIPPET_LENGTH = 60
 
 
 @contextlib.contextmanager
@@ -64,8 +67,9 @@ class FetchedPage:
     def records(self) -> list[Any]:
         if self._records is None:
             response, self._response = self._response, None
-            body = self._fetcher.parse(response)
-            self._records = self._fetcher.records_of(body)
+            with self._fetcher.redacted_errors():
+                body = self._fetcher.parse(response)
+                self._records = self._fetcher.records_of(body)
             self.next_request = self._fetcher.spec.paginator.next_request(self._request, response, body, self._records)
         return self._records
 
@@ -88,21 +92,31 @@ class ProviderFetcher:
         self.endpoint = endpoint
         self.settings = settings
         self._scheme = urlsplit(endpoint.base_url).scheme
+        self.redact = Redactor([endpoint.key])
         self.transport = Transport(
             self.slug, self.spec, settings, build_auth(self.spec.auth, endpoint.key, endpoint.allowed_hosts),
-            self._check_host, self._redact, session=session, sleep=sleep,
+            self._check_host, self.redact, session=session, sleep=sleep,
         )
         self.stats: FetchStats = self.transport.stats
 
-    def _redact(self, text: str) -> str:
-        key = self.endpoint.key
-        return text.replace(key, "***") if key else text
+    @contextlib.contextmanager
+    def redacted_errors(self):
+        """Whatever a provider error says, it leaves without the key in any form."""
+        try:
+            yield
+        except ProviderSyncError as error:
+            error.args = (self.redact(error.args[0]),)
+            raise
 
     def first_request(self) -> PageRequest:
         path = self.spec.path.format(**{k: quote(v, safe="") for k, v in self.endpoint.path_values.items()})
         return self.spec.paginator.first_request(self.endpoint.base_url + path, dict(self.spec.params))
 
     def pages(self) -> Iterator[FetchedPage]:
+        with self.redacted_errors():
+            yield from self._pages()
+
+    def _pages(self) -> Iterator[FetchedPage]:
         request: PageRequest | None = self.first_request()
         seen: set = set()
         while request is not None:
@@ -143,7 +157,8 @@ class ProviderFetcher:
         """Decode, drop the raw bytes, then parse: a large page never has bytes, text and objects alive at once."""
         started = time.monotonic()
         size = len(response.body)
-        snippet = self._redact(bytes(response.body[:60]).decode("utf-8", "replace"))
+        head = bytes(response.body[: SNIPPET_LENGTH + 4 * self.redact.longest]).decode("utf-8", "replace")
+        snippet = self.redact.shortened(head, SNIPPET_LENGTH)
         try:
             text = response.body.decode("utf-8-sig")
             response.body = bytearray()

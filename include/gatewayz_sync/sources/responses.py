@@ -1,6 +1,7 @@
 """What a provider's HTTP answer means: success, or which error (with the provider's own message, key redacted).
 
-Status classification and error-message parsing live here, apart from the page loop: a 401/403 (or a 400 with
+Status classification and error-message parsing live here, apart from the page loop. The key is redacted from
+the whole body before anything is cut (`redaction.py`). Classification: a 401/403 (or a 400 with
 the provider's auth marker) is a bad key, 429 and 5xx may pass (with `Retry-After` honoured), anything else
 is a plain HTTP error.
 """
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from ..errors import AuthenticationFailed, ProviderHttpError
+from ..untrusted import escape_controls
 from .paths import read_path
 
 MESSAGE_PATHS = ("error.message", "error", "message", "errors.0.message", "detail", "error.type")
@@ -42,18 +44,23 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def error_message(body: bytes | bytearray) -> str:
-    """The provider's own words from an error body: a known JSON message field, else the text, shortened."""
-    text = bytes(body).decode("utf-8", "replace").strip()
+def error_message(body: bytes | bytearray, redact: Callable[[str], str]) -> str:
+    """The provider's own words from an error body: a known JSON message field, else the text; the key is redacted
+    from the whole text before it is shortened, and control characters are shown as escapes."""
+    text = redact(bytes(body).decode("utf-8", "replace").strip())
     try:
         document = json.loads(text)
     except ValueError:
-        return " ".join(text.split())[:TEXT_LIMIT] or "(empty body)"
+        return _shortened(text, TEXT_LIMIT) or "(empty body)"
     for path in MESSAGE_PATHS:
         value = read_path(document, path)
         if isinstance(value, str) and value.strip():
-            return " ".join(value.split())[:MESSAGE_LIMIT]
-    return " ".join(text.split())[:TEXT_LIMIT]
+            return _shortened(redact(value), MESSAGE_LIMIT)
+    return _shortened(text, TEXT_LIMIT)
+
+
+def _shortened(text: str, limit: int) -> str:
+    return escape_controls(" ".join(text.split()))[:limit]
 
 
 def check_status(
@@ -67,7 +74,7 @@ def check_status(
     """Return for a 2xx; otherwise raise the error the status means, carrying the provider's message."""
     if 200 <= status < 300:
         return
-    message = redact(error_message(body))
+    message = error_message(body, redact)
     text = bytes(body).decode("utf-8", "replace")
     if status in (401, 403) or (status == 400 and any(marker in text for marker in auth_error_markers)):
         raise AuthenticationFailed(slug, f"authentication failed for {slug}: HTTP {status}: {message}")

@@ -1,13 +1,17 @@
 """Injected misbehaviour for the replay server: one `Fault` per bad answer, and the bodies it bends.
 
 A fault applies to the next `times` list requests of a provider (-1: all of them): an error status, a delay or
-a hung connection, a malformed or padded body, a pagination loop, or a next-page link to a foreign host.
+a hung connection, a malformed or padded body, a pagination loop, a next-page link to a foreign host, an error
+that echoes the key it received (plain, URL- or base64-encoded, after `echo_offset` filler characters, in a
+JSON message or plain text), or hostile text (`ansi`: terminal escapes and a bidi override).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from ...sources.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken, Paginator
 from ...sources.paths import write_path
@@ -15,6 +19,8 @@ from .catalogs import Page
 
 HTML_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 MAX_HANG_SECONDS = 600.0
+ANSI_TEXT = "x\u001b[2J\u001b[31mRED\u202eevil\u009b1m"
+ECHO_ENCODINGS = ("plain", "url", "base64")
 
 
 @dataclass
@@ -33,12 +39,31 @@ class Fault:
     pad_bytes: int = 0
     chunked: bool = False
     auth_error: bool = False
+    echo_key: bool = False
+    echo_offset: int = 0
+    echo_encoding: str = "plain"
+    echo_as_json: bool = True
+    ansi: bool = False
 
     MALFORMED = ("truncated", "not_json", "html", "wrong_shape", "empty_list")
 
     def __post_init__(self) -> None:
         if self.malformed is not None and self.malformed not in self.MALFORMED:
             raise ValueError(f"malformed must be one of {self.MALFORMED}, got {self.malformed!r}")
+        if self.echo_encoding not in ECHO_ENCODINGS:
+            raise ValueError(f"echo_encoding must be one of {ECHO_ENCODINGS}, got {self.echo_encoding!r}")
+
+    def error_body(self, received_key: str | None) -> bytes:
+        """The body of an injected error: the key echoed back, hostile text, the given body, or a plain message."""
+        if self.echo_key:
+            key = received_key or ""
+            encoded = {"plain": key, "url": quote(key, safe=""),
+                       "base64": base64.b64encode(key.encode()).decode()}[self.echo_encoding]
+            text = "." * self.echo_offset + encoded + " was rejected"
+            return (json.dumps({"error": {"message": text}}) if self.echo_as_json else text).encode()
+        if self.ansi:
+            return json.dumps({"error": {"message": ANSI_TEXT}}).encode()
+        return (self.body or json.dumps({"error": {"message": f"injected HTTP {self.status}"}})).encode()
 
 
 def make_looping(page: Page, paginator: Paginator, path: str) -> Page:

@@ -103,9 +103,9 @@ class Handler(BaseHTTPRequestHandler):
         ):
             status, body = self.replay._error_document(slug)
             return self._send(status, body)
-        if fault and fault.status is not None and fault.status >= 300:
-            body = (fault.body or json.dumps({"error": {"message": f"injected HTTP {fault.status}"}})).encode()
-            return self._send(fault.status, body, fault.headers)
+        if fault and ((fault.status or 0) >= 300 or fault.echo_key or fault.ansi):
+            received = provider.list_api.auth.received(self.headers, query) if provider.list_api.auth else None
+            return self._send(fault.status or 200, fault.error_body(received), fault.headers)
         if fault and fault.repeat_cursor:
             first_page = {k: v for k, v in query.items() if k in ("limit", "per_page")}
             page = make_looping(self.replay.render(provider, first_page, path), provider.list_api.paginator, path)
