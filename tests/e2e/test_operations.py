@@ -45,14 +45,16 @@ def test_operations_end_to_end(cluster, e2e_catalog, e2e_replay):
     assert "Valid slugs: aihubmix, aimo" in unknown.stderr
     assert e2e_replay.requests == []
 
-    providers = gatewayz(cluster, "sync", "providers")
+    providers = gatewayz(cluster, "sync", "providers", "--unpause")
     assert providers.returncode == 0, providers.stdout + providers.stderr
     assert e2e_catalog.execute("SELECT count(*) FROM providers WHERE is_active").fetchone()[0] == 31
 
-    full = gatewayz(cluster, "sync", "all")
+    paused = gatewayz(cluster, "sync", "all")
+    assert paused.returncode == 1 and "gatewayz_sync_models is paused, so no run was created" in paused.stderr
+    full = gatewayz(cluster, "sync", "all", "--unpause")
     assert full.returncode == 0, full.stdout + full.stderr
     full_run = run_id_of(full.stdout)
-    assert "gatewayz_sync_models was paused; unpaused it" in full.stdout
+    assert "gatewayz_sync_models was paused; unpaused it (--unpause)" in full.stdout
     for line in ("openrouter", "anthropic", "alpaca"):
         assert re.search(rf"^\s+{line}\s+(running|success|skipped)", full.stdout, re.M), full.stdout
     assert f"Run {full_run}: success" in full.stdout

@@ -1,10 +1,14 @@
 """`gatewayz`: drive the catalog sync through Airflow's REST API v2 from a terminal.
 
-    gatewayz sync all [--dry-run]            trigger gatewayz_sync_models for every provider and follow it
-    gatewayz sync provider SLUG [--dry-run]  one provider
-    gatewayz sync providers                  the deploy hook: trigger gatewayz_sync_providers
-    gatewayz status [--json]                 the status table (from /admin/model-sync/status)
-    gatewayz health                          exit 0 when every provider with credentials is fresh
+    gatewayz sync all [--dry-run] [--unpause]   trigger gatewayz_sync_models for every provider and follow it
+    gatewayz sync provider SLUG [--dry-run]     one provider
+    gatewayz sync providers                     the deploy hook: trigger gatewayz_sync_providers
+    gatewayz follow RUN_ID [--dag DAG_ID]       follow a run that is already going
+    gatewayz status [--json]                    the status table (from /admin/model-sync/status)
+    gatewayz health                             exit 0 when every provider with credentials is fresh
+
+A paused DAG stays paused: `sync` refuses it unless --unpause is given. Ctrl-C stops following, never the run.
+Text from the server is printed with control characters escaped.
 
 Connection: --url / GATEWAYZ_AIRFLOW_URL (http://localhost:8080), --user / GATEWAYZ_AIRFLOW_USER (admin),
 --password / GATEWAYZ_AIRFLOW_PASSWORD; a JWT comes from POST /auth/token. Exit code 0 only on success.
@@ -22,15 +26,35 @@ from typing import Any
 import requests
 
 from ..sources.registry import GATEWAY_REGISTRY
+from ..untrusted import escape_controls
 
 MODEL_DAG = "gatewayz_sync_models"
 PROVIDER_DAG = "gatewayz_sync_providers"
 TERMINAL_RUN_STATES = {"success", "failed"}
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def safe(text: Any) -> str:
+    """Server text for a terminal: control characters as visible escapes."""
+    return escape_controls(str(text))
 
 
 class CliError(Exception):
     """A refused login or request; printed as one line and exit code 1."""
+
+
+def unreachable(url: str, error: requests.RequestException) -> CliError:
+    """One plain line for a transport failure, instead of urllib3's nested text."""
+    text = str(error).lower()
+    if isinstance(error, requests.Timeout):
+        reason = "no answer in time"
+    elif "refused" in text:
+        reason = "connection refused"
+    elif "name resolution" in text or "name or service not known" in text or "nodename nor servname" in text:
+        reason = "unknown host"
+    else:
+        reason = type(error).__name__
+    return CliError(f"cannot reach Airflow at {url} ({reason}); check --url / GATEWAYZ_AIRFLOW_URL")
 
 
 class AirflowClient:
@@ -38,15 +62,19 @@ class AirflowClient:
         self.url = url.rstrip("/")
         self.session = requests.Session()
         self.timeout = timeout
-        response = self.session.post(
-            f"{self.url}/auth/token", json={"username": user, "password": password}, timeout=timeout
-        )
+        response = self.send("POST", "/auth/token", json={"username": user, "password": password})
         if response.status_code >= 300:
             raise CliError(f"could not log in to {self.url} as {user}: HTTP {response.status_code} {response.text[:200]}")
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
+    def send(self, method: str, path: str, **kwargs) -> requests.Response:
+        try:
+            return self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        except requests.RequestException as error:
+            raise unreachable(self.url, error) from None
+
     def request(self, method: str, path: str, **kwargs) -> Any:
-        response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        response = self.send(method, path, **kwargs)
         if response.status_code >= 300:
             try:
                 detail = response.json().get("detail", response.text)
@@ -55,16 +83,34 @@ class AirflowClient:
             raise CliError(f"{method} {path}: HTTP {response.status_code}: {detail}")
         return response.json() if response.content else None
 
-    def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
+    def trigger(self, dag_id: str, conf: dict[str, Any], unpause: bool = False) -> str:
         dag = self.request("GET", f"/api/v2/dags/{dag_id}")
         if dag.get("is_paused"):
+            if not unpause:
+                raise CliError(
+                    f"{dag_id} is paused, so no run was created. Unpause it in the Airflow UI or with "
+                    f"`airflow dags unpause {dag_id}`, or run this again with --unpause "
+                    "(scheduled runs then start again too)"
+                )
             self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-            print(f"{dag_id} was paused; unpaused it")
+            print(f"{dag_id} was paused; unpaused it (--unpause)")
         run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
         return run["dag_run_id"]
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+
+    def provider_labels(self, dag_id: str, run_id: str) -> list[str]:
+        """The slugs the run covers, by map index (list_providers' return value), once it has run."""
+        try:
+            entry = self.request(
+                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/list_providers/xcomEntries/return_value",
+                params={"deserialize": "true"},
+            )
+        except CliError:
+            return []
+        value = entry.get("value") if isinstance(entry, dict) else None
+        return [str(slug) for slug in value] if isinstance(value, list) else []
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         document = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
@@ -82,32 +128,44 @@ class AirflowClient:
         return None
 
 
+def _label(ti: dict[str, Any], slugs: list[str]) -> str:
+    if ti["task_id"] != "sync_provider":
+        return ti["task_id"]
+    index = ti.get("map_index", -1)
+    return ti.get("rendered_map_index") or (slugs[index] if 0 <= index < len(slugs) else f"provider #{index}")
+
+
 def follow(client: AirflowClient, dag_id: str, run_id: str, timeout: float, poll: float) -> str:
     """Print each task's (each provider's) state changes until the run ends; return the run's final state."""
     print(f"Following {dag_id} run {run_id}")
     seen: dict[tuple[str, int], str] = {}
+    slugs: list[str] = []
     last_done = -1
     deadline = time.monotonic() + timeout
     state = "queued"
     while time.monotonic() < deadline:
         state = client.run_state(dag_id, run_id)
         instances = client.task_instances(dag_id, run_id)
+        if not slugs and any(ti["task_id"] == "sync_provider" for ti in instances):
+            slugs = client.provider_labels(dag_id, run_id)
         for ti in sorted(instances, key=lambda t: (t["task_id"] != "list_providers", t.get("map_index", -1))):
             key = (ti["task_id"], ti.get("map_index", -1))
             ti_state = ti.get("state") or "queued"
             if seen.get(key) == ti_state:
                 continue
             seen[key] = ti_state
-            label = ti.get("rendered_map_index") or ti["task_id"]
-            line = f"  {label:<24} {ti_state}"
+            label = _label(ti, slugs)
+            line = f"  {safe(label):<24} {ti_state}"
             if ti["task_id"] == "sync_provider" and ti_state == "failed":
                 error = client.provider_error(label, run_id)
-                line += f": {error}" if error else ""
+                line += f": {safe(error)}" if error else ""
             print(line, flush=True)
         mapped = [ti for ti in instances if ti["task_id"] == "sync_provider"]
         done = sum(1 for ti in mapped if ti.get("state") in ("success", "failed", "skipped", "upstream_failed"))
         if mapped and done != last_done:
-            print(f"  [{done}/{len(mapped)} providers done]", flush=True)
+            running = [_label(ti, slugs) for ti in mapped if ti.get("state") == "running"]
+            suffix = f"; running: {safe(', '.join(running))}" if running else ""
+            print(f"  [{done}/{len(mapped)} providers done{suffix}]", flush=True)
             last_done = done
         if state in TERMINAL_RUN_STATES:
             break
@@ -126,9 +184,9 @@ def print_status(document: dict[str, Any]) -> None:
         attempt = p.get("last_attempt") or {}
         finished = attempt.get("finished_at") or ""
         age = "" if p.get("age_hours") is None else f"{p['age_hours']:.1f}"
-        error = (attempt.get("error") or p.get("disabled_reason") or "")[:90]
+        error = safe(attempt.get("error") or p.get("disabled_reason") or "")[:90]
         print(
-            f"{p['state']:<9} {p['slug']:<22} {p['active_models']:>7} {p['inactive_models']:>8} "
+            f"{safe(p['state']):<9} {safe(p['slug']):<22} {p['active_models']:>7} {p['inactive_models']:>8} "
             f"{(attempt.get('status') or '') + ' ' + finished[:19]:<27} {age:>7}  {error}"
         )
     totals = document["totals"]
@@ -149,32 +207,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sync.add_argument("target", choices=["all", "provider", "providers"])
     sync.add_argument("slug", nargs="?")
     sync.add_argument("--dry-run", action="store_true")
+    sync.add_argument("--unpause", action="store_true", help="unpause the DAG if it is paused (it stays unpaused)")
     sync.add_argument("--no-follow", action="store_true")
-    sync.add_argument("--timeout", type=float, default=3600)
-    sync.add_argument("--poll", type=float, default=2)
+    follow_run = commands.add_parser("follow", help="follow a run that is already going")
+    follow_run.add_argument("run_id")
+    follow_run.add_argument("--dag", default=MODEL_DAG, choices=[MODEL_DAG, PROVIDER_DAG])
+    for command in (sync, follow_run):
+        command.add_argument("--timeout", type=float, default=3600)
+        command.add_argument("--poll", type=float, default=2)
     status = commands.add_parser("status", help="per-provider status")
     status.add_argument("--json", action="store_true")
     commands.add_parser("health", help="exit 0 when fresh, 1 when stale")
     return parser.parse_args(argv)
 
 
+def _sync_conf(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The run conf for `sync`, or None after printing why the arguments are wrong."""
+    if args.target == "providers":
+        return {}
+    if args.target == "all":
+        return {"providers": [], "dry_run": args.dry_run}
+    if not args.slug:
+        print("usage: gatewayz sync provider SLUG", file=sys.stderr)
+        return None
+    if args.slug not in GATEWAY_REGISTRY:
+        print(f"unknown provider {args.slug!r}. Valid slugs: {', '.join(sorted(GATEWAY_REGISTRY))}", file=sys.stderr)
+        return None
+    return {"providers": [args.slug], "dry_run": args.dry_run}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    conf: dict[str, Any] = {}
-    if args.command == "sync":
-        if args.target == "provider":
-            if not args.slug:
-                print("usage: gatewayz sync provider SLUG", file=sys.stderr)
-                return EXIT_USAGE
-            if args.slug not in GATEWAY_REGISTRY:
-                print(f"unknown provider {args.slug!r}. Valid slugs: {', '.join(sorted(GATEWAY_REGISTRY))}", file=sys.stderr)
-                return EXIT_USAGE
-            conf = {"providers": [args.slug], "dry_run": args.dry_run}
-        elif args.target == "all":
-            conf = {"providers": [], "dry_run": args.dry_run}
+    conf = _sync_conf(args) if args.command == "sync" else {}
+    if conf is None:
+        return EXIT_USAGE
     if not args.password:
         print("no password: pass --password or set GATEWAYZ_AIRFLOW_PASSWORD", file=sys.stderr)
         return EXIT_USAGE
+    dag_id, run_id = None, None
     try:
         client = AirflowClient(args.url, args.user, args.password)
         if args.command == "status":
@@ -185,18 +255,28 @@ def main(argv: list[str] | None = None) -> int:
                 print_status(document)
             return EXIT_OK
         if args.command == "health":
-            response = client.session.get(f"{client.url}/admin/model-sync/health", timeout=client.timeout)
+            response = client.send("GET", "/admin/model-sync/health")
             print(json.dumps(response.json(), indent=2))
             return EXIT_OK if response.status_code == 200 else EXIT_FAILED
-        dag_id = PROVIDER_DAG if args.target == "providers" else MODEL_DAG
-        run_id = client.trigger(dag_id, conf)
-        print(f"Triggered {dag_id}: {run_id}")
-        if args.no_follow:
-            return EXIT_OK
+        if args.command == "follow":
+            dag_id, run_id = args.dag, args.run_id
+        else:
+            dag_id = PROVIDER_DAG if args.target == "providers" else MODEL_DAG
+            run_id = client.trigger(dag_id, conf, unpause=args.unpause)
+            print(f"Triggered {dag_id}: {run_id}")
+            if args.no_follow:
+                return EXIT_OK
         state = follow(client, dag_id, run_id, args.timeout, args.poll)
         return EXIT_OK if state == "success" else EXIT_FAILED
-    except (CliError, requests.RequestException) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if run_id is None:
+            print("\ninterrupted", file=sys.stderr)
+        else:
+            print(f"\nStopped following. Run {run_id} of {dag_id} continues in Airflow; follow it again with:\n"
+                  f"  scripts/gatewayz follow {run_id} --dag {dag_id}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except CliError as error:
+        print(f"error: {safe(error)}", file=sys.stderr)
         return EXIT_FAILED
 
 

@@ -1,15 +1,51 @@
 """Airflow, as the web app needs it: a run of the model sync created through Airflow's own REST API with the
-caller's token (so Airflow validates the conf and applies its permissions), and the DAG's next scheduled run."""
+caller's token (so Airflow validates the conf and applies its permissions), and the DAG's next scheduled run.
+
+A trigger never changes the DAG's pause state on its own: a paused DAG is an operator's decision, so a trigger
+on it is refused (409) unless the caller asks for `unpause=true`.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import httpx
 from fastapi import HTTPException, Request
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 MODEL_SYNC_DAG = "gatewayz_sync_models"
+MAX_TRIGGER_BODY = 4096
+
+
+class TriggerOptions(BaseModel):
+    """What a trigger may say, as query parameters or a small JSON body; anything else is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    allow_shrink: bool = False
+    unpause: bool = False
+
+
+async def trigger_options(request: Request) -> TriggerOptions:
+    body = await request.body()
+    if len(body) > MAX_TRIGGER_BODY:
+        raise HTTPException(status_code=413, detail=f"a trigger body is at most {MAX_TRIGGER_BODY} bytes")
+    try:
+        document = json.loads(body) if body.strip() else {}
+    except (ValueError, RecursionError):
+        raise HTTPException(status_code=422, detail="the trigger body is not a JSON object") from None
+    if not isinstance(document, dict):
+        raise HTTPException(status_code=422, detail="the trigger body is not a JSON object")
+    try:
+        return TriggerOptions.model_validate({**request.query_params, **document})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
+        raise HTTPException(
+            status_code=422, detail=f"{problems} (allowed: {', '.join(TriggerOptions.model_fields)})"
+        ) from None
 
 
 def caller_token(request: Request) -> str:
@@ -29,20 +65,34 @@ def _api_url(request: Request) -> str:
     return f"http://{host}:{port}"
 
 
-def _public_base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
+def run_ui_url(run_id: str) -> str:
+    """The run's page in the Airflow UI: under `[api] base_url` when configured, else relative (never built from the
+    request's Host header, which a caller controls)."""
+    from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    return f"{base}/dags/{MODEL_SYNC_DAG}/runs/{run_id}"
 
 
-def trigger_model_sync(request: Request, providers: list[str], dry_run: bool) -> dict[str, Any]:
-    """Create a model-sync run (unpausing the DAG if paused); Airflow's own errors come back with their status."""
+def trigger_model_sync(request: Request, providers: list[str], options: TriggerOptions) -> dict[str, Any]:
+    """Create a model-sync run; a paused DAG is a 409 unless `options.unpause`. Airflow's errors keep their status."""
     headers = {"Authorization": f"Bearer {caller_token(request)}"}
-    conf = {"providers": providers, "dry_run": dry_run}
+    conf: dict[str, Any] = {"providers": providers, "dry_run": options.dry_run}
+    if options.allow_shrink:
+        conf["allow_shrink"] = True
     with httpx.Client(base_url=_api_url(request), headers=headers, timeout=30) as client:
         dag = client.get(f"/api/v2/dags/{MODEL_SYNC_DAG}")
         if dag.status_code != 200:
             raise HTTPException(status_code=dag.status_code, detail=dag.json().get("detail", dag.text))
         unpaused = False
         if dag.json().get("is_paused"):
+            if not options.unpause:
+                raise HTTPException(
+                    status_code=409,
+                    detail=f"{MODEL_SYNC_DAG} is paused, so no run was created. Unpause it in the Airflow UI or with "
+                    f"`airflow dags unpause {MODEL_SYNC_DAG}`, or trigger again with unpause=true "
+                    "(scheduled and asset-triggered runs then start again too)",
+                )
             client.patch(f"/api/v2/dags/{MODEL_SYNC_DAG}", json={"is_paused": False}).raise_for_status()
             unpaused = True
         created = client.post(f"/api/v2/dags/{MODEL_SYNC_DAG}/dagRuns", json={"logical_date": None, "conf": conf})
@@ -55,7 +105,7 @@ def trigger_model_sync(request: Request, providers: list[str], dry_run: bool) ->
         "state": run.get("state"),
         "conf": conf,
         "unpaused": unpaused,
-        "ui_url": f"{_public_base(request)}/dags/{MODEL_SYNC_DAG}/runs/{run['dag_run_id']}",
+        "ui_url": run_ui_url(run["dag_run_id"]),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -17,13 +17,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from ..config import SyncSettings
 from ..sources.registry import GATEWAY_REGISTRY
 from ..store import status as read_model
-from .airflow_api import next_model_sync, trigger_model_sync
+from .airflow_api import TriggerOptions, next_model_sync, trigger_model_sync, trigger_options
 from .views import render_page
 
 URL_PREFIX = "/admin/model-sync"
 MAX_PAGE = 1000
-CHANGE_KINDS = ("added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed",
-                "deprecated")
+MAX_OFFSET = 1_000_000
+MAX_BIGINT = 2**63 - 1
+ChangeKind = Literal[
+    "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated"
+]
 
 
 def _authenticated():
@@ -75,13 +78,16 @@ def create_app() -> FastAPI:
         title="gatewayz model sync",
         description="Status, health and triggers of the gatewayz catalog sync (Airflow authentication required).",
         dependencies=[Depends(_authenticated())],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
 
     @app.get("/status")
     def get_status(
         provider: str | None = None,
         limit: int = Query(100, ge=1, le=MAX_PAGE),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict[str, Any]:
         if provider is not None:
             _check_slug(provider)
@@ -103,9 +109,9 @@ def create_app() -> FastAPI:
     def get_changes(
         since: datetime | None = None,
         provider: str | None = None,
-        kind: str | None = Query(None, enum=list(CHANGE_KINDS)),
+        kind: ChangeKind | None = None,
         limit: int = Query(100, ge=1, le=MAX_PAGE),
-        before_id: int | None = Query(None, ge=1),
+        before_id: int | None = Query(None, ge=1, le=MAX_BIGINT),
     ) -> dict[str, Any]:
         if provider is not None:
             _check_slug(provider)
@@ -116,13 +122,13 @@ def create_app() -> FastAPI:
         return {"changes": items, "next_before_id": items[-1]["id"] if len(items) == limit else None}
 
     @app.post("/all")
-    def post_all(request: Request, dry_run: bool = False) -> dict[str, Any]:
-        return trigger_model_sync(request, [], dry_run)
+    def post_all(request: Request, options: TriggerOptions = Depends(trigger_options)) -> dict[str, Any]:
+        return trigger_model_sync(request, [], options)
 
     @app.post("/provider/{slug}")
-    def post_provider(request: Request, slug: str, dry_run: bool = False) -> dict[str, Any]:
+    def post_provider(request: Request, slug: str, options: TriggerOptions = Depends(trigger_options)) -> dict[str, Any]:
         _check_slug(slug)
-        return trigger_model_sync(request, [slug], dry_run)
+        return trigger_model_sync(request, [slug], options)
 
     @app.get("/page", response_class=HTMLResponse)
     def get_page() -> HTMLResponse:
