@@ -44,8 +44,8 @@ from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 )
 def gatewayz_sync_models():
     @task
-    def list_providers(**context) -> list[str]:
-        return tasks.list_provider_slugs(context["params"])
+    def list_providers() -> list[str]:
+        return tasks.list_provider_slugs()
 
     @task(pool=HTTP_POOL, map_index_template="{{ slug_label }}", multiple_outputs=False)
     def sync_provider(slug: str) -> dict:

@@ -6,6 +6,7 @@ functions: importing this module at DAG-parse time costs nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import UTC, datetime
@@ -48,11 +49,46 @@ def sync_providers() -> dict[str, Any]:
     }
 
 
-def list_provider_slugs(params: dict[str, Any]) -> list[str]:
-    """The providers this run covers: conf `providers` if given, else every active, enabled provider."""
+MODEL_SYNC_CONF_KEYS = ("providers", "dry_run", "allow_shrink")
+MAX_CONF_BYTES = 16_384
+
+
+def _conf_problem(conf: dict[str, Any]) -> str | None:
+    """Airflow validates the declared params but lets any other key through; a run with a typo is refused here."""
+    unknown = sorted(set(conf) - set(MODEL_SYNC_CONF_KEYS))
+    if unknown:
+        return f"unknown conf key(s) {unknown}; a model sync accepts only {list(MODEL_SYNC_CONF_KEYS)}"
+    try:
+        size = len(json.dumps(conf))
+    except (TypeError, ValueError, RecursionError):
+        return "the run conf is not plain JSON"
+    if size > MAX_CONF_BYTES:
+        return f"the run conf is {size} bytes; at most {MAX_CONF_BYTES} are accepted"
+    return None
+
+
+def list_provider_slugs() -> list[str]:
+    """The providers this run covers: conf `providers` if given, else every active, enabled provider.
+
+    A conf with unknown keys fails the run before any provider is fetched, and leaves a failed model_sync_runs row.
+    """
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
     from .sources.registry import GATEWAY_REGISTRY
     from .store.providers import syncable_slugs
+    from .store.runs import RunOutcome, record_dag_run
 
+    context = get_current_context()
+    params, dag_run = context["params"], context["dag_run"]
+    problem = _conf_problem(dict(dag_run.conf or {}))
+    if problem:
+        connection = catalog_connector()()
+        try:
+            record_dag_run(connection, dag_run.dag_id, dag_run.run_id, RunOutcome(), dry_run=False, error=problem)
+        finally:
+            connection.close()
+        raise AirflowFailException(f"Model sync refused: {problem}")
     requested = list(dict.fromkeys(params.get("providers") or []))
     unknown = [slug for slug in requested if slug not in GATEWAY_REGISTRY]
     if unknown:
@@ -81,6 +117,19 @@ def _provider_connection(provider):
         return None
 
 
+def _mask_key(provider) -> None:
+    """Tell Airflow's secret masker every form of the provider's key, so no task log line can show it (an env-var
+    key is not masked by Airflow on its own)."""
+    from airflow.sdk.log import mask_secret
+
+    from .sources.endpoints import configured_key
+    from .sources.redaction import key_forms
+
+    key = configured_key(provider, _provider_connection(provider), os.environ)
+    for form in key_forms(key) if key else ():
+        mask_secret(form)
+
+
 def sync_provider(slug: str) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -94,6 +143,8 @@ def sync_provider(slug: str) -> dict[str, Any]:
     context = get_current_context()
     context["slug_label"] = slug
     params = context["params"]
+    provider = get_provider(slug)
+    _mask_key(provider)
     ti = context["ti"]
     settings = SyncSettings.from_env()
     run = RunInfo(
@@ -107,7 +158,7 @@ def sync_provider(slug: str) -> dict[str, Any]:
     )
     try:
         summary = sync_provider_models(
-            get_provider(slug),
+            provider,
             catalog_connector(),
             run,
             options,
@@ -124,13 +175,18 @@ def sync_provider(slug: str) -> dict[str, Any]:
     return summary.as_dict()
 
 
-def _provider_task_states(ti, slugs: list[str]) -> dict[str, str]:
-    """Each provider's sync_provider task state: Airflow keys mapped instances `sync_provider_<map index>`."""
+def _task_states(ti) -> dict[str, str]:
+    """This run's task states; Airflow keys mapped instances `sync_provider_<map index>`."""
     try:
-        by_key = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id]).get(ti.run_id, {})
+        return ti.get_task_states(
+            dag_id=ti.dag_id, task_ids=["list_providers", "sync_provider"], run_ids=[ti.run_id]
+        ).get(ti.run_id, {})
     except Exception as exc:
-        log.warning("could not read mapped task states (%s); relying on sync_runs", exc)
+        log.warning("could not read this run's task states (%s); relying on sync_runs", exc)
         return {}
+
+
+def _provider_task_states(by_key: dict[str, str], slugs: list[str]) -> dict[str, str]:
     states = {}
     for index, slug in enumerate(slugs):
         state = by_key.get(f"sync_provider_{index}") or by_key.get("sync_provider")
@@ -140,20 +196,26 @@ def _provider_task_states(ti, slugs: list[str]) -> dict[str, str]:
 
 
 def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
-    """Summarize the run from sync_runs and the mapped task states; fail the run if any provider failed."""
+    """Summarize the run from sync_runs and the mapped task states; fail the run if any provider failed, or if the
+    providers could not even be listed (a run that synced nothing is never reported as a success)."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from .store.runs import record_dag_run, run_outcome
+    from .store.runs import RunOutcome, record_dag_run, run_outcome
 
     context = get_current_context()
     ti = context["ti"]
-    params = context["params"]
-    slugs = list(slugs or [])
+    dry_run = bool(context["params"].get("dry_run"))
+    states = _task_states(ti)
+    listed = states.get("list_providers")
     connection = catalog_connector()()
     try:
-        outcome = run_outcome(connection, ti.run_id, slugs, _provider_task_states(ti, slugs))
-        record_dag_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=bool(params.get("dry_run")))
+        if slugs is None or listed not in (None, "success"):
+            reason = f"list_providers ended {listed or 'without a result'}, so no provider was synced; see its log"
+            record_dag_run(connection, ti.dag_id, ti.run_id, RunOutcome(), dry_run, error=reason, replace=False)
+            raise AirflowFailException(f"Model sync failed: {reason}")
+        outcome = run_outcome(connection, ti.run_id, slugs, _provider_task_states(states, slugs))
+        record_dag_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=dry_run)
     finally:
         connection.close()
     ok, failed, skipped = outcome.count("success") + outcome.count("dry_run"), outcome.count("failed"), outcome.count("skipped")

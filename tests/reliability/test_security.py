@@ -161,10 +161,13 @@ def test_a_run_conf_cannot_point_a_provider_at_another_host(cluster, e2e_replay,
         if response.status_code == 400:
             return
         run_id = response.json()["dag_run_id"]
-        assert _wait(cluster, MODEL_DAG, run_id)["state"] == "success"
+        assert _wait(cluster, MODEL_DAG, run_id)["state"] == "failed", "a conf with keys we do not know is refused"
         assert elsewhere.requests == []
-    status = e2e_catalog.execute("SELECT status FROM sync_runs WHERE dag_run_id = %s", (run_id,)).fetchone()
-    assert status == ("success",)
+    refused = e2e_catalog.execute("SELECT status, details->>'error' FROM model_sync_runs WHERE dag_run_id = %s",
+                                  (run_id,)).fetchone()
+    assert refused[0] == "failed" and refused[1].startswith(
+        "unknown conf key(s) ['GATEWAYZ_BASE_URL_OVERRIDE', 'base_url', 'connection']"), refused
+    assert e2e_catalog.execute("SELECT count(*) FROM sync_runs WHERE dag_run_id = %s", (run_id,)).fetchone()[0] == 0
 
 
 def test_a_full_run_and_two_single_provider_runs_at_once_are_serialized(cluster, e2e_catalog):

@@ -189,18 +189,27 @@ def run_outcome(connection, dag_run_id: str, slugs: list[str], task_states: Mapp
     return outcome
 
 
-def record_dag_run(connection, dag_id: str, dag_run_id: str, outcome: RunOutcome, dry_run: bool) -> None:
-    """One `model_sync_runs` row per DAG run (a rerun of the final task replaces it)."""
+_REPLACE = """UPDATE SET finished_at = now(), status = EXCLUDED.status, ok = EXCLUDED.ok, failed = EXCLUDED.failed,
+    skipped = EXCLUDED.skipped, active_models = EXCLUDED.active_models, dry_run = EXCLUDED.dry_run,
+    details = EXCLUDED.details"""
+
+
+def record_dag_run(
+    connection, dag_id: str, dag_run_id: str, outcome: RunOutcome, dry_run: bool, error: str | None = None,
+    replace: bool = True,
+) -> None:
+    """One `model_sync_runs` row per DAG run (a rerun of the final task replaces it, unless `replace` is off);
+    `error` fails the whole run."""
     failed = outcome.count(FAILED)
-    details = {"providers": outcome.statuses, "errors": outcome.errors}
+    details: dict[str, Any] = {"providers": outcome.statuses, "errors": outcome.errors}
+    if error:
+        details["error"] = error
     with connection.transaction(), connection.cursor() as cursor:
         cursor.execute(
-            """INSERT INTO model_sync_runs (dag_run_id, dag_id, finished_at, status, ok, failed, skipped,
-                                            active_models, dry_run, details)
-               VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (dag_run_id) DO UPDATE SET finished_at = now(), status = EXCLUDED.status,
-                   ok = EXCLUDED.ok, failed = EXCLUDED.failed, skipped = EXCLUDED.skipped,
-                   active_models = EXCLUDED.active_models, dry_run = EXCLUDED.dry_run, details = EXCLUDED.details""",
-            (dag_run_id, dag_id, FAILED if failed else SUCCESS, outcome.count(SUCCESS) + outcome.count(DRY_RUN),
+            f"""INSERT INTO model_sync_runs (dag_run_id, dag_id, finished_at, status, ok, failed, skipped,
+                                             active_models, dry_run, details)
+                VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (dag_run_id) DO {_REPLACE if replace else "NOTHING"}""",
+            (dag_run_id, dag_id, FAILED if failed or error else SUCCESS, outcome.count(SUCCESS) + outcome.count(DRY_RUN),
              failed, outcome.count(SKIPPED), outcome.active_models, dry_run, dumps_json(details).decode()),
         )
