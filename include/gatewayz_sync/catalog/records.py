@@ -72,7 +72,7 @@ class NormalizedModel:
 
 
 
-NORMALIZER_VERSION = b"gatewayz-normalizer/1"
+NORMALIZER_VERSION = b"gatewayz-normalizer/2"
 
 
 def hash_prefix(spec_fingerprint: str) -> bytes:
