@@ -123,10 +123,11 @@ _ABOVE = re.compile(r"^input_cost_per_token_above_(\d+)k_tokens$")
 def read_litellm(document: Any) -> ReferenceIndex:
     """LiteLLM's map: {key: {litellm_provider, input_cost_per_token, ..., input_cost_per_token_above_200k_tokens,
     tiered_pricing: [{range: [lo, hi], input_cost_per_token, ...}]}}, USD per token. Keys are kept whole
-    (`mistral/mistral-small-latest`); `sample_spec` and other entries without a provider are not models."""
+    (`mistral/mistral-small-latest`); `sample_spec` (the schema's own example) and entries without a provider are
+    not models."""
     index = ReferenceIndex()
     for key, entry in (document or {}).items():
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("litellm_provider"), str):
+        if key == "sample_spec" or not isinstance(entry, Mapping) or not isinstance(entry.get("litellm_provider"), str):
             continue
         prices = _Prices(PriceUnit.USD_PER_TOKEN, index.dropped)
         for name, column in _LITELLM.items():

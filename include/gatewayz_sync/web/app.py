@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -23,6 +23,7 @@ from .views import render_page, render_prices
 
 URL_PREFIX = "/admin/model-sync"
 MAX_PAGE = 1000
+PriceStatusFilter = Literal["disputed", "confirmed", "single", "api", "operator", "reference", "none"]
 CHANGE_KINDS = ("added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed",
                 "deprecated")
 
@@ -131,10 +132,10 @@ def create_app() -> FastAPI:
     @app.get("/prices")
     def get_prices(
         provider: str | None = None,
-        status: str | None = Query(None, enum=list(price_status.STATUS_FILTERS)),
+        status: PriceStatusFilter | None = None,
         limit: int = Query(100, ge=1, le=MAX_PAGE),
         offset: int = Query(0, ge=0),
-        format: str = Query("json", enum=["json", "html"]),
+        format: Literal["json", "html"] = "json",
     ) -> Any:
         if provider is not None:
             _check_slug(provider)
