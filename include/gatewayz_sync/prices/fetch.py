@@ -20,7 +20,7 @@ import requests
 
 from ..config import FetchSettings
 from ..sources.endpoints import ConnectionLike, resolve_endpoint
-from ..sources.fetch import ProviderFetcher
+from ..sources.fetch import ProviderFetcher, gc_paused
 from .documents import READERS, ReferenceIndex, bundled_genai_prices, read_genai_prices
 from .sources import ReferenceSource
 
@@ -59,7 +59,8 @@ def load_reference(
     if source.list_api is None:
         providers, version = bundled_genai_prices()
         loaded = time.monotonic()
-        index = read_genai_prices(providers)
+        with gc_paused():
+            index = read_genai_prices(providers)
         digest = hashlib.sha256(version.encode()).hexdigest()
         return ReferenceDocument(index, digest, version, "package", 0, loaded - started, time.monotonic() - loaded)
 
@@ -81,5 +82,6 @@ def load_reference(
             document = page.document()
         finally:
             fetcher.close()
-    index = READERS[source.document_format](document)
+    with gc_paused():
+        index = READERS[source.document_format](document)
     return ReferenceDocument(index, digest, version, origin, size, fetched - started, time.monotonic() - fetched)
