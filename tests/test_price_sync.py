@@ -172,3 +172,43 @@ def test_bundled_mode_reads_the_snapshots_without_a_request(synced, run_dag, rep
     origins = dict(catalog.execute(
         "SELECT DISTINCT ON (source) source, details->>'origin' FROM reference_runs ORDER BY source, id DESC").fetchall())
     assert origins == {"genai-prices": "package", "models.dev": "bundled snapshot", "litellm": "bundled snapshot"}
+
+
+def test_migration_0005_backfills_list_api_sources_and_downgrades_cleanly():
+    import secrets
+
+    import psycopg
+    from alembic import command
+
+    from include.gatewayz_sync.store import schema
+    from tests.conftest import PG_ADMIN_DSN, admin_connection
+
+    name = f"gatewayz_migration_{secrets.token_hex(3)}"
+    with admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
+            with engine.connect() as sa_connection:
+                command.upgrade(schema._alembic_config(sa_connection), "0003")
+                sa_connection.commit()
+            connection.execute(
+                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint)
+                   VALUES ('groq', 'Groq', 'bg-orange-500', 'fast', 'https://groq.com', true, 'x')""")
+            connection.execute(
+                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_input_usd_per_mtok)
+                   SELECT id, m, m, '{}', 'h', p FROM providers,
+                          (VALUES ('priced', 0.59), ('unpriced', NULL)) AS v(m, p)""")
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0003", "0005")
+            assert dict(connection.execute("SELECT provider_model_id, price_source FROM models").fetchall()) == {
+                "priced": "list_api", "unpriced": None}
+            assert connection.execute("SELECT DISTINCT lifecycle FROM models_current").fetchall() == [("active",)]
+            with engine.connect() as sa_connection:
+                command.downgrade(schema._alembic_config(sa_connection), "0003")
+                sa_connection.commit()
+            assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == "0005"
+            engine.dispose()
+    finally:
+        with admin_connection() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
