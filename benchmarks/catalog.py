@@ -19,10 +19,11 @@ from typing import Any
 
 from include.gatewayz_sync.catalog.records import dumps_json
 from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, RecordedCatalog
+from include.gatewayz_sync.sources.auth import Bearer
 from include.gatewayz_sync.sources.paging import LinkHeader
 from include.gatewayz_sync.sources.paths import read_path
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.sources.specs import AuthStyle, FieldMap, ListApiSpec, Member, Priority, Provider
+from include.gatewayz_sync.sources.specs import FieldMap, ListApiSpec, Member, Priority, Provider
 
 LARGEST = "deepinfra"
 LARGEST_MODELS = 22_000
@@ -45,7 +46,7 @@ HUB_PROVIDER = Provider(
         base_url="https://huggingface.co/api",
         path="/models",
         params={"inference": "warm"},
-        auth=AuthStyle.BEARER,
+        auth=Bearer(),
         records_path=None,
         paginator=LinkHeader(),
         fields=FieldMap(
@@ -86,12 +87,15 @@ def _record_id(spec: ListApiSpec, record: dict) -> str:
     return str(read_path(record, spec.fields.id))
 
 
-def clone_records(spec: ListApiSpec, records: list[dict], count: int) -> list[dict]:
+def clone_records(spec: ListApiSpec, records: list[dict], count: int, keep_ids: bool = False) -> list[dict]:
+    """`count` records cycled from `records`, each with a new id; with `keep_ids` the first cycle keeps the
+    recorded ids, so reference prices match the catalog as they match the real one."""
     set_id = _id_setter(spec)
     cloned = []
     for index in range(count):
         record = copy.deepcopy(records[index % len(records)])
-        set_id(record, f"{_record_id(spec, record)}-bench{index:05d}")
+        if not (keep_ids and index < len(records)):
+            set_id(record, f"{_record_id(spec, record)}-bench{index:05d}")
         cloned.append(record)
     return cloned
 
@@ -136,7 +140,7 @@ def build(directory: Path) -> dict[str, dict[str, int]]:
         if slug == "google-vertex":
             records = [r for r in records if "generateContent" in r.get("supportedGenerationMethods", [])]
         count = _size_for(slug, len(records))
-        cloned = clone_records(spec, records, count)
+        cloned = clone_records(spec, records, count, keep_ids=True)
         if slug == LARGEST:
             _pad_descriptions(cloned, LARGEST_TARGET_BYTES)
         size = _write(directory / f"{slug}.json", catalog, cloned)

@@ -1,7 +1,8 @@
 """`make bench`: three full model syncs at real scale through `dag.test()`, measured against the machine's floor.
 
 Builds the synthetic catalog (benchmarks/catalog.py), serves it from the replay server in its own process, and
-syncs into a fresh catalog database on the local PostgreSQL: (1) cold, (2) unchanged, (3) churn. Reports wall
+syncs into a fresh catalog database on the local PostgreSQL: (1) cold, (2) unchanged, (3) churn, with the
+reference-price DAG after (1) and after (2) (its cost, and that an unchanged run rewrites nothing). Reports wall
 times, per-phase times of the largest provider, row counts, model_changes rows, peak RSS, the floor (json.loads
 of the same payload + a raw COPY of the same normalized rows) and DAG parse times; writes
 benchmarks/results/latest.json.
@@ -129,8 +130,38 @@ def run_summary(connection, dag_run_id: str) -> dict:
     return {"totals": totals, "model_changes": changes, "providers": providers, "statuses": statuses}
 
 
-def row_versions(connection) -> dict:
-    return dict(connection.execute("SELECT id, xmin::text FROM models").fetchall())
+def row_versions(connection, table: str = "models") -> dict:
+    return dict(connection.execute(f"SELECT id, xmin::text FROM {table}").fetchall())
+
+
+def price_run(dag, connection) -> dict:
+    """One run of the reference-price DAG: wall time, rows it wrote, and each step's own figures."""
+    from tests.airflow_helpers import xcom_values
+
+    models, candidates = row_versions(connection), row_versions(connection, "model_price_candidates")
+    changes = connection.execute("SELECT count(*) FROM model_changes").fetchone()[0]
+    started = time.perf_counter()
+    dag_run = dag.test()
+    wall = time.perf_counter() - started
+    sources = connection.execute(
+        """SELECT source, status, matched, inserted, updated, deleted, details->'seconds' FROM reference_runs
+           WHERE dag_run_id = %s ORDER BY source""",
+        (dag_run.run_id,),
+    ).fetchall()
+    resolve = xcom_values(dag_run, "resolve_prices").get(-1) or {}
+    after_models = row_versions(connection)
+    after_candidates = row_versions(connection, "model_price_candidates")
+    return {
+        "state": dag_run.state,
+        "wall_seconds": round(wall, 2),
+        "sources": {row[0]: {"status": row[1], "matched": row[2], "inserted": row[3], "updated": row[4],
+                             "deleted": row[5], "seconds": row[6]} for row in sources},
+        "resolve": resolve,
+        "model_rows_written": sum(1 for key, version in after_models.items() if models.get(key) != version),
+        "candidate_rows_written": sum(1 for k, v in after_candidates.items() if candidates.get(k) != v)
+        + len(set(candidates) - set(after_candidates)),
+        "model_changes": connection.execute("SELECT count(*) FROM model_changes").fetchone()[0] - changes,
+    }
 
 
 def measure_floor(directory: Path, database: str) -> dict:
@@ -339,6 +370,11 @@ def main() -> int:
             }
             print(f"run {name}: {dag_run.state} in {wall:.1f} s; {summary['totals']}; "
                   f"{written} model rows written; {summary['model_changes']} model_changes")
+            if name in ("cold", "unchanged"):
+                runs[f"prices_{name}"] = prices = price_run(dags["gatewayz_sync_prices"], connection)
+                print(f"run prices_{name}: {prices['state']} in {prices['wall_seconds']} s; "
+                      f"{prices['model_rows_written']} model rows and {prices['candidate_rows_written']} candidates "
+                      f"written; {prices['model_changes']} model_changes")
         sampler.running = False
         floor = measure_floor(workdir / "catalog", database)
         isolated = largest_task_in_isolation(replay.url)
@@ -380,6 +416,8 @@ def main() -> int:
         "largest_data_path_le_3x_floor": result["largest_ratio_to_floor"] <= 3,
         "largest_task_peak_rss_le_400mb": isolated["peak_rss_bytes"] <= 400 * 2**20,
         "dag_files_parse_le_0_3s": all(v["median_seconds"] <= 0.3 for v in result["dag_parse"].values()),
+        "prices_unchanged_writes_0_rows": runs["prices_unchanged"]["model_rows_written"] == 0
+        and runs["prices_unchanged"]["candidate_rows_written"] == 0,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
@@ -392,6 +430,8 @@ def print_report(result: dict) -> None:
     print("\n| run | state | wall s | inserted | updated | unchanged | missed | deactivated | rows written | changes |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, run in result["runs"].items():
+        if name.startswith("prices_"):
+            continue
         rows = run["rows"]
         print(f"| {name} | {run['state']} | {run['wall_seconds']} | {rows['inserted']} | {rows['updated']} | "
               f"{rows['unchanged']} | {rows['missed']} | {rows['deactivated']} | {run['model_rows_written']} | "
@@ -409,6 +449,17 @@ def print_report(result: dict) -> None:
           f"(process before the sync: {isolated['rss_before_sync_bytes'] / mb:.0f} MB), {isolated['seconds']} s")
     print(f"benchmark process peak RSS (dag.test runs every task in-process): "
           f"{result['process_peak_rss_bytes'] / mb:.0f} MB")
+    print("\n| reference prices | state | wall s | fetch+read s | match s | resolve s | model rows written | "
+          "candidates written | model_changes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in ("prices_cold", "prices_unchanged"):
+        run = result["runs"][name]
+        seconds = [s["seconds"] or {} for s in run["sources"].values()]
+        read = round(sum(s.get("fetch", 0) + s.get("read", 0) for s in seconds), 2)
+        match = round(sum(s.get("match", 0) for s in seconds), 3)
+        print(f"| {name.removeprefix('prices_')} | {run['state']} | {run['wall_seconds']} | {read} | {match} | "
+              f"{run['resolve'].get('seconds')} | {run['model_rows_written']} | {run['candidate_rows_written']} | "
+              f"{run['model_changes']} |")
     print("DAG parse (median of 5 fresh processes): " + ", ".join(
         f"{name} {v['median_seconds']} s" for name, v in result["dag_parse"].items()))
     print(f"churn exact: {result['churn_exact']} (expected {result['churn_expected']})")

@@ -5,7 +5,7 @@ from datetime import datetime
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, dag, task
 
 from include.gatewayz_sync import tasks
-from include.gatewayz_sync.assets import PROVIDERS_ASSET
+from include.gatewayz_sync.assets import MODELS_ASSET, PROVIDERS_ASSET
 from include.gatewayz_sync.config import HTTP_POOL, TaskRetrySettings, model_sync_cron
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
@@ -51,7 +51,7 @@ def gatewayz_sync_models():
     def sync_provider(slug: str) -> dict:
         return tasks.sync_provider(slug)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False, outlets=[MODELS_ASSET])
     def finalize(slugs: list[str]) -> dict:
         return tasks.finalize_model_sync(slugs)
 

@@ -25,7 +25,10 @@ PG_ADMIN_DSN = os.environ.get(
     "GATEWAYZ_TEST_PG", f"host=127.0.0.1 port=5432 dbname=postgres user={getpass.getuser()}"
 )
 CATALOG_DB = f"gatewayz_test_{os.getpid()}_{secrets.token_hex(3)}"
-CATALOG_TABLES = ("model_changes", "sync_runs", "models", "model_sync_runs", "providers")
+CATALOG_TABLES = (
+    "model_changes", "sync_runs", "models", "model_sync_runs", "providers", "model_price_candidates", "operator_prices",
+    "reference_runs",
+)
 
 
 PG_SERVER = conninfo_to_dict(PG_ADMIN_DSN)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DAG_FILES = sorted((Path(__file__).resolve().parents[1] / "dags").glob("*.py"))
-EXPECTED_DAGS = {"gatewayz_sync_providers", "gatewayz_sync_models"}
+EXPECTED_DAGS = {"gatewayz_sync_providers", "gatewayz_sync_models", "gatewayz_sync_prices"}
 
 
 def test_dag_files_import_without_errors(dagbag):
@@ -48,6 +48,17 @@ def test_model_sync_is_scheduled_by_cron_and_by_the_providers_asset(dagbag):
     assert [asset.name for asset in timetable.asset_condition.objects] == ["gatewayz_providers"]
     outlets = dagbag.dags["gatewayz_sync_providers"].get_task("upsert_providers").outlets
     assert [asset.name for asset in outlets] == ["gatewayz_providers"]
+
+
+def test_prices_run_after_every_model_sync_and_daily_one_mapped_task_per_source(dagbag):
+    dag = dagbag.dags["gatewayz_sync_prices"]
+    assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    assert [asset.name for asset in dag.timetable.asset_condition.objects] == ["gatewayz_models"]
+    outlets = dagbag.dags["gatewayz_sync_models"].get_task("finalize").outlets
+    assert [asset.name for asset in outlets] == ["gatewayz_models"]
+    refresh = dag.get_task("refresh_source")
+    assert refresh.max_active_tis_per_dagrun == 3 and refresh.pool != "gatewayz_provider_http"
+    assert dag.get_task("resolve_prices").trigger_rule == "all_done"
 
 
 def test_interval_hours_come_from_the_environment(monkeypatch):

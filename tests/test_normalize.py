@@ -111,6 +111,32 @@ def test_pinned_values(slug, model_id, expected):
             assert str(actual) == str(value)
 
 
+def test_only_explicit_free_variants_are_free():
+    openrouter, _ = normalized("openrouter")
+    free = sorted(m for m, model in openrouter.items() if model.is_free)
+    assert all(m.endswith(":free") for m in free if m != "openrouter/free") and "openrouter/free" in free
+    lyria = openrouter["google/lyria-3-pro-preview"]
+    assert (lyria.prices["input"], lyria.prices["output"], lyria.is_free) == (D("0"), D("0"), None), "priced per song"
+    together, _ = normalized("together")
+    assert not [m for m, model in together.items() if model.is_free], "0/0 on Together is dedicated-only or per unit"
+    zeros = [model for model in together.values() if model.prices["input"] == 0 and model.prices["output"] == 0]
+    assert len(zeros) == 158 and {model.is_free for model in zeros} == {None}
+    onerouter, _ = normalized("onerouter")
+    assert onerouter["openai/gpt-5-mini:free"].is_free is True
+
+
+def test_a_declared_free_variant_with_a_price_above_zero_is_not_free():
+    spec = GATEWAY_REGISTRY["openrouter"].list_api
+    record = {"id": "vendor/model:free", "name": "x", "pricing": {"prompt": "0", "completion": "0.000001"}}
+    assert RecordNormalizer(spec).normalize(record).is_free is False
+
+
+def test_deepinfra_context_is_not_an_output_limit():
+    deepinfra, _ = normalized("deepinfra")
+    assert {model.max_output_tokens for model in deepinfra.values()} == {None}
+    assert sum(model.context_length is not None for model in deepinfra.values()) == 88
+
+
 @pytest.mark.parametrize("slug", ["groq", "fireworks", "openrouter", "together", "deepinfra"])
 def test_provider_ids_are_kept_verbatim(slug):
     models, _ = normalized(slug)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 CATALOG_CONN_ID = "gatewayz_db"
 HTTP_POOL = "gatewayz_provider_http"
+REFERENCE_MODES = ("fetch", "bundled")
 
 
 class SettingError(ValueError):
@@ -38,6 +39,15 @@ def model_sync_interval_hours(env: Mapping[str, str] = os.environ) -> int:
 def model_sync_cron(env: Mapping[str, str] = os.environ) -> str:
     hours = model_sync_interval_hours(env)
     return "0 0 * * *" if hours == 24 else f"0 */{hours} * * *"
+
+
+def reference_mode(env: Mapping[str, str] = os.environ) -> str:
+    """GATEWAYZ_REFERENCE_PRICES: `fetch` each reference source's live document (default) or read the `bundled`
+    snapshots without any request (no egress)."""
+    mode = (env.get("GATEWAYZ_REFERENCE_PRICES") or "fetch").strip().lower()
+    if mode not in REFERENCE_MODES:
+        raise SettingError(f"GATEWAYZ_REFERENCE_PRICES must be one of {list(REFERENCE_MODES)}, got {mode!r}")
+    return mode
 
 
 @dataclass(frozen=True)

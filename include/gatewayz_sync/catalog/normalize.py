@@ -164,11 +164,7 @@ class RecordNormalizer:
         shutdown = self._field(lambda: timestamp(first(view, f.shutdown_date), "shutdown_date"))
         prices, raw_pricing, variable = self._prices(view)
         capabilities = {name: capability(view, selector) for name, selector in f.capabilities.items()}
-        known_token_prices = [prices[m] for m in ("input", "output") if prices.get(m) is not None]
-        if variable or not known_token_prices:
-            is_free = None
-        else:
-            is_free = all(p == 0 for p in known_token_prices)
+        is_free = self._is_free(model_id, prices, variable)
 
         return NormalizedModel(
             provider_model_id=model_id,
@@ -188,6 +184,20 @@ class RecordNormalizer:
             raw_json=checked.raw_json,
             content_hash=checked.content_hash,
         )
+
+    def _is_free(self, model_id: str, prices: dict[str, Decimal | None], variable: bool) -> bool | None:
+        """True only for the provider's explicit free variants priced at zero; False once any price is above zero.
+
+        A zero alone means unknown: Together lists 0/0 for dedicated-only models and for models priced per
+        image or second, OpenRouter for Lyria (priced per song).
+        """
+        known = [price for price in prices.values() if price is not None]
+        if variable:
+            return None
+        if any(price > 0 for price in known):
+            return False
+        explicit = model_id in self.spec.free_ids or model_id.endswith(self.spec.free_id_suffixes)
+        return True if explicit and known else None
 
     def _prices(self, view: Any) -> tuple[dict[str, Decimal | None], dict[str, Any] | None, bool]:
         prices: dict[str, Decimal | None] = {}

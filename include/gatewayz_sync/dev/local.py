@@ -1,6 +1,6 @@
 """Local mode: one command prepares an Airflow home in `.local/`, a catalog database, and runs the job.
 
-`python -m include.gatewayz_sync.dev.local run`    provider sync, then model sync, then a per-provider summary
+`python -m include.gatewayz_sync.dev.local run`    provider sync, model sync, reference prices, then the summaries
 `python -m include.gatewayz_sync.dev.local demo`   the same against the replay server, offline, with demo keys
 `python -m include.gatewayz_sync.dev.local seed-providers`   migrate + upsert the registry (no Airflow run)
 
@@ -168,6 +168,15 @@ def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, int]:
     return {"failed": run[3]}
 
 
+def print_prices(connect_kwargs: dict[str, Any]) -> None:
+    import psycopg
+
+    from .price_report import print_price_report
+
+    with psycopg.connect(**connect_kwargs, autocommit=True) as connection:
+        print_price_report(connection)
+
+
 def demo_environment(replay_url: str) -> dict[str, str]:
     from ..sources.registry import GATEWAY_REGISTRY
 
@@ -226,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
             print("SYNC_MODELS_ON_STARTUP is off: the model sync was not started.")
             return 0
         models_ok, log_path = run_dag("gatewayz_sync_models", env)
+        prices_ok, _ = run_dag("gatewayz_sync_prices", env)
         summary = print_summary(connect_kwargs)
+        print_prices(connect_kwargs)
+        if not prices_ok:
+            print("The reference price run failed (a source could not be read); see its log.")
         if not models_ok and summary["failed"] == 0:
             print(f"The model sync run failed before recording results; see {log_path}")
             return 1

@@ -64,6 +64,11 @@ class FetchedPage:
         self._records: list[Any] | None = None
         self.next_request: PageRequest | None = None
 
+    def document(self) -> Any:
+        """The whole parsed body, for a single-response document that is not a list of records (a price file)."""
+        response, self._response = self._response, None
+        return self._fetcher.parse(response)
+
     def records(self) -> list[Any]:
         if self._records is None:
             response, self._response = self._response, None

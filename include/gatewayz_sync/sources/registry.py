@@ -80,6 +80,9 @@ _PROVIDERS = (
             base_url="https://openrouter.ai/api/v1", path="/models", auth=Bearer(), key_required=False,
             records_path="data", paginator=BodyNextLink("links.next"), price_unit=PriceUnit.USD_PER_TOKEN,
             variable_price_sentinel="-1", fields=OPENROUTER_STYLE_FIELDS,
+            # Zero prices alone do not make a model free (Lyria lists 0/0 and is priced per song): only the
+            # explicit free variants, and the Free Models Router, which routes to them.
+            free_id_suffixes=(":free",), free_ids=("openrouter/free",),
         ),
     ),
     Provider(
@@ -110,6 +113,9 @@ _PROVIDERS = (
         list_api=ListApiSpec(
             base_url="https://api.together.xyz/v1", path="/models", auth=Bearer(), records_path=None,
             price_unit=PriceUnit.USD_PER_1M_TOKENS,
+            # 0/0 here means "not on serverless" (dedicated endpoints only) or "priced per image/second",
+            # never free; Together names its free endpoints with a -Free suffix (Llama-3.3-70B-Instruct-Turbo-Free).
+            free_id_suffixes=("-Free", "-free"),
             fields=FieldMap(
                 name=("display_name",),
                 token_prices={"input": "pricing.input", "output": "pricing.output", "cache_read": "pricing.cached_input"},
@@ -199,7 +205,8 @@ _PROVIDERS = (
             fields=FieldMap(
                 description=("metadata.description",),
                 context_length=("metadata.context_length",),
-                max_output_tokens=("metadata.max_tokens",),
+                # No output limit: metadata.max_tokens is the total context (equal to context_length on every
+                # priced model of the recorded listing), not what one answer may hold.
                 token_prices={
                     "input": "metadata.pricing.input_tokens",
                     "output": "metadata.pricing.output_tokens",
@@ -390,6 +397,7 @@ _PROVIDERS = (
         list_api=ListApiSpec(
             base_url="https://api.onerouter.pro/v1", path="/models", auth=Bearer(), records_path="data",
             price_unit=PriceUnit.USD_PER_1M_TOKENS,
+            free_id_suffixes=(":free",),
             fields=FieldMap(
                 name=("display_name",),
                 max_output_tokens=("max_output_tokens",),

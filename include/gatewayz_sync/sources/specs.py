@@ -115,6 +115,8 @@ class ListApiSpec:
     volatile_fields: tuple[str, ...] = ()
     variable_price_sentinel: str | None = None
     auth_error_markers: tuple[str, ...] = ()
+    free_id_suffixes: tuple[str, ...] = ()
+    free_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("headers", "params", "path_params"):
@@ -215,6 +217,8 @@ def validate_list_api(slug: str, spec: ListApiSpec) -> None:
         raise _fail(slug, "list_api.quirk", f"unknown quirk {spec.quirk!r}; known: {sorted(quirks.RECORD_QUIRKS)}")
     if spec.record_filter is not None and spec.record_filter not in quirks.RECORD_FILTERS:
         raise _fail(slug, "list_api.record_filter", f"unknown filter {spec.record_filter!r}; known: {sorted(quirks.RECORD_FILTERS)}")
+    if any(not marker.strip() for marker in (*spec.free_id_suffixes, *spec.free_ids)):
+        raise _fail(slug, "list_api.free_id_suffixes", "a free-variant marker must not be empty")
     placeholders = set(re.findall(r"\{(\w+)\}", spec.base_url + spec.path))
     missing = placeholders - set(spec.path_params)
     if missing:

@@ -17,6 +17,7 @@ from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousShrink
 from .model_sql import (
     DATA_COLUMNS,
     FIELD_CHANGES_SQL,
+    KEEP_STORED_PRICES_SQL,
     MISSES_SQL,
     PENDING_MISSES,
     REAPPEARED_SQL,
@@ -148,6 +149,7 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
                 raise SuspiciousShrink(slug, got=len(models), active=load.active_before)
 
             if changed_rows:
+                cursor.execute(KEEP_STORED_PRICES_SQL, params)
                 cursor.execute(FIELD_CHANGES_SQL, params)
                 load.changes.update(kind for (kind,) in cursor.fetchall())
                 cursor.execute(REAPPEARED_SQL, params)

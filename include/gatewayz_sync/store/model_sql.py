@@ -1,7 +1,9 @@
 """The SQL of a provider's model load, built once from the column lists: change rows, upsert, misses.
 
 Every statement reads the temp table `stage_models` the load fills by COPY, and writes `models` and
-`model_changes` for one provider (`%(provider_id)s`), tagged with the attempt's `%(run_id)s`.
+`model_changes` for one provider (`%(provider_id)s`), tagged with the attempt's `%(run_id)s`. A model sync
+writes list-API prices only: `KEEP_STORED_PRICES_SQL` first puts an operator price, or a reference price the
+listing has nothing to replace with, back into the stage, so neither is overwritten nor reported as a change.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ DATA_COLUMNS = (
     "input_modalities",
     "output_modalities",
     *PRICE_COLUMNS.values(),
+    "price_source",
     "price_is_variable",
     "raw_pricing",
     *CAPABILITY_COLUMNS.values(),
@@ -29,6 +32,7 @@ STAGE_COLUMNS = ("provider_model_id", "changed", *DATA_COLUMNS)
 
 _TRACKED_FIELDS = (
     *(("price_changed", column) for column in PRICE_COLUMNS.values()),
+    ("price_changed", "price_source"),
     ("price_changed", "price_is_variable"),
     ("limits_changed", "context_length"),
     ("limits_changed", "max_output_tokens"),
@@ -50,9 +54,20 @@ def _change_values() -> str:
     return ",\n        ".join(rows)
 
 
+KEEP_STORED_PRICES_SQL = f"""
+UPDATE stage_models s SET ({", ".join(PRICE_COLUMNS.values())}, price_source)
+    = ({", ".join(f"m.{c}" for c in PRICE_COLUMNS.values())}, m.price_source)
+FROM models m
+WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id AND s.changed
+  AND (m.price_source = 'operator'
+       OR (s.price_source IS NULL AND m.price_source IS NOT NULL AND m.price_source <> 'list_api'))
+"""
+
 FIELD_CHANGES_SQL = f"""
-INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value, sync_run_id)
-SELECT m.provider_id, m.id, m.provider_model_id, c.kind, c.field, c.old_value, c.new_value, %(run_id)s
+INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value, sync_run_id,
+                           source)
+SELECT m.provider_id, m.id, m.provider_model_id, c.kind, c.field, c.old_value, c.new_value, %(run_id)s,
+       CASE WHEN c.kind = 'price_changed' THEN 'list_api' END
 FROM stage_models s
 JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
 CROSS JOIN LATERAL (VALUES

@@ -55,6 +55,9 @@ def migrate(connect: Callable[[], Any]) -> tuple[str | None, str]:
             after = MigrationContext.configure(
                 connection, opts={"version_table": VERSION_TABLE}
             ).get_current_revision()
+        except BaseException:
+            connection.rollback()  # a failed revision must not be committed half-done by the unlock below
+            raise
         finally:
             connection.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
             connection.commit()

@@ -28,6 +28,7 @@ def row_values(model: NormalizedModel) -> tuple:
         None if model.input_modalities is None else list(model.input_modalities),
         None if model.output_modalities is None else list(model.output_modalities),
         *(model.prices.get(meter) for meter in PRICE_COLUMNS),
+        "list_api" if any(price is not None for price in model.prices.values()) else None,
         model.price_is_variable,
         None if model.raw_pricing is None else dumps_json(model.raw_pricing, sort_keys=True).decode(),
         *(model.capabilities.get(name) for name in CAPABILITY_COLUMNS),

@@ -16,9 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..config import SyncSettings
 from ..sources.registry import GATEWAY_REGISTRY
+from ..store import price_status
 from ..store import status as read_model
 from .airflow_api import TriggerOptions, next_model_sync, trigger_model_sync, trigger_options
-from .views import render_page
+from .views import render_page, render_prices
 
 URL_PREFIX = "/admin/model-sync"
 MAX_PAGE = 1000
@@ -27,6 +28,7 @@ MAX_BIGINT = 2**63 - 1
 ChangeKind = Literal[
     "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated"
 ]
+PriceStatusFilter = Literal["disputed", "confirmed", "single", "api", "operator", "reference", "none"]
 
 
 def _authenticated():
@@ -61,10 +63,13 @@ def status_document(connection, provider: str | None, limit: int, offset: int) -
         connection, stale_hours=settings.stale_hours, now=now, provider=provider, limit=limit, offset=offset
     )
     totals = read_model.catalog_totals(connection)
+    coverage = price_status.price_coverage(connection)
+    totals["prices"] = price_status.reference_coverage(coverage)
+    totals["retired_models"] = sum(c["retired"] for c in coverage.values())
     return {
         "generated_at": now.isoformat(),
         "stale_after_hours": settings.stale_hours,
-        "providers": [s.as_dict() for s in statuses],
+        "providers": [{**s.as_dict(), "prices": coverage.get(s.slug)} for s in statuses],
         "totals": totals,
         "next_model_sync": next_model_sync(),
         "limit": limit,
@@ -129,6 +134,22 @@ def create_app() -> FastAPI:
     def post_provider(request: Request, slug: str, options: TriggerOptions = Depends(trigger_options)) -> dict[str, Any]:
         _check_slug(slug)
         return trigger_model_sync(request, [slug], options)
+
+    @app.get("/prices")
+    def get_prices(
+        provider: str | None = None,
+        status: PriceStatusFilter | None = None,
+        limit: int = Query(100, ge=1, le=MAX_PAGE),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
+        format: Literal["json", "html"] = "json",
+    ) -> Any:
+        if provider is not None:
+            _check_slug(provider)
+        with _catalog() as connection:
+            items = price_status.price_listing(connection, provider=provider, status=status, limit=limit, offset=offset)
+        document = {"models": items, "provider": provider, "status": status, "limit": limit, "offset": offset,
+                    "next_offset": offset + limit if len(items) == limit else None}
+        return HTMLResponse(render_prices(document)) if format == "html" else document
 
     @app.get("/page", response_class=HTMLResponse)
     def get_page() -> HTMLResponse:

@@ -19,6 +19,8 @@ STATE_STYLES = {
     "no-api": ("#475467", "#eef0f3"),
 }
 STATE_ORDER = ("failed", "stale", "never", "skipped", "fresh", "disabled", "no-api", "inactive")
+PRICE_FIELDS_SHOWN = ("input", "output", "cache_read", "cache_write", "long_context_threshold", "input_long_context",
+                      "output_long_context", "input_batch", "output_batch")
 
 
 def when(value: str | None) -> str:
@@ -55,3 +57,8 @@ def render_page(document: dict[str, Any], changes: list[dict[str, Any]]) -> str:
         changes=changes,
         state_styles=STATE_STYLES,
     )
+
+
+def render_prices(document: dict[str, Any]) -> str:
+    """The candidates listing: each model's stored price beside every source's candidate, disputes first in colour."""
+    return _templates.get_template("prices.html").render(document=document, fields=PRICE_FIELDS_SHOWN)

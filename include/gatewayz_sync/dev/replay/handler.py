@@ -75,6 +75,8 @@ class Handler(BaseHTTPRequestHandler):
         for pattern, provider in self.replay.routes:
             if pattern.match(parts.path):
                 return self._serve_provider(provider, parts.path, query)
+        if (source := self.replay.references.find(parts.path)) is not None:
+            return self._serve_reference(source.slug, self.replay.references.body(source), parts.path, query)
         self.replay.requests.append(LoggedRequest(None, parts.path, query, "Authorization" in self.headers, time.time()))
         self._json(404, {"error": {"message": f"no such path on the replay server: {parts.path}"}})
 
@@ -121,6 +123,22 @@ class Handler(BaseHTTPRequestHandler):
         headers = {**headers, **(fault.headers if fault else {})}
         body, content_type = bend_body(fault, body)
         self._send(200, body, headers, content_type, chunked=bool(fault and fault.chunked))
+
+    def _serve_reference(self, slug: str, body: bytes, path: str, query: dict[str, str]) -> None:
+        """A reference source's document, after the source's queued fault (error status, delay, hang, bad body)."""
+        self.replay.requests.append(LoggedRequest(slug, path, query, "Authorization" in self.headers, time.time()))
+        fault = self.replay._next_fault(slug)
+        if fault and fault.hang is not None:
+            self.replay._stopping.wait(min(fault.hang, MAX_HANG_SECONDS))
+            self.close_connection = True
+            return
+        if fault and fault.delay:
+            self.replay._stopping.wait(fault.delay)
+        if fault and fault.status is not None and fault.status >= 300:
+            body = (fault.body or json.dumps({"error": {"message": f"injected HTTP {fault.status}"}})).encode()
+            return self._send(fault.status, body, fault.headers)
+        body, content_type = bend_body(fault, body)
+        self._send(200, body, fault.headers if fault else {}, content_type, chunked=bool(fault and fault.chunked))
 
     def _control(self, method: str, path: str) -> None:
         try:

@@ -3,7 +3,8 @@
 Each provider is served under `/{slug}<its real path>` (`/openrouter/api/v1/models`), paged the way the
 provider pages, answering a missing key with the provider's recorded error body. Faults (status codes,
 Retry-After, delays, hung connections, malformed or oversized bodies, pagination loops, foreign next links)
-are queued per provider through `add_fault()` or `POST /_replay/faults`. `make demo`, the tests and the
+are queued per provider through `add_fault()` or `POST /_replay/faults`. The reference price hosts are served
+too (`references.py`), with the same faults by source slug. `make demo`, the tests and the
 benchmark all use this same server over real HTTP on loopback.
 """
 
@@ -25,6 +26,7 @@ from ...sources.specs import Provider
 from .catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
 from .faults import Fault
 from .handler import Handler, LoggedRequest
+from .references import ReferenceDocuments
 
 GENERIC_AUTH_ERROR = {"error": {"message": "Invalid API key", "type": "authentication_error"}}
 
@@ -60,6 +62,7 @@ class ReplayServer:
         self._page_sizes: dict[str, int] = dict(page_sizes or {})
         self._cache: dict[tuple, bytes] = {}
         self.requests: list[LoggedRequest] = []
+        self.references = ReferenceDocuments()
         self._stopping = threading.Event()
         self.reset_catalogs()
         self._httpd = ThreadingHTTPServer((host, port), Handler)
@@ -110,6 +113,7 @@ class ReplayServer:
                 if path.exists():
                     self._catalogs[slug] = RecordedCatalog.from_file(slug, provider.list_api, path)
             self._cache.clear()
+        self.references.reset()
 
     def catalog(self, slug: str) -> RecordedCatalog:
         return self._catalogs[slug]

@@ -1,0 +1,168 @@
+"""REFERENCE_SOURCES: the public price datasets that price models whose provider publishes no list price, as data.
+
+Each source is declared like a provider: where its document lives (a `ListApiSpec`, fetched by the same
+machinery: timeouts, size cap, host allow-list, the replay server in demos and tests), the bundled snapshot
+(`snapshots/`, with licence, commit and date), the document's format, and which of the source's own providers
+hold each of our providers' models. Declaration order is the order of preference between sources that disagree
+and have no majority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from ..sources.specs import SLUG_PATTERN, ListApiSpec, RegistryError, validate_list_api
+
+SNAPSHOT_DIR = Path(__file__).with_name("snapshots")
+FORMATS = ("genai-prices", "models.dev", "litellm")
+
+
+@dataclass(frozen=True)
+class SourceProviders:
+    """The source's provider ids that hold one of our providers' models; LiteLLM also keys them `<prefix>/<id>`."""
+
+    providers: tuple[str, ...]
+    key_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReferenceSource:
+    slug: str
+    name: str
+    document_format: str
+    licence: str
+    providers: Mapping[str, SourceProviders]
+    list_api: ListApiSpec | None = None
+    snapshot_file: str | None = None
+    snapshot_version: str = ""
+    snapshot_sha256: str | None = None
+    no_list_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "providers", MappingProxyType(dict(self.providers)))
+
+    @property
+    def connection_id(self) -> str:
+        return f"gatewayz_ref_{self.slug.replace('-', '_')}"
+
+    @property
+    def api_key_env(self) -> str:
+        return f"GATEWAYZ_REF_{self.slug.upper().replace('-', '_')}_KEY"
+
+    @property
+    def snapshot_path(self) -> Path | None:
+        return SNAPSHOT_DIR / self.snapshot_file if self.snapshot_file else None
+
+
+def _document(url: str, path: str) -> ListApiSpec:
+    return ListApiSpec(base_url=url, path=path, auth=None, key_required=False, records_path=None)
+
+
+def _same_names(*slugs: str) -> dict[str, SourceProviders]:
+    """Our slug -> the source's provider of the same name."""
+    return {slug: SourceProviders((slug,)) for slug in slugs}
+
+
+# Our google-vertex list API is generativelanguage.googleapis.com (Gemini API / AI Studio), priced as
+# "google" / "gemini", not Vertex AI. genai-prices' `huggingface_nebius` is Nebius behind the HF router, another
+# price list: not mapped. fal prices per image or second, never per token: not mapped. groq and xai publish list
+# prices; they are mapped so their references cross-check the provider's own price.
+_REFERENCE_SOURCES = (
+    ReferenceSource(
+        slug="genai-prices",
+        name="genai-prices",
+        document_format="genai-prices",
+        licence="MIT",
+        snapshot_version="genai-prices 0.2.3 (PyPI)",
+        no_list_reason="bundled in the pinned genai-prices package; updated by bumping the pin",
+        providers={
+            **_same_names("openai", "anthropic", "mistral", "cohere", "deepseek", "cerebras", "fireworks", "groq"),
+            "google-vertex": SourceProviders(("google",)),
+            "xai": SourceProviders(("x-ai",)),
+        },
+    ),
+    ReferenceSource(
+        slug="models-dev",
+        name="models.dev",
+        document_format="models.dev",
+        licence="MIT",
+        list_api=_document("https://models.dev", "/api.json"),
+        snapshot_file="models.dev-api.json",
+        snapshot_version="anomalyco/models.dev@f3fc6922 (2026-07-02)",
+        snapshot_sha256="b18caca0b3e55ad2e9a362eb0176a096f0c8ed45e11ada0d02b0f77432bcb2f3",
+        providers={
+            **_same_names(
+                "openai", "anthropic", "mistral", "cohere", "deepseek", "cerebras", "alibaba", "nebius", "helicone",
+                "clarifai", "groq", "xai",
+            ),
+            "google-vertex": SourceProviders(("google",)),
+            "fireworks": SourceProviders(("fireworks-ai",)),
+        },
+    ),
+    ReferenceSource(
+        slug="litellm",
+        name="litellm",
+        document_format="litellm",
+        licence="MIT",
+        list_api=_document(
+            "https://raw.githubusercontent.com/BerriAI/litellm/main", "/model_prices_and_context_window.json"
+        ),
+        snapshot_file="litellm-model_prices_and_context_window.json",
+        snapshot_version="BerriAI/litellm@5390469c (2026-02-21)",
+        snapshot_sha256="3768e09fcb4019df5a2e41e959e19f4d77e4bf495af291f80696963252a8d62a",
+        providers={
+            "openai": SourceProviders(("openai", "text-completion-openai"), ("openai/",)),
+            "anthropic": SourceProviders(("anthropic",), ("anthropic/",)),
+            "google-vertex": SourceProviders(("gemini",), ("gemini/",)),
+            "mistral": SourceProviders(("mistral",), ("mistral/",)),
+            "cohere": SourceProviders(("cohere", "cohere_chat"), ("cohere/", "cohere_chat/")),
+            "deepseek": SourceProviders(("deepseek",), ("deepseek/",)),
+            "cerebras": SourceProviders(("cerebras",), ("cerebras/",)),
+            "alibaba": SourceProviders(("dashscope",), ("dashscope/",)),
+            "fireworks": SourceProviders(("fireworks_ai",), ("fireworks_ai/",)),
+            "groq": SourceProviders(("groq",), ("groq/",)),
+            "xai": SourceProviders(("xai",), ("xai/",)),
+        },
+    ),
+)
+
+
+def validate_sources(sources: tuple[ReferenceSource, ...], provider_slugs: set[str]) -> Mapping[str, ReferenceSource]:
+    by_slug: dict[str, ReferenceSource] = {}
+    for source in sources:
+        where = f"reference source {source.slug!r}"
+        if not SLUG_PATTERN.match(source.slug) or source.slug in provider_slugs or source.slug in by_slug:
+            raise RegistryError(f"{where}: slug must be unique, lower-case and not a provider's slug")
+        if source.document_format not in FORMATS:
+            raise RegistryError(f"{where}: unknown format {source.document_format!r}; known: {list(FORMATS)}")
+        if source.list_api is None and not source.no_list_reason:
+            raise RegistryError(f"{where}: no list_api; set no_list_reason")
+        if source.list_api is not None:
+            validate_list_api(source.slug, source.list_api)
+            if source.snapshot_path is None or not source.snapshot_path.is_file() or not source.snapshot_sha256:
+                raise RegistryError(f"{where}: a fetched source needs a bundled snapshot file and its sha256")
+        unknown = sorted(set(source.providers) - provider_slugs)
+        if unknown:
+            raise RegistryError(f"{where}: maps unknown provider(s) {unknown}")
+        by_slug[source.slug] = source
+    return MappingProxyType(by_slug)
+
+
+def _registry_slugs() -> set[str]:
+    from ..sources.registry import GATEWAY_REGISTRY
+
+    return set(GATEWAY_REGISTRY)
+
+
+REFERENCE_SOURCES = validate_sources(_REFERENCE_SOURCES, _registry_slugs())
+PRICE_SOURCE_NAMES = ("list_api", "operator", *(s.name for s in _REFERENCE_SOURCES))
+
+
+def get_source(slug: str) -> ReferenceSource:
+    try:
+        return REFERENCE_SOURCES[slug]
+    except KeyError:
+        raise KeyError(f"unknown reference source {slug!r}; known: {', '.join(REFERENCE_SOURCES)}") from None

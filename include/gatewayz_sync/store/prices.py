@@ -1,0 +1,153 @@
+"""The stored prices of active models, as the price resolver reads them and writes back what it decided.
+
+Reading and writing happen in one transaction that holds every provider's model lock (the one each provider's
+load takes), so a model sync never interleaves with a resolution. Only rows whose decision differs are
+written; every change of a stored price or of its source becomes a `price_changed` row of `model_changes`
+with the source of the new value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from ..prices.price_set import COLUMNS, PriceSet
+from .copy_text import encode_row
+
+PRICE_FIELDS = tuple(COLUMNS.values())
+META_FIELDS = ("price_source", "price_confidence", "price_source_version", "price_checked_at", "price_dispute")
+WRITTEN_FIELDS = (*PRICE_FIELDS, *META_FIELDS)
+TRACKED_FIELDS = (*PRICE_FIELDS, "price_source")
+
+
+@dataclass
+class StoredCandidate:
+    source: str
+    prices: PriceSet
+    source_version: str
+    checked_at: date | None
+    status: str | None
+    status_reason: str | None
+
+
+@dataclass
+class PriceState:
+    """One active model's stored price fields, its operator price (if any) and its reference candidates."""
+
+    model_id: int
+    provider_id: int
+    slug: str
+    provider_model_id: str
+    values: dict[str, Any]
+    operator: PriceSet | None = None
+    operator_version: str | None = None
+    candidates: list[StoredCandidate] = field(default_factory=list)
+
+    @property
+    def source(self) -> str | None:
+        return self.values["price_source"]
+
+
+def lock_for_resolution(cursor) -> None:
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('gatewayz.prices', 0))")
+    cursor.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended('gatewayz.models.' || slug, 0))
+           FROM (SELECT slug FROM providers ORDER BY slug) p"""
+    )
+
+
+def load_price_state(cursor) -> list[PriceState]:
+    cursor.execute(
+        f"""SELECT m.id, m.provider_id, p.slug, m.provider_model_id, {", ".join(f"m.{c}" for c in WRITTEN_FIELDS)},
+                   o.provider_slug IS NOT NULL, o.updated_by, o.updated_at, {", ".join(f"o.{c}" for c in PRICE_FIELDS)}
+            FROM models m JOIN providers p ON p.id = m.provider_id
+            LEFT JOIN operator_prices o ON o.provider_slug = p.slug AND o.provider_model_id = m.provider_model_id
+            WHERE m.is_active ORDER BY m.id"""
+    )
+    states: dict[int, PriceState] = {}
+    width = len(WRITTEN_FIELDS)
+    for row in cursor.fetchall():
+        model_id, provider_id, slug, provider_model_id = row[:4]
+        values = dict(zip(WRITTEN_FIELDS, row[4 : 4 + width], strict=True))
+        has_operator, updated_by, updated_at = row[4 + width : 7 + width]
+        state = PriceState(model_id, provider_id, slug, provider_model_id, values)
+        if has_operator:
+            state.operator = PriceSet.from_columns(dict(zip(PRICE_FIELDS, row[7 + width :], strict=True)))
+            state.operator_version = f"operator_prices ({updated_by or 'operator'}, {updated_at:%Y-%m-%d %H:%M} UTC)"
+        states[model_id] = state
+    cursor.execute(
+        f"""SELECT c.model_id, c.source, c.source_version, c.checked_at, c.status, c.status_reason,
+                   {", ".join(f"c.{col}" for col in PRICE_FIELDS)}
+            FROM model_price_candidates c JOIN models m ON m.id = c.model_id WHERE m.is_active ORDER BY c.id"""
+    )
+    for model_id, source, version, checked_at, status, reason, *prices in cursor.fetchall():
+        candidate = PriceSet.from_columns(dict(zip(PRICE_FIELDS, prices, strict=True)))
+        states[model_id].candidates.append(StoredCandidate(source, candidate, version, checked_at, status, reason))
+    return list(states.values())
+
+
+def raw_records(cursor, model_ids: Sequence[int]) -> dict[int, Any]:
+    cursor.execute("SELECT id, raw FROM models WHERE id = ANY(%s)", (list(model_ids),))
+    return dict(cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    state: PriceState
+    field: str
+    old: Any
+    new: Any
+    source: str | None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
+def apply_decisions(
+    cursor,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    changes: Iterable[PriceChange],
+    statuses: Iterable[tuple[int, str, str, str | None]],
+) -> tuple[int, int, int]:
+    """Write changed model rows, their change rows and candidate statuses; returns how many of each."""
+    cursor.execute(
+        "CREATE TEMP TABLE stage_prices ON COMMIT DROP AS "
+        f"SELECT id AS model_id, {', '.join(WRITTEN_FIELDS)} FROM models WITH NO DATA"
+    )
+    written = 0
+    with cursor.copy(f"COPY stage_prices (model_id, {', '.join(WRITTEN_FIELDS)}) FROM STDIN") as copy:
+        for model_id, values in rows:
+            copy.write(encode_row((model_id, *(_text(values[c]) for c in WRITTEN_FIELDS))))
+            written += 1
+    if written:
+        cursor.execute(
+            f"""UPDATE models m SET {", ".join(f"{c} = s.{c}" for c in WRITTEN_FIELDS)}, updated_at = now()
+                FROM stage_prices s WHERE m.id = s.model_id"""
+        )
+    recorded = 0
+    with cursor.copy(
+        "COPY model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value, source) "
+        "FROM STDIN"
+    ) as copy:
+        for change in changes:
+            state = change.state
+            copy.write(encode_row((state.provider_id, state.model_id, state.provider_model_id, "price_changed",
+                                   change.field, _text(change.old), _text(change.new), change.source)))
+            recorded += 1
+    cursor.execute("CREATE TEMP TABLE stage_status (model_id bigint, source text, status text, reason text) ON COMMIT DROP")
+    marked = 0
+    with cursor.copy("COPY stage_status (model_id, source, status, reason) FROM STDIN") as copy:
+        for status_row in statuses:
+            copy.write(encode_row(status_row))
+            marked += 1
+    if marked:
+        cursor.execute(
+            """UPDATE model_price_candidates c SET status = s.status, status_reason = s.reason
+               FROM stage_status s WHERE c.model_id = s.model_id AND c.source = s.source"""
+        )
+    return written, recorded, marked

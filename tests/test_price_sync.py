@@ -1,0 +1,214 @@
+"""Reference prices against changes, through `dag.test()`, the replay server and the real PostgreSQL: operator >
+list API > reference, a refreshed snapshot that moves one price, a reference host that is down, bundled mode."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+
+import pytest
+
+from include.gatewayz_sync.catalog.records import dumps_json
+from include.gatewayz_sync.catalog.units import canonical
+from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES
+from tests.airflow_helpers import task_states
+
+D = Decimal
+
+
+@pytest.fixture
+def synced(catalog, run_dag, replay):
+    """Providers, then the models of a few providers, then reference prices."""
+
+    def sync(*slugs: str):
+        assert run_dag("gatewayz_sync_providers").state == "success"
+        assert run_dag("gatewayz_sync_models", {"providers": list(slugs)}).state == "success"
+        assert run_dag("gatewayz_sync_prices").state == "success"
+        return catalog
+
+    return sync
+
+
+def stored(catalog, slug: str, model_id: str) -> tuple:
+    return catalog.execute(
+        """SELECT m.price_source, m.price_input_usd_per_mtok, m.price_output_usd_per_mtok, m.price_confidence
+           FROM models m JOIN providers p ON p.id = m.provider_id WHERE p.slug = %s AND m.provider_model_id = %s""",
+        (slug, model_id),
+    ).fetchone()
+
+
+def versions(catalog, table: str) -> dict:
+    return dict(catalog.execute(f"SELECT id, xmin::text FROM {table}").fetchall())
+
+
+def changes_since(catalog, last_id: int) -> list[tuple]:
+    return catalog.execute(
+        "SELECT provider_model_id, kind, field, old_value, new_value, source FROM model_changes WHERE id > %s ORDER BY id",
+        (last_id,),
+    ).fetchall()
+
+
+def last_change(catalog) -> int:
+    return catalog.execute("SELECT coalesce(max(id), 0) FROM model_changes").fetchone()[0]
+
+
+def test_operator_price_over_list_api_over_reference(synced, run_dag, replay):
+    catalog = synced("groq", "openai")
+    api_model = catalog.execute(
+        """SELECT m.provider_model_id FROM models m JOIN providers p ON p.id = m.provider_id
+           JOIN model_price_candidates c ON c.model_id = m.id
+           WHERE p.slug = 'groq' AND m.price_source = 'list_api' ORDER BY m.provider_model_id LIMIT 1"""
+    ).fetchone()[0]
+    api_price = stored(catalog, "groq", api_model)
+    assert api_price[0] == "list_api", "a reference never replaces the provider's own price"
+    assert stored(catalog, "openai", "gpt-4o")[:3] == ("genai-prices", D("2.5"), D("10"))
+
+    catalog.execute(
+        """INSERT INTO operator_prices (provider_slug, provider_model_id, price_input_usd_per_mtok,
+                                        price_output_usd_per_mtok, note, updated_by)
+           VALUES ('groq', %s, 0.05, 0.08, 'negotiated', 'ops'), ('openai', 'gpt-4o', 2, 8, 'negotiated', 'ops')""",
+        (api_model,),
+    )
+    mark = last_change(catalog)
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    assert stored(catalog, "groq", api_model)[:3] == ("operator", D("0.05"), D("0.08"))
+    assert stored(catalog, "openai", "gpt-4o")[:3] == ("operator", D("2"), D("8"))
+    operator_changes = changes_since(catalog, mark)
+    assert {(m, f, s) for m, _, f, _, _, s in operator_changes} >= {
+        (api_model, "price_input_usd_per_mtok", "operator"), ("gpt-4o", "price_source", "operator")}
+    assert {kind for _, kind, *_ in operator_changes} == {"price_changed"}
+
+    # the provider moves its list price: the sync keeps the operator price and reports no change for it
+    records = copy.deepcopy(replay.catalog("groq").records)
+    record = next(r for r in records if r["id"] == api_model)
+    record["pricing"]["prompt"] = str(D(record["pricing"]["prompt"]) * 2)
+    replay.set_records("groq", records)
+    mark = last_change(catalog)
+    assert run_dag("gatewayz_sync_models", {"providers": ["groq"]}).state == "success"
+    assert stored(catalog, "groq", api_model)[:3] == ("operator", D("0.05"), D("0.08"))
+    assert [c for c in changes_since(catalog, mark) if c[1] == "price_changed"] == []
+
+    # the operator withdraws the price: the provider's current list price comes back, the reference elsewhere
+    catalog.execute("DELETE FROM operator_prices")
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    restored = stored(catalog, "groq", api_model)
+    assert restored[:2] == ("list_api", api_price[1] * 2) and restored[2] == api_price[2]
+    assert stored(catalog, "openai", "gpt-4o")[:3] == ("genai-prices", D("2.5"), D("10"))
+
+
+def test_a_refreshed_snapshot_that_changes_one_price_rewrites_one_candidate_and_one_model(synced, run_dag, replay):
+    catalog = synced("fireworks")
+    model_id, candidate_id, source_id = catalog.execute(
+        """SELECT m.provider_model_id, c.id, c.source_model_id FROM models m
+           JOIN model_price_candidates c ON c.model_id = m.id AND c.source = 'litellm'
+           WHERE m.price_source = 'litellm' AND m.price_confidence = 'single'
+             AND (SELECT count(*) FROM model_price_candidates o WHERE o.model_id = m.id) = 1
+           ORDER BY m.provider_model_id LIMIT 1"""
+    ).fetchone()
+    before_price = stored(catalog, "fireworks", model_id)
+    source = REFERENCE_SOURCES["litellm"]
+    document = json.loads(source.snapshot_path.read_bytes(), parse_float=Decimal)
+    document[source_id]["output_cost_per_token"] = document[source_id]["output_cost_per_token"] * D("1.5")
+    replay.references.set_document("litellm", dumps_json(document))
+
+    candidates_before, models_before = versions(catalog, "model_price_candidates"), versions(catalog, "models")
+    mark = last_change(catalog)
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    candidates_after, models_after = versions(catalog, "model_price_candidates"), versions(catalog, "models")
+    assert [k for k in candidates_before if candidates_before[k] != candidates_after[k]] == [candidate_id]
+    assert len([k for k in models_before if models_before[k] != models_after[k]]) == 1
+    new_output = canonical(before_price[2] * D("1.5"))
+    assert changes_since(catalog, mark) == [
+        (model_id, "price_changed", "price_output_usd_per_mtok", str(before_price[2]), str(new_output), "litellm")]
+    versions_now = dict(catalog.execute("SELECT id, source_version FROM model_price_candidates WHERE source = 'litellm'"))
+    assert versions_now[candidate_id].startswith("sha256:") and " fetched " in versions_now[candidate_id]
+    assert {v for k, v in versions_now.items() if k != candidate_id} == {source.snapshot_version}
+    run = catalog.execute(
+        "SELECT inserted, updated, deleted FROM reference_runs WHERE source = 'litellm' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert run == (0, 1, 0)
+
+
+def test_a_reference_host_that_is_down_fails_its_task_alone(synced, run_dag, replay):
+    catalog = synced("fireworks", "cerebras")
+    litellm_before = dict(catalog.execute(
+        "SELECT id, xmin::text FROM model_price_candidates WHERE source = 'litellm'").fetchall())
+    prices_before = catalog.execute(
+        "SELECT id, price_source, price_input_usd_per_mtok FROM models ORDER BY id").fetchall()
+    assert litellm_before
+
+    replay.add_fault("litellm", status=503, times=-1)
+    run = run_dag("gatewayz_sync_prices")
+    assert run.state == "failed"
+    states = task_states(run)
+    refresh = {i: states[("refresh_source", i)] for i in range(3)}
+    assert sorted(refresh.values()) == ["failed", "success", "success"]
+    assert states[("resolve_prices", -1)] == "failed", "it resolves with what it has, then fails the run"
+    status, error = catalog.execute(
+        "SELECT status, error FROM reference_runs WHERE source = 'litellm' ORDER BY id DESC LIMIT 1").fetchone()
+    assert status == "failed"
+    assert error.startswith("reference source litellm could not be read: HTTP 503 from litellm: injected HTTP 503")
+    assert "stay in place" in error
+    assert dict(catalog.execute(
+        "SELECT id, xmin::text FROM model_price_candidates WHERE source = 'litellm'").fetchall()) == litellm_before
+    assert catalog.execute(
+        "SELECT id, price_source, price_input_usd_per_mtok FROM models ORDER BY id").fetchall() == prices_before
+
+    models = run_dag("gatewayz_sync_models", {"providers": ["fireworks", "cerebras"]})
+    assert models.state == "success", "the model sync does not depend on a reference host"
+
+
+def test_bundled_mode_reads_the_snapshots_without_a_request(synced, run_dag, replay, monkeypatch):
+    catalog = synced("cerebras")
+    catalog.execute("DELETE FROM model_price_candidates")
+    replay.clear_requests()
+    monkeypatch.setenv("GATEWAYZ_REFERENCE_PRICES", "bundled")
+    monkeypatch.delenv("GATEWAYZ_BASE_URL_OVERRIDE")
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    assert replay.requests == []
+    rows = dict(catalog.execute("SELECT source, max(source_version) FROM model_price_candidates GROUP BY 1").fetchall())
+    assert rows == {s.name: s.snapshot_version for s in REFERENCE_SOURCES.values()}
+    origins = dict(catalog.execute(
+        "SELECT DISTINCT ON (source) source, details->>'origin' FROM reference_runs ORDER BY source, id DESC").fetchall())
+    assert origins == {"genai-prices": "package", "models.dev": "bundled snapshot", "litellm": "bundled snapshot"}
+
+
+def test_migration_0005_backfills_list_api_sources_and_downgrades_cleanly():
+    import secrets
+
+    import psycopg
+    from alembic import command
+
+    from include.gatewayz_sync.store import schema
+    from tests.conftest import PG_ADMIN_DSN, admin_connection
+
+    name = f"gatewayz_migration_{secrets.token_hex(3)}"
+    with admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
+            with engine.connect() as sa_connection:
+                command.upgrade(schema._alembic_config(sa_connection), "0003")
+                sa_connection.commit()
+            connection.execute(
+                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint)
+                   VALUES ('groq', 'Groq', 'bg-orange-500', 'fast', 'https://groq.com', true, 'x')""")
+            connection.execute(
+                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_input_usd_per_mtok)
+                   SELECT id, m, m, '{}', 'h', p FROM providers,
+                          (VALUES ('priced', 0.59), ('unpriced', NULL)) AS v(m, p)""")
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0003", "0005")
+            assert dict(connection.execute("SELECT provider_model_id, price_source FROM models").fetchall()) == {
+                "priced": "list_api", "unpriced": None}
+            assert connection.execute("SELECT DISTINCT lifecycle FROM models_current").fetchall() == [("active",)]
+            with engine.connect() as sa_connection:
+                command.downgrade(schema._alembic_config(sa_connection), "0003")
+                sa_connection.commit()
+            assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == "0005"
+            engine.dispose()
+    finally:
+        with admin_connection() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
