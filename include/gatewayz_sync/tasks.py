@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from include.gatewayz_sync.config import CATALOG_CONN_ID, FetchSettings, SyncSettings
+from include.gatewayz_sync.config import CATALOG_CONN_ID, ConcurrencySettings, FetchSettings, SyncSettings
 
 log = logging.getLogger(__name__)
+
+POOL_WAIT_XCOM_KEY = "pool_wait"
+WAITING_STATES = (None, "scheduled")
 
 
 class CatalogUnreachable(Exception):
@@ -145,10 +149,51 @@ def sync_provider(slug: str) -> dict[str, Any]:
     except ProviderSkipped as skipped:
         raise AirflowSkipException(f"{slug} skipped: {skipped.reason}") from None
     except ProviderSyncError as failure:
+        log.error("%s sync failed: %s", slug, failure)
         if failure.retryable:
             raise
         raise AirflowFailException(str(failure)) from None
     return summary.as_dict()
+
+
+def watch_http_pool(slugs: list[str] | None) -> dict[str, Any]:
+    """End the run instead of letting it wait forever when no provider task can enter the named pool.
+
+    Airflow 3 keeps a task whose pool does not exist `scheduled` for ever (the scheduler only logs a warning) and
+    tasks cannot read pools, so this watches the mapped instances: once one of them has left `scheduled` the
+    pool works. If none has within GATEWAYZ_HTTP_POOL_WAIT_SECONDS, the waiting instances are skipped, the
+    reason goes to XCom and `finalize` fails the run with it.
+    """
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+    settings = ConcurrencySettings.from_env()
+    ti = get_current_context()["ti"]
+    slugs = list(slugs or [])
+    if settings.pool is None or not slugs:
+        return {"pool": settings.pool, "started": True}
+    deadline = time.monotonic() + settings.pool_wait_seconds
+    while True:
+        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id]).get(ti.run_id, {})
+        waiting = [key for key, state in states.items() if state in WAITING_STATES]
+        if states and len(waiting) < len(states):
+            log.info("Pool %s admits provider tasks (%d of %d started)", settings.pool, len(states) - len(waiting),
+                     len(states))
+            return {"pool": settings.pool, "started": True}
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(min(2.0, settings.pool_wait_seconds))
+    message = (
+        f"No sync_provider task entered pool '{settings.pool}' within {settings.pool_wait_seconds:g} s: the pool "
+        f"does not exist (Airflow then waits forever) or has no free slot. Create it with: "
+        f"{settings.pool_command()} (or unset GATEWAYZ_HTTP_POOL; raise GATEWAYZ_HTTP_POOL_WAIT_SECONDS if it is "
+        f"only busy)"
+    )
+    log.error("%s", message)
+    ti.xcom_push(key=POOL_WAIT_XCOM_KEY, value={"pool": settings.pool, "message": message})
+    stuck = [("sync_provider", int(key.rsplit("_", 1)[1])) for key in waiting]
+    log.error("Skipping %d provider tasks that never started so the run ends now", len(stuck))
+    raise DownstreamTasksSkipped(tasks=stuck)
 
 
 def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
@@ -162,6 +207,7 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     ti = context["ti"]
     params = context["params"]
     slugs = list(slugs or [])
+    pool_wait = ti.xcom_pull(task_ids="watch_http_pool", key=POOL_WAIT_XCOM_KEY) if ConcurrencySettings.from_env().pool else None
     try:
         task_states = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id])
         states = task_states.get(ti.run_id, {})
@@ -171,6 +217,10 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     connection = catalog_connector()()
     try:
         outcome = run_outcomes(connection, ti.run_id, slugs, states)
+        if pool_wait:
+            for index, slug in enumerate(slugs):
+                if states.get(f"sync_provider_{index}") == "skipped" and outcome.statuses.get(slug) == "failed":
+                    outcome.errors[slug] = pool_wait["message"]
         record_model_sync_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=bool(params.get("dry_run")))
     finally:
         connection.close()
@@ -183,9 +233,11 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     log.info("%s", line)
     for slug, error in sorted(outcome.errors.items()):
         if outcome.statuses[slug] == "failed":
-            log.error("%s failed: %s", slug, error)
+            log.error("%s sync failed: %s", slug, error)
         else:
             log.info("%s skipped: %s", slug, error)
+    if pool_wait:
+        raise AirflowFailException(f"{line}. {pool_wait['message']}")
     if counts["failed"]:
         failed = ", ".join(sorted(s for s, status in outcome.statuses.items() if status == "failed"))
         raise AirflowFailException(f"{line}. Failed providers: {failed}")
