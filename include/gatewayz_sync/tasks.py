@@ -78,7 +78,11 @@ def sync_providers() -> dict[str, Any]:
 
 
 def list_provider_slugs(params: dict[str, Any]) -> list[str]:
-    """The providers this run covers: conf `providers` if given, else every active, enabled provider."""
+    """The providers this run covers: conf `providers` if given, else every active, enabled provider.
+
+    The schema is migrated first: on a new deployment the model sync may run (its cron fires on unpause) before
+    the provider sync ever has, and it then finds no providers instead of failing on missing tables.
+    """
     from include.gatewayz_sync.registry import GATEWAY_REGISTRY
     from include.gatewayz_sync.store.providers import syncable_slugs
 
@@ -86,6 +90,7 @@ def list_provider_slugs(params: dict[str, Any]) -> list[str]:
     unknown = [slug for slug in requested if slug not in GATEWAY_REGISTRY]
     if unknown:
         raise ValueError(f"unknown provider(s) {unknown}; known: {', '.join(sorted(GATEWAY_REGISTRY))}")
+    migrate_catalog()
     if requested:
         log.info("Syncing the providers named in the run conf: %s", ", ".join(requested))
         return requested
