@@ -166,6 +166,36 @@ class _AirflowProcesses:
         response.raise_for_status()
         return response.json()["task_instances"]
 
+    def run_ids(self, dag_id: str) -> set[str]:
+        runs = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}).json()["dag_runs"]
+        return {run["dag_run_id"] for run in runs}
+
+    def wait_for_new_run(self, dag_id: str, known: set[str], run_type: str, timeout: float = 90) -> str:
+        """The id of a run of `run_type` (e.g. `asset_triggered`) not in `known`, once the scheduler made one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}).json()["dag_runs"]
+            new = [run for run in runs if run["dag_run_id"] not in known and run["run_type"] == run_type]
+            if new:
+                return new[0]["dag_run_id"]
+            time.sleep(1)
+        raise TimeoutError(f"no new {run_type} run of {dag_id} within {timeout} s")
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1) -> str:
+        """A task attempt's log as served by the REST API (JSON text, quotes escaped)."""
+        response = self.api(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            params={"map_index": map_index, "full_content": "true"}, headers={"Accept": "application/json"},
+        )
+        response.raise_for_status()
+        return json.dumps(response.json())
+
+    def shell(self, command: str, **env: str) -> subprocess.CompletedProcess:
+        """A command as an operator types it (e.g. from the README), in this deployment's environment."""
+        path = f"{Path(AIRFLOW_BIN).parent}:{self.env.get('PATH', '')}"
+        return subprocess.run(["bash", "-c", command], env={**self.env, **env, "PATH": path}, cwd=self.workdir,
+                              capture_output=True, text=True, timeout=120)
+
     def log_text(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
@@ -237,6 +267,7 @@ class BareAirflow(_AirflowProcesses):
 
     def restart(self, names: tuple[str, ...], **env: str) -> None:
         """Stop `names`, change their environment, start them again (e.g. a DAG setting read at parse time)."""
+        assert set(names) <= {"scheduler", "dag-processor"}, names
         self._stop_processes(names)
         self.env.update(env)
         for name in names:

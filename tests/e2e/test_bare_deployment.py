@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -91,13 +90,6 @@ def bare(bare_catalog, bare_replay):
         cluster.stop()
 
 
-def shell(bare, command: str, **env: str) -> subprocess.CompletedProcess:
-    """One README command, as written, in the deployment's environment (this Airflow's `airflow` on PATH)."""
-    path = f"{Path(sys.executable).parent}:{bare.env.get('PATH', '')}"
-    return subprocess.run(["bash", "-c", command], env={**bare.env, **env, "PATH": path}, cwd=bare.workdir,
-                          capture_output=True, text=True, timeout=120)
-
-
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -112,31 +104,6 @@ def max_overlap(instances: list[dict]) -> int:
         running += step
         peak = max(peak, running)
     return peak
-
-
-def wait_for_asset_run(bare, dag_id: str, after: set[str], timeout: float = 90) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = bare.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}).json()["dag_runs"]
-        new = [run for run in runs if run["dag_run_id"] not in after and run["run_type"] == "asset_triggered"]
-        if new:
-            return new[0]["dag_run_id"]
-        time.sleep(1)
-    raise TimeoutError(f"no asset-triggered run of {dag_id} within {timeout} s")
-
-
-def run_ids(bare, dag_id: str) -> set[str]:
-    runs = bare.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}).json()["dag_runs"]
-    return {run["dag_run_id"] for run in runs}
-
-
-def task_log(bare, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
-    response = bare.api(
-        "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/1",
-        params={"map_index": map_index, "full_content": "true"}, headers={"Accept": "application/json"},
-    )
-    response.raise_for_status()
-    return json.dumps(response.json())
 
 
 def test_the_project_is_importable_only_through_the_bundle(bare):
@@ -164,12 +131,12 @@ def test_provider_sync_and_the_model_sync_it_triggers_succeed_with_nothing_provi
     assert bare.wait_for_run("gatewayz_sync_providers", providers_run, timeout=180)["state"] == "success"
     assert bare_catalog.execute("SELECT count(*) FROM providers WHERE is_active").fetchone()[0] == 31
 
-    models_run = wait_for_asset_run(bare, "gatewayz_sync_models", set(), timeout=300)
+    models_run = bare.wait_for_new_run("gatewayz_sync_models", set(), "asset_triggered", timeout=300)
     document = bare.wait_for_run("gatewayz_sync_models", models_run, timeout=420)
     assert document["state"] == "success"
     took = (parse_time(document["end_date"]) - parse_time(document["start_date"])).total_seconds()
     print(f"asset-triggered model sync: {took:.1f} s")
-    for other in run_ids(bare, "gatewayz_sync_models"):
+    for other in bare.run_ids("gatewayz_sync_models"):
         assert bare.wait_for_run("gatewayz_sync_models", other, timeout=300)["state"] == "success", other
     assert bare_catalog.execute("SELECT count(*) FROM models WHERE is_active").fetchone()[0] == 1263
     statuses = dict(bare_catalog.execute(
@@ -195,14 +162,14 @@ def test_the_readme_log_greps_find_their_lines(bare, bare_replay):
         bare_replay.clear_faults()
 
     synced, complete, failed = readme.shell_commands("Log lines to grep")
-    found = shell(bare, synced, AIRFLOW_HOME=str(bare.home))
+    found = bare.shell(synced, AIRFLOW_HOME=str(bare.home))
     assert found.returncode == 0, found.stderr
     assert re.search(r"task_id=upsert_providers/attempt=1\.log:.*Synced 31 providers \(31 added, 0 updated", found.stdout)
-    found = shell(bare, complete, AIRFLOW_HOME=str(bare.home))
+    found = bare.shell(complete, AIRFLOW_HOME=str(bare.home))
     assert found.returncode == 0, found.stderr
     assert re.search(r"task_id=finalize/attempt=1\.log:.*Model sync complete: 29 ok, 0 failed, 2 skipped; 1263 active",
                      found.stdout)
-    found = shell(bare, failed, AIRFLOW_HOME=str(bare.home))
+    found = bare.shell(failed, AIRFLOW_HOME=str(bare.home))
     assert found.returncode == 0, found.stderr
     lines = found.stdout.splitlines()
     assert all(f"run_id={failing}" in line for line in lines), "only the failing run says `sync failed`"
@@ -210,7 +177,7 @@ def test_the_readme_log_greps_find_their_lines(bare, bare_replay):
                "groq sync failed: authentication failed for groq: HTTP 401" in line for line in lines), lines
     assert any("task_id=finalize/" in line and "groq sync failed: authentication failed for groq" in line
                for line in lines), lines
-    assert "groq sync failed" in task_log(bare, "gatewayz_sync_models", failing, "finalize")
+    assert "groq sync failed" in bare.task_log("gatewayz_sync_models", failing, "finalize")
 
 
 def test_the_readme_troubleshooting_commands_as_written(bare):
@@ -219,7 +186,7 @@ def test_the_readme_troubleshooting_commands_as_written(bare):
     for command in commands:
         if "$RUN_ID" in command:
             assert bare.wait_for_run("gatewayz_sync_models", run_id, timeout=300)["state"] == "success"
-        result = shell(bare, command, RUN_ID=run_id or "")
+        result = bare.shell(command, RUN_ID=run_id or "")
         assert result.returncode == 0, (command, result.stdout, result.stderr)
         if command.startswith("airflow dags list-import-errors"):
             assert "No data found" in result.stdout or result.stdout.strip() == "", result.stdout
@@ -231,7 +198,7 @@ def test_the_readme_troubleshooting_commands_as_written(bare):
             assert re.search(r"sync_provider\s*\|\s*success", result.stdout), result.stdout
     assert run_id is not None
     for dag_id in ("gatewayz_sync_providers", "gatewayz_sync_models"):
-        for other in run_ids(bare, dag_id):
+        for other in bare.run_ids(dag_id):
             bare.wait_for_run(dag_id, other, timeout=300)
 
 
@@ -255,7 +222,7 @@ def test_a_named_pool_that_does_not_exist_fails_the_run_within_a_minute_with_the
     }
     message = f"No sync_provider task entered pool '{MISSING_POOL}' within 30 s"
     command = f'airflow pools set {MISSING_POOL} 8 "gatewayz model-list requests"'
-    finalize = task_log(bare, "gatewayz_sync_models", run_id, "finalize")
+    finalize = bare.task_log("gatewayz_sync_models", run_id, "finalize")
     assert message in finalize and command.replace('"', '\\"') in finalize
     # All Airflow itself says: a scheduler log line (3.3.2 records no DAG warning for a missing pool).
     assert f"Tasks using non-existent pool '{MISSING_POOL}' will not be scheduled" in bare.log_text("scheduler")
@@ -268,10 +235,10 @@ def test_a_named_pool_that_does_not_exist_fails_the_run_within_a_minute_with_the
 
     (readme_command,) = [c for c in readme.shell_commands("Deploying to your Airflow") if c.startswith("airflow pools")]
     assert readme_command == command
-    created = shell(bare, command)
+    created = bare.shell(command)
     assert created.returncode == 0, created.stderr
     run_id = bare.trigger("gatewayz_sync_models", {"providers": ["openai", "groq"]})
     assert bare.wait_for_run("gatewayz_sync_models", run_id, timeout=180)["state"] == "success"
     pools = {ti["task_id"]: ti["pool"] for ti in bare.task_instances("gatewayz_sync_models", run_id)}
     assert pools["sync_provider"] == MISSING_POOL and pools["watch_http_pool"] == "default_pool"
-    assert "admits provider tasks" in task_log(bare, "gatewayz_sync_models", run_id, "watch_http_pool")
+    assert "admits provider tasks" in bare.task_log("gatewayz_sync_models", run_id, "watch_http_pool")
