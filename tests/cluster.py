@@ -75,12 +75,14 @@ class _AirflowProcesses:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         }
 
-    def airflow(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-        """Run one `airflow` CLI command in this cluster's environment."""
-        return subprocess.run(
-            [AIRFLOW_BIN, *args], env=self.env, check=check, timeout=timeout, capture_output=True, text=True,
-            cwd=self.workdir,
+    def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run one `airflow` CLI command in this cluster's environment; its output is in the error if it fails."""
+        result = subprocess.run(
+            [AIRFLOW_BIN, *args], env=self.env, timeout=timeout, capture_output=True, text=True, cwd=self.workdir,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} exited {result.returncode}: {result.stderr[-3000:]}")
+        return result
 
     def _spawn(self, name: str, *args: str) -> None:
         log = (self.logs / f"{name}.log").open("a")
