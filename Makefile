@@ -23,16 +23,16 @@ $(STAMP): requirements.txt constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m include.gatewayz_sync.local run $(if $(STRICT),--strict)
+	$(BIN)/python -m include.gatewayz_sync.dev.local run $(if $(STRICT),--strict)
 
 demo: $(STAMP)
-	$(BIN)/python -m include.gatewayz_sync.local demo $(if $(STRICT),--strict)
+	$(BIN)/python -m include.gatewayz_sync.dev.local demo $(if $(STRICT),--strict)
 
 seed-providers: $(STAMP)
-	$(BIN)/python -m include.gatewayz_sync.local seed-providers
+	$(BIN)/python -m include.gatewayz_sync.dev.local seed-providers
 
 replay: $(STAMP)
-	$(BIN)/python -m include.gatewayz_sync.replay --port $(or $(PORT),9000)
+	$(BIN)/python -m include.gatewayz_sync.dev.replay --port $(or $(PORT),9000)
 
 services:
 	@scripts/ensure-services

@@ -17,11 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from include.gatewayz_sync.paging import LinkHeader, read_path
-from include.gatewayz_sync.records import dumps_json
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.replay.catalogs import RECORDINGS_DIR, RecordedCatalog
-from include.gatewayz_sync.specs import AuthStyle, FieldMap, ListApiSpec, Member, Priority, Provider
+from include.gatewayz_sync.catalog.records import dumps_json
+from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, RecordedCatalog
+from include.gatewayz_sync.sources.paging import LinkHeader
+from include.gatewayz_sync.sources.paths import read_path
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.specs import AuthStyle, FieldMap, ListApiSpec, Member, Priority, Provider
 
 LARGEST = "deepinfra"
 LARGEST_MODELS = 22_000

@@ -33,7 +33,7 @@ PG_DSN = os.environ.get("GATEWAYZ_TEST_PG", f"host=127.0.0.1 port=5432 dbname=po
 def configure_environment(workdir: Path, catalog_db: str) -> None:
     home = workdir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    from include.gatewayz_sync.local import airflow_home_settings, catalog_connection_json
+    from include.gatewayz_sync.dev.local import airflow_home_settings, catalog_connection_json
 
     os.environ.update(
         {
@@ -54,7 +54,7 @@ def configure_environment(workdir: Path, catalog_db: str) -> None:
 
 def _serve(directory: str, port_queue) -> None:
     from benchmarks.catalog import PAGE_SIZES, benchmark_providers
-    from include.gatewayz_sync.replay.server import ReplayServer
+    from include.gatewayz_sync.dev.replay.server import ReplayServer
 
     server = ReplayServer(recordings_dir=Path(directory), page_sizes=PAGE_SIZES,
                           providers=benchmark_providers().values())
@@ -138,8 +138,9 @@ def measure_floor(directory: Path, database: str) -> dict:
     from decimal import Decimal
 
     from benchmarks.catalog import LARGEST, benchmark_providers, payload_bytes
-    from include.gatewayz_sync.normalize import RecordNormalizer
-    from include.gatewayz_sync.store.models import DATA_COLUMNS, row_values
+    from include.gatewayz_sync.catalog.normalize import RecordNormalizer
+    from include.gatewayz_sync.store.model_sql import DATA_COLUMNS
+    from include.gatewayz_sync.store.staging import row_values
 
     payload = payload_bytes(directory, LARGEST)
     started = time.perf_counter()
@@ -196,11 +197,12 @@ def _isolated_largest(database: str, replay_url: str) -> None:
     import psycopg
 
     from benchmarks.catalog import LARGEST, benchmark_providers
-    from include.gatewayz_sync.config import FetchSettings
+    from include.gatewayz_sync.config import FetchSettings, SyncSettings
     from include.gatewayz_sync.model_sync import sync_provider_models
     from include.gatewayz_sync.store import schema
-    from include.gatewayz_sync.store.models import LoadOptions, RunInfo
+    from include.gatewayz_sync.store.load import LoadOptions
     from include.gatewayz_sync.store.providers import sync_registry
+    from include.gatewayz_sync.store.runs import RunInfo
 
     def connect():
         return psycopg.connect(PG_DSN, dbname=database, autocommit=True)
@@ -213,12 +215,12 @@ def _isolated_largest(database: str, replay_url: str) -> None:
     env = {**os.environ, "GATEWAYZ_BASE_URL_OVERRIDE": f"{replay_url}/{{slug}}"}
     started = time.perf_counter()
     summary = sync_provider_models(
-        providers[LARGEST], connect, RunInfo("bench", "isolated", 1, datetime.now(UTC)), LoadOptions(),
+        providers[LARGEST], connect, RunInfo("bench", "isolated", 1, datetime.now(UTC)), LoadOptions.from_settings(SyncSettings()),
         connection_for=lambda provider: None, env=env, fetch_settings=FetchSettings(),
     )
     seconds = time.perf_counter() - started
     peak = _high_water_rss()
-    print(json.dumps({"models": summary.inserted, "seconds": round(seconds, 2), "peak_rss_bytes": peak,
+    print(json.dumps({"models": summary.result.load.inserted, "seconds": round(seconds, 2), "peak_rss_bytes": peak,
                       "rss_before_sync_bytes": baseline}))
 
 
@@ -289,7 +291,7 @@ def main() -> int:
           f"{synthetic.LARGEST} {built[synthetic.LARGEST]['models']} models in "
           f"{built[synthetic.LARGEST]['bytes'] / 2**20:.1f} MB ({time.perf_counter() - started:.1f} s to build)")
 
-    from include.gatewayz_sync import registry
+    from include.gatewayz_sync.sources import registry
 
     registry.GATEWAY_REGISTRY = MappingProxyType(synthetic.benchmark_providers())
     from airflow.dag_processing.dagbag import DagBag

@@ -7,7 +7,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, Trigge
 from include.gatewayz_sync import tasks
 from include.gatewayz_sync.assets import PROVIDERS_ASSET
 from include.gatewayz_sync.config import ConcurrencySettings, TaskRetrySettings, model_sync_cron
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
 CONCURRENCY = ConcurrencySettings.from_env()
 
@@ -32,7 +32,10 @@ CONCURRENCY = ConcurrencySettings.from_env()
         ),
         "dry_run": Param(False, type="boolean", description="Fetch and diff, but write only a dry_run sync_runs row."),
         "allow_shrink": Param(
-            False, type="boolean", description="Deactivate models even when a listing shrank by more than half."
+            False,
+            type="boolean",
+            description="Deactivate models even when a listing holds fewer than MODEL_SHRINK_GUARD_RATIO "
+            "(default 70%) of the provider's active models.",
         ),
     },
     doc_md="""

@@ -2,7 +2,7 @@
 
 from airflow.plugins_manager import AirflowPlugin
 
-from include.gatewayz_sync.web import URL_PREFIX, create_app
+from include.gatewayz_sync.web.app import URL_PREFIX, create_app
 
 
 class GatewayzCatalogPlugin(AirflowPlugin):

@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from include.gatewayz_sync.local import airflow_home_settings
+from include.gatewayz_sync.dev.local import airflow_home_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ADMIN_USER = "admin"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from include.gatewayz_sync.local import airflow_home_settings, catalog_connection_json
+from include.gatewayz_sync.dev.local import airflow_home_settings, catalog_connection_json
 from tests.cluster import AirflowCluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ os.environ.pop("GATEWAYZ_BASE_URL_OVERRIDE", None)
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY  # noqa: E402
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY  # noqa: E402
 
 for _provider in GATEWAY_REGISTRY.values():
     PROVIDER_KEYS[_provider.slug] = fake_key(_provider.slug)
@@ -127,7 +127,7 @@ def catalog(migrated_catalog):
 
 @pytest.fixture(scope="session")
 def replay_server_session():
-    from include.gatewayz_sync.replay.server import ReplayServer
+    from include.gatewayz_sync.dev.replay.server import ReplayServer
 
     server = ReplayServer(page_sizes=TEST_PAGE_SIZES).start()
     yield server
@@ -191,7 +191,7 @@ def e2e_catalog_db():
 
 @pytest.fixture(scope="session")
 def e2e_replay():
-    from include.gatewayz_sync.replay.server import ReplayServer
+    from include.gatewayz_sync.dev.replay.server import ReplayServer
 
     with ReplayServer(page_sizes={"anthropic": 4, "openrouter": 100, "google-vertex": 20}) as server:
         yield server

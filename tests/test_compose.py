@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from include.gatewayz_sync.normalize import RecordNormalizer
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.catalog.normalize import RecordNormalizer
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.store.copy_text import encode_row
-from include.gatewayz_sync.store.models import DATA_COLUMNS, STAGE_COLUMNS, StagedModel, row_values
+from include.gatewayz_sync.store.model_sql import DATA_COLUMNS, STAGE_COLUMNS
+from include.gatewayz_sync.store.staging import StagedModel, row_values
 
 TRICKY = [
     "tab\there", "new\nline", "carriage\rreturn", "back\\slash", 'quote "double"', "it's", "emoji 🚀 ok",

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from include.gatewayz_sync.config import FetchSettings
-from include.gatewayz_sync.endpoints import resolve_endpoint
+from include.gatewayz_sync.dev.replay.catalogs import load_json
+from include.gatewayz_sync.dev.replay.server import ReplayServer
 from include.gatewayz_sync.errors import (
     AuthenticationFailed,
     ForeignHost,
@@ -23,12 +24,12 @@ from include.gatewayz_sync.errors import (
     ResponseTooLarge,
     UnexpectedShape,
 )
-from include.gatewayz_sync.fetch import ProviderFetcher
-from include.gatewayz_sync.paging import LinkHeader
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.replay.catalogs import load_json
-from include.gatewayz_sync.replay.server import ReplayServer
-from include.gatewayz_sync.specs import AuthStyle, FieldMap, ListApiSpec, Priority, Provider
+from include.gatewayz_sync.sources.auth import Bearer
+from include.gatewayz_sync.sources.endpoints import resolve_endpoint
+from include.gatewayz_sync.sources.fetch import ProviderFetcher
+from include.gatewayz_sync.sources.paging import LinkHeader
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.specs import FieldMap, ListApiSpec, Priority, Provider
 from tests.conftest import PROVIDER_KEYS
 
 FAST = FetchSettings(connect_timeout=2, read_timeout=2, backoff_seconds=0.01, max_retry_after=5)
@@ -43,7 +44,7 @@ def fetch_all(slug: str, replay, settings: FetchSettings = FAST, env: dict | Non
         **(env or {}),
     }
     fetcher = ProviderFetcher(provider, resolve_endpoint(provider, None, environment), settings)
-    records = [record for page in fetcher.pages() for record in page]
+    records = [record for page in fetcher.pages() for record in page.records()]
     return records, fetcher.stats
 
 
@@ -86,7 +87,7 @@ def test_link_header_paging_over_the_hugging_face_hub_api():
 
     hub = Provider(
         slug="hf-hub", name="HF Hub", color="bg-yellow-600", priority=Priority.SLOW, site_url="https://huggingface.co",
-        list_api=ListApiSpec(base_url="https://huggingface.co/api", path="/models", auth=AuthStyle.BEARER,
+        list_api=ListApiSpec(base_url="https://huggingface.co/api", path="/models", auth=Bearer(),
                              records_path=None, paginator=LinkHeader(), fields=FieldMap()),
     )
     server = ReplayServer(providers=[hub], page_sizes={"hf-hub": 100}, recordings_dir=Path(__file__).parent / "fixtures")
@@ -99,7 +100,7 @@ def test_link_header_paging_over_the_hugging_face_hub_api():
 def _hub_catalog(hub):
     from pathlib import Path
 
-    from include.gatewayz_sync.replay.catalogs import RecordedCatalog
+    from include.gatewayz_sync.dev.replay.catalogs import RecordedCatalog
 
     path = Path(__file__).parent / "fixtures" / "huggingface_hub_api_models_inference_warm_page1_excerpt.json"
     return RecordedCatalog.from_file("hf-hub", hub.list_api, path)
@@ -256,7 +257,7 @@ def test_connection_host_with_a_path_prefix_replaces_the_registry_base_url():
 
 
 def test_recorded_error_bodies_exist_for_the_auth_tests():
-    from include.gatewayz_sync.replay.catalogs import RECORDINGS_DIR
+    from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR
 
     for slug in ERROR_BODIES:
         assert load_json(RECORDINGS_DIR / "errors" / f"{slug}_bad_key.json")["status"] == ERROR_BODIES[slug][0]

@@ -12,7 +12,7 @@ import copy
 import psycopg
 import pytest
 
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from tests.readme import originals, titled_queries
 from tests.test_normalize import EXPECTED_COUNTS
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from include.gatewayz_sync.normalize import RecordNormalizer
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.replay.catalogs import RECORDINGS_DIR, RecordedCatalog, load_json
+from include.gatewayz_sync.catalog.normalize import RecordNormalizer
+from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, RecordedCatalog, load_json
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
 D = Decimal
 

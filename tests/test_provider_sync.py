@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 import pytest
 
-from include.gatewayz_sync import registry
+from include.gatewayz_sync.sources import registry
 from include.gatewayz_sync.store import schema
 from tests.airflow_helpers import xcom_values
 from tests.conftest import catalog_connection

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from include.gatewayz_sync.paging import SinglePage
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY, get_provider
-from include.gatewayz_sync.specs import (
-    AuthStyle,
+from include.gatewayz_sync.sources.auth import Bearer, Header, Query, Scheme
+from include.gatewayz_sync.sources.paging import SinglePage
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY, get_provider
+from include.gatewayz_sync.sources.specs import (
     FieldMap,
     ListApiSpec,
     PriceUnit,
@@ -103,7 +103,7 @@ def _valid(**changes) -> Provider:
         color="bg-blue-500",
         priority=Priority.FAST,
         site_url="https://example.com",
-        list_api=ListApiSpec(base_url="https://api.example.com/v1", path="/models", auth=AuthStyle.BEARER, records_path="data"),
+        list_api=ListApiSpec(base_url="https://api.example.com/v1", path="/models", auth=Bearer(), records_path="data"),
     )
     return dataclasses.replace(base, **changes)
 
@@ -121,9 +121,11 @@ INVALID = [
     (_valid(list_api=None), r"provider 'example': list_api: missing; set no_list_reason"),
     (_valid(list_api=_spec(base_url="ftp://x")), r"provider 'example': list_api.base_url: must be an https URL"),
     (_valid(list_api=_spec(path="models")), r"provider 'example': list_api.path: must start with '/'"),
-    (_valid(list_api=_spec(auth="magic")), r"provider 'example': list_api.auth: unknown auth style 'magic'"),
-    (_valid(list_api=_spec(auth=AuthStyle.HEADER)), r"provider 'example': list_api.auth_header: required"),
-    (_valid(list_api=_spec(auth=AuthStyle.QUERY)), r"provider 'example': list_api.auth_query_param: required"),
+    (_valid(list_api=_spec(auth="magic")), r"provider 'example': list_api.auth: must be Bearer\(\), Header\(name\).*'magic'"),
+    (_valid(list_api=_spec(auth=Header(""))), r"provider 'example': list_api.auth: header name must not be blank"),
+    (_valid(list_api=_spec(auth=Query(" key"))), r"provider 'example': list_api.auth: query parameter must not be blank"),
+    (_valid(list_api=_spec(auth=Scheme("Key Two"))), r"provider 'example': list_api.auth: scheme must be one word"),
+    (_valid(list_api=_spec(auth=None)), r"provider 'example': list_api.key_required: an API that takes no key"),
     (_valid(list_api=_spec(price_unit="per_gallon")), r"provider 'example': list_api.price_unit: unknown price unit 'per_gallon'"),
     (_valid(list_api=_spec(paginator="scroll")), r"provider 'example': list_api.paginator: unknown paging style 'scroll'"),
     (

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from include.gatewayz_sync.specs import PriceUnit
-from include.gatewayz_sync.units import InvalidPrice, canonical, usd_each, usd_per_mtok
+from include.gatewayz_sync.catalog.units import InvalidPrice, canonical, usd_each, usd_per_mtok
+from include.gatewayz_sync.sources.specs import PriceUnit
 
 D = Decimal
 

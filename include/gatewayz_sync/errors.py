@@ -48,6 +48,12 @@ class ProviderTimeout(ProviderSyncError):
     """No connection, or no answer, within the configured timeouts."""
 
 
+class ProviderReadTimeout(ProviderTimeout):
+    """Connected, then no answer within the read timeout: another attempt would only hang a worker again."""
+
+    retryable = False
+
+
 class InvalidJson(ProviderSyncError):
     """A 2xx body that is not JSON: cut off, an HTML error page, plain text."""
 

@@ -1,156 +1,115 @@
-"""Sync one provider's models: resolve endpoint -> fetch pages -> normalize -> load, and record the attempt.
+"""Sync one provider's models: resolve the endpoint -> fetch pages -> unchanged? -> normalize -> load -> record.
 
 Every outcome leaves a sync_runs row: success, dry_run, skipped (no key, no list API, disabled) or failed
 (with the cause in plain words). A failed fetch never reaches the database, so existing rows stay exactly as
-they were. Returns a small summary for XCom; the model list itself never leaves this function.
+they were. Returns a small summary for XCom; the model list itself never leaves this module.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from itertools import chain
 from typing import Any
 
 import psycopg
 import requests
+from tenacity import Retrying, stop_after_delay, wait_exponential
 
-from include.gatewayz_sync.config import FetchSettings
-from include.gatewayz_sync.endpoints import ConnectionLike, Endpoint, resolve_endpoint
-from include.gatewayz_sync.errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
-from include.gatewayz_sync.fetch import ListingUnchanged, ProviderFetcher, gc_paused
-from include.gatewayz_sync.normalize import RecordNormalizer
-from include.gatewayz_sync.specs import Provider
-from include.gatewayz_sync.store.models import (
-    LoadOptions,
-    LoadResult,
-    RunInfo,
-    StagedModel,
-    confirm_unchanged_listing,
-    listing_state,
-    load_models,
-    record_run,
-)
+from .catalog.normalize import RecordNormalizer
+from .config import FetchSettings
+from .errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
+from .sources.endpoints import ConnectionLike, resolve_endpoint
+from .sources.fetch import FetchedPage, ProviderFetcher, gc_paused
+from .sources.specs import Provider
+from .store.load import LoadOptions, confirm_unchanged_listing, listing_state, load_models
+from .store.runs import FAILED, SKIPPED, LoadResult, RunInfo, RunResult, record_provider_run_alone
+from .store.staging import StagedModel
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ProviderSyncSummary:
+    """What one provider's sync tells the DAG (XCom) and the log: its run result and how long it took."""
+
     slug: str
-    status: str
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    missed: int = 0
-    deactivated: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    pages: int = 0
-    changes: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
+    result: RunResult
     seconds: float = 0.0
-    load_seconds: float | None = None
-    sync_run_id: int | None = None
+
+    @property
+    def status(self) -> str:
+        return self.result.status
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        result = self.result
+        load = asdict(result.load)
+        del load["active_before"]
+        load["changes"] = dict(sorted(result.load.changes.items()))
+        return {
+            "slug": self.slug,
+            "status": result.status,
+            **asdict(result.fetch),
+            **load,
+            "error": result.error,
+            "seconds": self.seconds,
+            "load_seconds": round(result.timings.load_seconds, 4) if result.timings.load_seconds else None,
+            "sync_run_id": result.sync_run_id,
+        }
 
     def line(self) -> str:
-        if self.status in ("skipped", "failed"):
-            return f"{self.slug}: {self.status}: {self.error}"
+        result, fetch, load = self.result, self.result.fetch, self.result.load
+        if result.status in (SKIPPED, FAILED):
+            return f"{self.slug}: {result.status}: {result.error}"
         return (
-            f"{self.slug}: {self.status}: {self.fetched} fetched over {self.pages} page(s), {self.inserted} inserted, "
-            f"{self.updated} updated, {self.unchanged} unchanged, {self.deactivated} deactivated "
-            f"({self.missed} missed), {self.rejected} rejected, {self.duplicates} duplicates in {self.seconds:.2f} s"
+            f"{self.slug}: {result.status}: {fetch.fetched} fetched over {fetch.pages} page(s), {load.inserted} inserted, "
+            f"{load.updated} updated, {load.unchanged} unchanged, {load.deactivated} deactivated "
+            f"({load.missed} missed), {fetch.rejected} rejected, {fetch.duplicates} duplicates in {self.seconds:.2f} s"
         )
 
 
-@dataclass
-class FetchedListing:
-    models: list[StagedModel]
-    details: dict[str, Any]
-    fetched: int
-    rejected: int
-    duplicates: int
-    pages: int
-    digest: str | None = None
+def listing_digest(hash_prefix: bytes, page: FetchedPage) -> str | None:
+    """The digest a whole listing is known by: its only page's bytes under the normalizer's version and the spec.
 
-
-def fetch_listing(
-    provider: Provider,
-    endpoint: Endpoint,
-    settings: FetchSettings,
-    session: requests.Session | None = None,
-    known_hashes: Mapping[str, str] | None = None,
-    skip_if_digest: str | None = None,
-) -> FetchedListing:
-    """Fetch and normalize every page; raises ProviderSyncError on any fetch failure.
-
-    A record whose content hash equals the stored row's (`known_hashes`) is not normalized again: equal hashes
-    mean equal rows, so it is staged as an id and a hash only. A single-page listing byte-identical to the last
-    one loaded (`skip_if_digest`) raises ListingUnchanged before it is parsed.
+    None when the listing spans pages: only a single-response listing is recognized before it is parsed.
     """
-    known = known_hashes or {}
-    normalizer = RecordNormalizer(provider.list_api)
-    fetcher = ProviderFetcher(
-        provider, endpoint, settings, session=session, digest_prefix=normalizer.hash_prefix,
-        skip_if_digest=skip_if_digest,
-    )
-    models: list[StagedModel] = []
-    normalize_seconds = 0.0
-    try:
-        for records in fetcher.pages():
-            started = time.monotonic()
-            records.reverse()
-            with gc_paused():
-                _stage_page(records, normalizer, known, models)
-            normalize_seconds += time.monotonic() - started
-    finally:
-        fetcher.session.close()
-    return _listing(fetcher, normalizer, endpoint, models, normalize_seconds)
+    if not page.is_whole_listing:
+        return None
+    return hashlib.sha256(hash_prefix + page.digest.encode()).hexdigest()
 
 
-def _stage_page(records: list, normalizer: RecordNormalizer, known: Mapping[str, str], models: list) -> None:
-    """Normalize one page into compact staged rows, freeing each raw record as it goes."""
-    while records:
-        record = records.pop()
-        checked = normalizer.check(record)
-        if checked is None:
-            continue
-        model_id, _, _, digest = checked
-        if known.get(model_id) == digest:
-            normalizer.report.accepted += 1
-            normalizer.report.unchanged_skipped += 1
-            models.append(StagedModel(model_id, digest, None))
-        else:
-            models.append(StagedModel.of(normalizer.finish(checked, record)))
+def stage_listing(
+    pages: Iterable[FetchedPage], normalizer: RecordNormalizer, known_hashes: Mapping[str, str], result: RunResult
+) -> list[StagedModel]:
+    """Normalize every page into compact staged rows, freeing each raw record as it goes.
 
-
-def _listing(fetcher, normalizer, endpoint, models, normalize_seconds) -> FetchedListing:
+    A record whose content hash equals the stored row's is not normalized again: equal hashes mean equal rows.
+    """
+    staged: list[StagedModel] = []
+    for page in pages:
+        records = page.records()
+        started = time.monotonic()
+        records.reverse()
+        with gc_paused():
+            while records:
+                checked = normalizer.check(records.pop())
+                if checked is None:
+                    continue
+                if known_hashes.get(checked.model_id) == checked.content_hash:
+                    normalizer.accept_unchanged(checked)
+                    staged.append(StagedModel.unchanged(checked.model_id, checked.content_hash))
+                else:
+                    staged.append(StagedModel.of(normalizer.finish(checked)))
+        result.timings.normalize_seconds += time.monotonic() - started
     report = normalizer.report
-    details = {
-        "endpoint": endpoint.source,
-        "normalize": report.as_dict(),
-        "timings": {
-            "fetch_seconds": round(fetcher.stats.fetch_seconds, 4),
-            "parse_seconds": round(fetcher.stats.parse_seconds, 4),
-            "normalize_seconds": round(normalize_seconds, 4),
-        },
-        "bytes": fetcher.stats.bytes,
-        "http_requests": fetcher.stats.http_requests,
-    }
-    return FetchedListing(
-        models=models,
-        details=details,
-        fetched=report.records_seen,
-        rejected=report.rejected_total,
-        duplicates=report.duplicates,
-        pages=fetcher.stats.pages,
-        digest=fetcher.stats.single_page_digest,
+    result.fetch.fetched, result.fetch.rejected, result.fetch.duplicates = (
+        report.records_seen, report.rejected_total, report.duplicates,
     )
+    result.details["normalize"] = report.as_dict()
+    return staged
 
 
 def sync_provider_models(
@@ -167,60 +126,47 @@ def sync_provider_models(
     """Run one provider's sync; re-raises ProviderSyncError/ProviderSkipped after recording the attempt."""
     started = time.monotonic()
     slug = provider.slug
-    summary = ProviderSyncSummary(slug=slug, status="failed")
-    listing: FetchedListing | None = None
+    result = RunResult(status=FAILED)
+    summary = ProviderSyncSummary(slug, result)
     connection = None
     try:
         endpoint = resolve_endpoint(provider, connection_for(provider), env)
         connection = connect()
         state = listing_state(connection, slug)
+        normalizer = RecordNormalizer(provider.list_api)
+        fetcher = ProviderFetcher(provider, endpoint, fetch_settings, session=session)
         try:
-            listing = fetch_listing(
-                provider, endpoint, fetch_settings, session=session, known_hashes=state.known_hashes,
-                skip_if_digest=state.listing_digest,
-            )
-        except ListingUnchanged as unchanged:
-            stats = unchanged.stats
-            details = {
-                "endpoint": endpoint.source,
-                "timings": {"fetch_seconds": round(stats.fetch_seconds, 4), "parse_seconds": 0.0,
-                            "normalize_seconds": 0.0},
-                "bytes": stats.bytes,
-                "http_requests": stats.http_requests,
-            }
-            result = confirm_unchanged_listing(connection, slug, run, unchanged.digest, options, details)
-            if result is not None:
-                _apply(summary, result)
-                summary.fetched, summary.pages = result.fetched, 1
-                summary.status = "dry_run" if options.dry_run else "success"
-                return summary
-            listing = fetch_listing(provider, endpoint, fetch_settings, session=session)
-        del state
-        summary.fetched, summary.rejected = listing.fetched, listing.rejected
-        summary.duplicates, summary.pages = listing.duplicates, listing.pages
-        load_started = time.monotonic()
-        details = {**listing.details, "fetch": _fetch_counts(listing)}
-        result = load_models(
-            connection, slug, listing.models, run, options, details=details, listing_digest=listing.digest
-        )
-        load_seconds = time.monotonic() - load_started
-        _apply(summary, result)
-        summary.status = "dry_run" if options.dry_run else "success"
-        summary.load_seconds = round(load_seconds, 4)
+            pages = fetcher.pages()
+            first = next(pages)
+            digest = listing_digest(normalizer.hash_prefix, first)
+            unchanged = digest is not None and digest == state.listing_digest
+            if unchanged:
+                _note_fetch(endpoint.source, fetcher, result)
+                result.fetch.pages = 1
+                unchanged = confirm_unchanged_listing(connection, slug, run, digest, options, result)
+            if not unchanged:
+                staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result)
+                del state, first
+                _note_fetch(endpoint.source, fetcher, result)
+        finally:
+            fetcher.close()
+        if not unchanged:
+            load_models(connection, slug, staged, run, options, result, listing_digest=digest)
         return summary
     except ProviderSkipped as skipped:
-        summary.status, summary.error = "skipped", skipped.reason
-        _record_failure(connect, connection, slug, run, "skipped", skipped.reason, listing)
+        result.status, result.error = SKIPPED, skipped.reason
+        _record_failure(connect, connection, slug, run, result)
         raise
     except ProviderSyncError as failure:
-        summary.error = str(failure)
-        _record_failure(connect, connection, slug, run, "failed", str(failure), listing)
+        result.status, result.error = FAILED, str(failure)
+        _record_failure(connect, connection, slug, run, result)
         raise
     except psycopg.Error as failure:
         reason = " ".join(str(failure).split()) or type(failure).__name__
-        summary.error = f"catalog database error while syncing {slug} (its transaction rolled back): {reason}"
-        _record_failure(connect, connection, slug, run, "failed", summary.error, listing)
-        raise CatalogUnavailable(slug, summary.error) from None
+        result.status = FAILED
+        result.error = f"catalog database error while syncing {slug} (its transaction rolled back): {reason}"
+        _record_failure(connect, connection, slug, run, result)
+        raise CatalogUnavailable(slug, result.error) from None
     finally:
         summary.seconds = time.monotonic() - started
         if connection is not None and not connection.closed:
@@ -228,37 +174,31 @@ def sync_provider_models(
         log.info("%s", summary.line())
 
 
-def _apply(summary: ProviderSyncSummary, result: LoadResult) -> None:
-    summary.inserted, summary.updated, summary.unchanged = result.inserted, result.updated, result.unchanged
-    summary.missed, summary.deactivated = result.missed, result.deactivated
-    summary.changes = dict(sorted(result.changes.items()))
-    summary.sync_run_id = result.sync_run_id
+def _note_fetch(endpoint_source: str, fetcher: ProviderFetcher, result: RunResult) -> None:
+    """What fetching a whole listing cost, into the attempt's record (an attempt that failed mid-fetch has none)."""
+    stats = fetcher.stats
+    result.details.update(endpoint=endpoint_source)
+    result.fetch.pages = stats.pages
+    result.timings.fetch_seconds, result.timings.parse_seconds = stats.fetch_seconds, stats.parse_seconds
+    result.details.update(bytes=stats.bytes, http_requests=stats.http_requests)
 
 
-def _fetch_counts(listing: FetchedListing) -> dict[str, int]:
-    return {
-        "fetched": listing.fetched,
-        "rejected": listing.rejected,
-        "duplicates": listing.duplicates,
-        "pages": listing.pages,
-    }
+def _record_failure(connect, connection, slug: str, run: RunInfo, result: RunResult) -> None:
+    """Record a failed or skipped attempt; if the catalog itself just failed, keep trying for a few seconds.
 
-
-def _record_failure(connect, connection, slug, run, status, error, listing) -> None:
-    """Record a failed or skipped attempt; if the catalog itself just failed, keep trying for a few seconds."""
-    from tenacity import Retrying, stop_after_delay, wait_exponential
-
+    A load that failed rolled back, so its counts are dropped; the listing's counts and details stay.
+    """
+    result.load = LoadResult()
     reuse = connection is not None and not connection.closed and connection.info.transaction_status == 0
     try:
         for attempt in Retrying(stop=stop_after_delay(15), wait=wait_exponential(multiplier=0.25, max=3), reraise=True):
             with attempt:
                 target = connection if reuse else connect()
                 try:
-                    details = {**listing.details, "fetch": _fetch_counts(listing)} if listing else None
-                    record_run(target, slug, run, status, error=error, details=details)
+                    record_provider_run_alone(target, run, slug, result)
                 finally:
                     if not reuse:
                         target.close()
                 reuse = False
     except Exception as exc:
-        log.error("could not record the %s attempt for %s in sync_runs: %s", status, slug, exc)
+        log.error("could not record the %s attempt for %s in sync_runs: %s", result.status, slug, exc)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from include.gatewayz_sync.config import CATALOG_CONN_ID, ConcurrencySettings, FetchSettings, SyncSettings
+from .config import ConcurrencySettings, FetchSettings, SyncSettings
+from .store.connection import catalog_connector
 
 log = logging.getLogger(__name__)
 
@@ -21,33 +21,8 @@ POOL_WAIT_XCOM_KEY = "pool_wait"
 WAITING_STATES = (None, "scheduled")
 
 
-class CatalogUnreachable(Exception):
-    """The catalog database refused the connection; the task fails (and is retried) with this message."""
-
-
-def catalog_connector():
-    """A factory of autocommit psycopg connections to the catalog database (connection `gatewayz_db`)."""
-    import psycopg
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    hook = PostgresHook(postgres_conn_id=CATALOG_CONN_ID)
-
-    def connect():
-        try:
-            connection = hook.get_conn()
-        except psycopg.OperationalError as error:
-            reason = " ".join(str(error).split())
-            message = f"the catalog database (connection {CATALOG_CONN_ID}) is unreachable: {reason}"
-            log.error("%s", message)
-            raise CatalogUnreachable(message) from None
-        connection.autocommit = True
-        return connection
-
-    return connect
-
-
 def migrate_catalog() -> str:
-    from include.gatewayz_sync.store import schema
+    from .store import schema
 
     before, after = schema.migrate(catalog_connector())
     if before == after:
@@ -58,8 +33,8 @@ def migrate_catalog() -> str:
 
 
 def sync_providers() -> dict[str, Any]:
-    from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-    from include.gatewayz_sync.store.providers import sync_registry
+    from .sources.registry import GATEWAY_REGISTRY
+    from .store.providers import sync_registry
 
     connection = catalog_connector()()
     try:
@@ -83,8 +58,8 @@ def list_provider_slugs(params: dict[str, Any]) -> list[str]:
     The schema is migrated first: on a new deployment the model sync may run (its cron fires on unpause) before
     the provider sync ever has, and it then finds no providers instead of failing on missing tables.
     """
-    from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-    from include.gatewayz_sync.store.providers import syncable_slugs
+    from .sources.registry import GATEWAY_REGISTRY
+    from .store.providers import syncable_slugs
 
     requested = list(dict.fromkeys(params.get("providers") or []))
     unknown = [slug for slug in requested if slug not in GATEWAY_REGISTRY]
@@ -119,10 +94,11 @@ def sync_provider(slug: str) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from include.gatewayz_sync.errors import ProviderSkipped, ProviderSyncError
-    from include.gatewayz_sync.model_sync import sync_provider_models
-    from include.gatewayz_sync.registry import get_provider
-    from include.gatewayz_sync.store.models import LoadOptions, RunInfo
+    from .errors import ProviderSkipped, ProviderSyncError
+    from .model_sync import sync_provider_models
+    from .sources.registry import get_provider
+    from .store.load import LoadOptions
+    from .store.runs import RunInfo
 
     context = get_current_context()
     context["slug_label"] = slug
@@ -135,11 +111,8 @@ def sync_provider(slug: str) -> dict[str, Any]:
         try_number=ti.try_number,
         started_at=datetime.now(UTC),
     )
-    options = LoadOptions(
-        miss_threshold=settings.miss_threshold,
-        shrink_ratio=settings.shrink_guard_ratio,
-        allow_shrink=bool(params.get("allow_shrink")),
-        dry_run=bool(params.get("dry_run")),
+    options = LoadOptions.from_settings(
+        settings, allow_shrink=bool(params.get("allow_shrink")), dry_run=bool(params.get("dry_run"))
     )
     try:
         summary = sync_provider_models(
@@ -201,40 +174,46 @@ def watch_http_pool(slugs: list[str] | None) -> dict[str, Any]:
     raise DownstreamTasksSkipped(tasks=stuck)
 
 
+def _provider_task_states(ti, slugs: list[str]) -> dict[str, str]:
+    """Each provider's sync_provider task state: Airflow keys mapped instances `sync_provider_<map index>`."""
+    try:
+        by_key = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id]).get(ti.run_id, {})
+    except Exception as exc:
+        log.warning("could not read mapped task states (%s); relying on sync_runs", exc)
+        return {}
+    states = {}
+    for index, slug in enumerate(slugs):
+        state = by_key.get(f"sync_provider_{index}") or by_key.get("sync_provider")
+        if state:
+            states[slug] = state
+    return states
+
+
 def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     """Summarize the run from sync_runs and the mapped task states; fail the run if any provider failed."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.gatewayz_sync.status import record_model_sync_run, run_outcomes
+    from .store.runs import record_dag_run, run_outcome
 
     context = get_current_context()
     ti = context["ti"]
     params = context["params"]
     slugs = list(slugs or [])
     pool_wait = ti.xcom_pull(task_ids="watch_http_pool", key=POOL_WAIT_XCOM_KEY) if ConcurrencySettings.from_env().pool else None
-    try:
-        task_states = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id])
-        states = task_states.get(ti.run_id, {})
-    except Exception as exc:
-        log.warning("could not read mapped task states (%s); relying on sync_runs", exc)
-        states = {}
+    states = _provider_task_states(ti, slugs)
     connection = catalog_connector()()
     try:
-        outcome = run_outcomes(connection, ti.run_id, slugs, states)
+        outcome = run_outcome(connection, ti.run_id, slugs, states)
         if pool_wait:
-            for index, slug in enumerate(slugs):
-                if states.get(f"sync_provider_{index}") == "skipped" and outcome.statuses.get(slug) == "failed":
+            for slug in slugs:
+                if states.get(slug) == "skipped" and outcome.statuses.get(slug) == "failed":
                     outcome.errors[slug] = pool_wait["message"]
-        record_model_sync_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=bool(params.get("dry_run")))
+        record_dag_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=bool(params.get("dry_run")))
     finally:
         connection.close()
-    counts = Counter(status for status in outcome.statuses.values())
-    ok = counts["success"] + counts["dry_run"]
-    line = (
-        f"Model sync complete: {ok} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
-        f"{outcome.active_models} active models"
-    )
+    ok, failed, skipped = outcome.count("success") + outcome.count("dry_run"), outcome.count("failed"), outcome.count("skipped")
+    line = f"Model sync complete: {ok} ok, {failed} failed, {skipped} skipped; {outcome.active_models} active models"
     log.info("%s", line)
     for slug, error in sorted(outcome.errors.items()):
         if outcome.statuses[slug] == "failed":
@@ -243,7 +222,7 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
             log.info("%s skipped: %s", slug, error)
     if pool_wait:
         raise AirflowFailException(f"{line}. {pool_wait['message']}")
-    if counts["failed"]:
-        failed = ", ".join(sorted(s for s, status in outcome.statuses.items() if status == "failed"))
-        raise AirflowFailException(f"{line}. Failed providers: {failed}")
-    return {"ok": ok, "failed": 0, "skipped": counts["skipped"], "active_models": outcome.active_models}
+    if failed:
+        names = ", ".join(sorted(s for s, status in outcome.statuses.items() if status == "failed"))
+        raise AirflowFailException(f"{line}. Failed providers: {names}")
+    return {"ok": ok, "failed": 0, "skipped": skipped, "active_models": outcome.active_models}

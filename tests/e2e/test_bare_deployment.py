@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from include.gatewayz_sync.local import catalog_connection_json
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.dev.local import catalog_connection_json
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from tests import readme
 from tests.cluster import PROJECT_ROOT, BareAirflow
 from tests.conftest import PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection
@@ -70,7 +70,7 @@ def bare_catalog():
 
 @pytest.fixture(scope="module")
 def bare_replay():
-    from include.gatewayz_sync.replay.server import ReplayServer
+    from include.gatewayz_sync.dev.replay.server import ReplayServer
 
     with ReplayServer(page_sizes={"anthropic": 4, "openrouter": 100, "google-vertex": 20}) as server:
         yield server

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from include.gatewayz_sync.local import catalog_connection_json
-from include.gatewayz_sync.registry import get_provider
+from include.gatewayz_sync.dev.local import catalog_connection_json
+from include.gatewayz_sync.sources.registry import get_provider
 from tests import readme
 from tests.cluster import PROJECT_ROOT, BareAirflow
 from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection

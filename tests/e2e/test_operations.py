@@ -29,8 +29,8 @@ def gatewayz(cluster, *args: str, timeout: float = 600) -> subprocess.CompletedP
         "GATEWAYZ_AIRFLOW_PASSWORD": cluster.password,
     }
     return subprocess.run(
-        [sys.executable, "-m", "include.gatewayz_sync.cli", *args, "--poll", "1"] if args[0] == "sync"
-        else [sys.executable, "-m", "include.gatewayz_sync.cli", *args],
+        [sys.executable, "-m", "include.gatewayz_sync.dev.cli", *args, "--poll", "1"] if args[0] == "sync"
+        else [sys.executable, "-m", "include.gatewayz_sync.dev.cli", *args],
         env=env, capture_output=True, text=True, timeout=timeout,
     )
 

@@ -85,7 +85,7 @@ def replay_process(page_sizes: dict[str, int] | None = None):
     from tests.cluster import free_port
 
     port = free_port()
-    args = [sys.executable, "-m", "include.gatewayz_sync.replay", "--port", str(port)]
+    args = [sys.executable, "-m", "include.gatewayz_sync.dev.replay", "--port", str(port)]
     for slug, size in (page_sizes or {}).items():
         args += ["--page-size", f"{slug}={size}"]
     process = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, stdout=subprocess.DEVNULL)

@@ -19,13 +19,14 @@ from types import MappingProxyType
 
 import pytest
 
-from include.gatewayz_sync import registry
-from include.gatewayz_sync.config import FetchSettings
+from include.gatewayz_sync.config import FetchSettings, SyncSettings
+from include.gatewayz_sync.dev.replay.server import ReplayServer
 from include.gatewayz_sync.errors import ProviderSkipped
 from include.gatewayz_sync.model_sync import sync_provider_models
-from include.gatewayz_sync.replay.server import ReplayServer
-from include.gatewayz_sync.store.models import LoadOptions, RunInfo
+from include.gatewayz_sync.sources import registry
+from include.gatewayz_sync.store.load import LoadOptions
 from include.gatewayz_sync.store.providers import sync_registry
+from include.gatewayz_sync.store.runs import RunInfo
 from tests.airflow_helpers import task_states
 from tests.conftest import catalog_connection
 from tests.reliability.conftest import MATRIX, OPENAI_MODELS, assert_untouched, attempts, dump, provider_row
@@ -392,7 +393,7 @@ def test_18_concurrent_runs_of_one_provider_are_serialized(baseline, catalog, re
             for slug in slugs:
                 run = RunInfo("gatewayz_sync_models", name, 1, dt.datetime.now(dt.UTC))
                 results.append(sync_provider_models(
-                    registry.GATEWAY_REGISTRY[slug], catalog_connection, run, LoadOptions(),
+                    registry.GATEWAY_REGISTRY[slug], catalog_connection, run, LoadOptions.from_settings(SyncSettings()),
                     connection_for=lambda provider: None, env=os.environ, fetch_settings=FetchSettings(),
                 ))
         except Exception as error:
@@ -408,7 +409,7 @@ def test_18_concurrent_runs_of_one_provider_are_serialized(baseline, catalog, re
     assert not errors and len(results) == len(MATRIX) + 2
     assert all(r.status == "success" for r in results)
     groq = [r for r in results if r.slug == "groq"]
-    assert sorted(r.inserted for r in groq) == [0, 0, 1], "exactly one of the three racing runs inserted the model"
+    assert sorted(r.result.load.inserted for r in groq) == [0, 0, 1], "exactly one of the three racing runs inserted the model"
     duplicates = catalog.execute(
         "SELECT count(*) FROM (SELECT provider_id, provider_model_id FROM models GROUP BY 1, 2 HAVING count(*) > 1) d"
     ).fetchone()[0]
@@ -433,7 +434,7 @@ def test_19_provider_sync_concurrent_with_model_sync(baseline, catalog, replay, 
         try:
             outcome["model"] = sync_provider_models(
                 registry.GATEWAY_REGISTRY["mistral"], catalog_connection,
-                RunInfo("gatewayz_sync_models", "race", 1, dt.datetime.now(dt.UTC)), LoadOptions(),
+                RunInfo("gatewayz_sync_models", "race", 1, dt.datetime.now(dt.UTC)), LoadOptions.from_settings(SyncSettings()),
                 connection_for=lambda provider: None, env=os.environ, fetch_settings=FetchSettings(),
             ).status
         except ProviderSkipped as skipped:

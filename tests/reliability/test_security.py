@@ -15,7 +15,7 @@ import jwt
 import pytest
 import requests
 
-from include.gatewayz_sync.replay.server import ReplayServer
+from include.gatewayz_sync.dev.replay.server import ReplayServer
 from tests.conftest import PROVIDER_KEYS
 
 pytestmark = pytest.mark.slow

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
-from enum import Enum
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from include.gatewayz_sync.records import dumps_json
-from include.gatewayz_sync.specs import ListApiSpec, Provider
+from ..sources.specs import Provider, registry_fingerprint
 
 PROVIDER_COLUMNS = (
     "slug",
@@ -51,26 +47,6 @@ class ProviderSyncResult:
         if not self.changed_anything:
             line += "; nothing changed"
         return line
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if is_dataclass(value):
-        return {"__type__": type(value).__name__, **{f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def registry_fingerprint(provider: Provider) -> str:
-    return hashlib.sha256(dumps_json(_plain(provider), sort_keys=True)).hexdigest()
-
-
-def spec_fingerprint(spec: ListApiSpec) -> str:
-    return hashlib.sha256(dumps_json(_plain(spec), sort_keys=True)).hexdigest()
 
 
 def provider_row(provider: Provider) -> tuple:

@@ -21,6 +21,7 @@ MIGRATION_LOCK_KEY = 0x6761_7465_7761_797A  # "gatewayz"
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["version_table"] = VERSION_TABLE
     if connection is not None:
         config.attributes["connection"] = connection
     return config

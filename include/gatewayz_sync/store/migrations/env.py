@@ -1,10 +1,9 @@
-"""Alembic environment for the catalog database; the caller passes an open connection in `config.attributes`."""
+"""Alembic environment for the catalog database; the caller passes an open connection and the version table
+in `config.attributes` (no package import here: Alembic loads this file by path)."""
 
 from alembic import context
 
-from include.gatewayz_sync.store.schema import VERSION_TABLE
-
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, version_table=VERSION_TABLE, transactional_ddl=True)
+attributes = context.config.attributes
+context.configure(connection=attributes["connection"], version_table=attributes["version_table"], transactional_ddl=True)
 with context.begin_transaction():
     context.run_migrations()

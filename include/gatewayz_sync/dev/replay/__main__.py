@@ -1,4 +1,4 @@
-"""`python -m include.gatewayz_sync.replay [--host H] [--port P] [--page-size SLUG=N ...]`: serve recordings."""
+"""`python -m include.gatewayz_sync.dev.replay [--host H] [--port P] [--page-size SLUG=N ...]`: serve recordings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 
-from include.gatewayz_sync.replay.server import ReplayServer
+from .server import ReplayServer
 
 
 def main(argv: list[str] | None = None) -> int:

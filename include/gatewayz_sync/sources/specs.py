@@ -7,14 +7,19 @@ Everything is validated when the registry is imported, so a typo fails the deplo
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum, StrEnum
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import urlsplit
 
-from include.gatewayz_sync.paging import Paginator, SinglePage
+import orjson
+
+from .auth import KeyPlacement
+from .paging import Paginator, SinglePage
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 COLOR_PATTERN = re.compile(r"^bg-[a-z]+(?:-\d{2,3})?$")
@@ -24,16 +29,8 @@ class RegistryError(ValueError):
     """A provider entry is malformed; the message names the slug and the field."""
 
 
-class AuthStyle(StrEnum):
-    BEARER = "bearer"
-    HEADER = "header"
-    QUERY = "query"
-    KEY_SCHEME = "key_scheme"
-    NONE = "none"
-
-
 class PriceUnit(StrEnum):
-    """The unit a provider quotes token prices in. Converted once to USD per 1M tokens (units.py)."""
+    """The unit a provider quotes token prices in. Converted once to USD per 1M tokens (catalog/units.py)."""
 
     USD_PER_TOKEN = "usd_per_token"
     USD_PER_1K_TOKENS = "usd_per_1k_tokens"
@@ -104,14 +101,12 @@ class ListApiSpec:
 
     base_url: str
     path: str
-    auth: AuthStyle
+    auth: KeyPlacement | None
     records_path: str | None
     price_unit: PriceUnit = PriceUnit.NONE
     fields: FieldMap = field(default_factory=FieldMap)
     paginator: Paginator = field(default_factory=SinglePage)
     key_required: bool = True
-    auth_header: str | None = None
-    auth_query_param: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
     path_params: Mapping[str, str] = field(default_factory=dict)
@@ -188,19 +183,17 @@ def validate_provider(provider: Provider) -> None:
 
 
 def validate_list_api(slug: str, spec: ListApiSpec) -> None:
-    from include.gatewayz_sync import quirks
+    from . import quirks
 
     _require_https(slug, "list_api.base_url", spec.base_url)
     if not spec.path.startswith("/"):
         raise _fail(slug, "list_api.path", f"must start with '/', got {spec.path!r}")
-    if not isinstance(spec.auth, AuthStyle):
-        raise _fail(slug, "list_api.auth", f"unknown auth style {spec.auth!r}; known: {[a.value for a in AuthStyle]}")
-    if spec.auth is AuthStyle.HEADER and not spec.auth_header:
-        raise _fail(slug, "list_api.auth_header", "required for auth style 'header'")
-    if spec.auth is AuthStyle.QUERY and not spec.auth_query_param:
-        raise _fail(slug, "list_api.auth_query_param", "required for auth style 'query'")
-    if spec.auth is AuthStyle.NONE and spec.key_required:
-        raise _fail(slug, "list_api.key_required", "auth style 'none' cannot require a key")
+    if spec.auth is not None and not isinstance(spec.auth, KeyPlacement):
+        raise _fail(slug, "list_api.auth", f"must be Bearer(), Header(name), Query(param), Scheme(word) or None, got {spec.auth!r}")
+    if spec.auth is not None and (problem := spec.auth.problem()):
+        raise _fail(slug, "list_api.auth", problem)
+    if spec.auth is None and spec.key_required:
+        raise _fail(slug, "list_api.key_required", "an API that takes no key (auth=None) cannot require one")
     if not isinstance(spec.price_unit, PriceUnit):
         raise _fail(slug, "list_api.price_unit", f"unknown price unit {spec.price_unit!r}; known: {[u.value for u in PriceUnit]}")
     if not isinstance(spec.paginator, Paginator):
@@ -240,3 +233,25 @@ def validate_registry(providers: tuple[Provider, ...]) -> Mapping[str, Provider]
     if duplicates:
         raise RegistryError(f"aliases collide with other slugs or aliases: {duplicates}")
     return MappingProxyType(by_slug)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value):
+        return {"__type__": type(value).__name__, **{f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def registry_fingerprint(provider: Provider) -> str:
+    """Changes whenever anything about the entry changes: the provider sync rewrites exactly those rows."""
+    return hashlib.sha256(orjson.dumps(_plain(provider), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def spec_fingerprint(spec: ListApiSpec) -> str:
+    """Part of every model's content hash: a spec change re-normalizes the provider's models."""
+    return hashlib.sha256(orjson.dumps(_plain(spec), option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -10,8 +10,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urljoin
+
+from .paths import read_path
 
 
 @dataclass(frozen=True)
@@ -34,25 +36,10 @@ class HeadersLike(Protocol):
     links: Mapping[str, Mapping[str, str]]
 
 
-def read_path(document: Any, path: str | None) -> Any:
-    """Follow a dotted path (`links.next`, `providers.0.pricing`); None when any step is missing."""
-    if path is None or path == "":
-        return document
-    current = document
-    for step in path.split("."):
-        if type(current) is dict or isinstance(current, Mapping):
-            current = current.get(step)
-        elif isinstance(current, list) and step.isdigit():
-            index = int(step)
-            current = current[index] if index < len(current) else None
-        else:
-            return None
-        if current is None:
-            return None
-    return current
-
-
 class Paginator(ABC):
+    single_response: ClassVar[bool] = False
+    """True when one response always holds the whole list (no next page is ever asked for)."""
+
     def first_request(self, url: str, params: Mapping[str, str]) -> PageRequest:
         return PageRequest(url, tuple(params.items()))
 
@@ -66,6 +53,8 @@ class Paginator(ABC):
 @dataclass(frozen=True)
 class SinglePage(Paginator):
     """The whole list in one response: `{"object": "list", "data": [...]}`."""
+
+    single_response: ClassVar[bool] = True
 
     def next_request(self, current, response, body, records):
         return None

@@ -11,25 +11,23 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from include.gatewayz_sync import quirks
-from include.gatewayz_sync.paging import read_path
-from include.gatewayz_sync.records import (
-    MAX_CONTEXT_TOKENS,
+from ..sources import quirks
+from ..sources.paths import read_path
+from ..sources.specs import ListApiSpec, spec_fingerprint
+from .fields import FieldIssue, capability, clean_text, first, modalities, timestamp, token_count
+from .records import (
     MAX_DESCRIPTION_LENGTH,
     MAX_ID_LENGTH,
-    MAX_MODALITIES,
     MAX_NAME_LENGTH,
     NormalizedModel,
     content_hash,
     dumps_json,
     hash_prefix,
 )
-from include.gatewayz_sync.specs import Flag, ListApiSpec, Member
-from include.gatewayz_sync.units import InvalidPrice, usd_each, usd_per_mtok
+from .units import InvalidPrice, usd_each, usd_per_mtok
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
@@ -60,99 +58,21 @@ class NormalizeReport:
         }
 
 
-class _FieldIssue(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
+@dataclass(slots=True)
+class CheckedRecord:
+    """A record past the filter, id and duplicate checks, with its content hash; not normalized yet."""
 
-
-def _first(view: Any, paths: tuple[str, ...]) -> Any:
-    for path in paths:
-        value = read_path(view, path)
-        if value is not None:
-            return value
-    return None
-
-
-def _clean_text(value: Any, field_name: str, max_length: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _FieldIssue(f"{field_name}_not_text")
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if len(value) > max_length:
-        raise _FieldIssue(f"{field_name}_too_long")
-    return value if value.strip() else None
-
-
-def _token_count(value: Any, field_name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise _FieldIssue(f"{field_name}_not_integer")
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.isdigit():
-            raise _FieldIssue(f"{field_name}_not_integer")
-        value = int(value)
-    if isinstance(value, Decimal):
-        if value != value.to_integral_value():
-            raise _FieldIssue(f"{field_name}_not_integer")
-        value = int(value)
-    if not isinstance(value, int):
-        raise _FieldIssue(f"{field_name}_not_integer")
-    if value <= 0:
-        raise _FieldIssue(f"{field_name}_not_positive")
-    if value > MAX_CONTEXT_TOKENS:
-        raise _FieldIssue(f"{field_name}_absurd")
-    return value
-
-
-def _modalities(value: Any, field_name: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _FieldIssue(f"{field_name}_not_string_list")
-    if len(value) > MAX_MODALITIES:
-        raise _FieldIssue(f"{field_name}_too_many")
-    return tuple(dict.fromkeys(item.strip().lower() for item in value if item.strip()))
-
-
-def _timestamp(value: Any, field_name: str) -> datetime | None:
-    """Unix seconds or milliseconds, an ISO date, or an ISO timestamp; anything else is a field issue."""
-    if value in (None, ""):
-        return None
-    try:
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            seconds = int(value) / 1000 if value > 100_000_000_000 else int(value)
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        if isinstance(value, str):
-            text = value.strip()
-            if len(text) == 10:
-                return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise _FieldIssue(f"{field_name}_not_a_date") from None
-    raise _FieldIssue(f"{field_name}_not_a_date")
-
-
-def _capability(view: Any, selector: Flag | Member) -> bool | None:
-    if isinstance(selector, Flag):
-        value = read_path(view, selector.path)
-        return value if isinstance(value, bool) else None
-    listed = read_path(view, selector.path)
-    if not isinstance(listed, list):
-        return None
-    return any(value in listed for value in selector.values)
+    model_id: str
+    view: Any
+    record: Mapping[str, Any]
+    raw_json: bytes
+    content_hash: str
 
 
 class RecordNormalizer:
     """Normalizes one provider's records; keeps the counts for its sync_runs row."""
 
     def __init__(self, spec: ListApiSpec):
-        from include.gatewayz_sync.store.providers import spec_fingerprint
-
         self.spec = spec
         self.fields = spec.fields
         self.hash_prefix = hash_prefix(spec_fingerprint(spec))
@@ -169,18 +89,12 @@ class RecordNormalizer:
 
     def normalize(self, record: Any) -> NormalizedModel | None:
         checked = self.check(record)
-        if checked is None:
-            return None
-        model_id, view, raw_json, digest = checked
-        model = self._build(model_id, view, record, raw_json, digest)
-        self.report.accepted += 1
-        return model
+        return None if checked is None else self.finish(checked)
 
-    def check(self, record: Any) -> tuple[str, Any, bytes, str] | None:
+    def check(self, record: Any) -> CheckedRecord | None:
         """Filter, id checks, duplicate collapse and the content hash: everything short of normalizing.
 
-        Returns (id, quirk view, raw JSON, content hash), or None for a record that is filtered, rejected or a
-        duplicate (counted).
+        None for a record that is filtered, rejected or a duplicate (each counted).
         """
         report = self.report
         report.records_seen += 1
@@ -208,13 +122,17 @@ class RecordNormalizer:
         if self.spec.volatile_fields:
             stable = {k: v for k, v in record.items() if k not in self.spec.volatile_fields}
             raw_for_hash = dumps_json(stable, sort_keys=True)
-        return model_id, view, raw_json, content_hash(self.hash_prefix, raw_for_hash)
+        return CheckedRecord(model_id, view, record, raw_json, content_hash(self.hash_prefix, raw_for_hash))
 
-    def finish(self, checked: tuple[str, Any, bytes, str], record: Any) -> NormalizedModel:
-        model_id, view, raw_json, digest = checked
-        model = self._build(model_id, view, record, raw_json, digest)
+    def finish(self, checked: CheckedRecord) -> NormalizedModel:
+        """Normalize a checked record (counted as accepted)."""
         self.report.accepted += 1
-        return model
+        return self._build(checked)
+
+    def accept_unchanged(self, checked: CheckedRecord) -> None:
+        """Count a checked record whose hash equals the stored row's: accepted, and not normalized again."""
+        self.report.accepted += 1
+        self.report.unchanged_skipped += 1
 
     @staticmethod
     def _id_problem(model_id: Any) -> str | None:
@@ -229,25 +147,25 @@ class RecordNormalizer:
     def _field(self, compute, fallback=None):
         try:
             return compute()
-        except _FieldIssue as issue:
+        except FieldIssue as issue:
             self.report.nulled[issue.reason] += 1
             return fallback
 
-    def _build(self, model_id: str, view: Any, record: Mapping[str, Any], raw_json: bytes, digest: str) -> NormalizedModel:
-        f = self.fields
-        name = self._field(lambda: _clean_text(_first(view, f.name), "name", MAX_NAME_LENGTH)) or model_id
-        description = self._field(lambda: _clean_text(_first(view, f.description), "description", MAX_DESCRIPTION_LENGTH))
-        context_length = self._field(lambda: _token_count(_first(view, f.context_length), "context_length"))
-        max_output = self._field(lambda: _token_count(_first(view, f.max_output_tokens), "max_output_tokens"))
+    def _build(self, checked: CheckedRecord) -> NormalizedModel:
+        f, view, model_id = self.fields, checked.view, checked.model_id
+        name = self._field(lambda: clean_text(first(view, f.name), "name", MAX_NAME_LENGTH)) or model_id
+        description = self._field(lambda: clean_text(first(view, f.description), "description", MAX_DESCRIPTION_LENGTH))
+        context_length = self._field(lambda: token_count(first(view, f.context_length), "context_length"))
+        max_output = self._field(lambda: token_count(first(view, f.max_output_tokens), "max_output_tokens"))
         if context_length is not None and max_output is not None and max_output > context_length:
             self.report.nulled["max_output_tokens_above_context"] += 1
             max_output = None
-        input_modalities = self._field(lambda: _modalities(_first(view, f.input_modalities), "input_modalities"))
-        output_modalities = self._field(lambda: _modalities(_first(view, f.output_modalities), "output_modalities"))
-        deprecation = self._field(lambda: _timestamp(_first(view, f.deprecation_date), "deprecation_date"))
-        shutdown = self._field(lambda: _timestamp(_first(view, f.shutdown_date), "shutdown_date"))
+        input_modalities = self._field(lambda: modalities(first(view, f.input_modalities), "input_modalities"))
+        output_modalities = self._field(lambda: modalities(first(view, f.output_modalities), "output_modalities"))
+        deprecation = self._field(lambda: timestamp(first(view, f.deprecation_date), "deprecation_date"))
+        shutdown = self._field(lambda: timestamp(first(view, f.shutdown_date), "shutdown_date"))
         prices, raw_pricing, variable = self._prices(view)
-        capabilities = {name: _capability(view, selector) for name, selector in f.capabilities.items()}
+        capabilities = {name: capability(view, selector) for name, selector in f.capabilities.items()}
         known_token_prices = [prices[m] for m in ("input", "output") if prices.get(m) is not None]
         if variable or not known_token_prices:
             is_free = None
@@ -269,8 +187,8 @@ class RecordNormalizer:
             is_free=is_free,
             deprecation_date=deprecation,
             shutdown_date=shutdown,
-            raw_json=raw_json,
-            content_hash=digest,
+            raw_json=checked.raw_json,
+            content_hash=checked.content_hash,
         )
 
     def _prices(self, view: Any) -> tuple[dict[str, Decimal | None], dict[str, Any] | None, bool]:

@@ -1,8 +1,8 @@
 """Local mode: one command prepares an Airflow home in `.local/`, a catalog database, and runs the job.
 
-`python -m include.gatewayz_sync.local run`    provider sync, then model sync, then a per-provider summary
-`python -m include.gatewayz_sync.local demo`   the same against the replay server, offline, with demo keys
-`python -m include.gatewayz_sync.local seed-providers`   migrate + upsert the registry (no Airflow run)
+`python -m include.gatewayz_sync.dev.local run`    provider sync, then model sync, then a per-provider summary
+`python -m include.gatewayz_sync.dev.local demo`   the same against the replay server, offline, with demo keys
+`python -m include.gatewayz_sync.dev.local seed-providers`   migrate + upsert the registry (no Airflow run)
 
 With `AIRFLOW_CONN_GATEWAYZ_DB` unset, an embedded PostgreSQL (pgserver) under `.local/pgdata` holds the
 catalog; Airflow's own metadata lives in SQLite under `.local/airflow` (local mode only).
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 LOCAL_DIR = PROJECT_ROOT / ".local"
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
 PGDATA = LOCAL_DIR / "pgdata"
@@ -169,7 +169,7 @@ def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, int]:
 
 
 def demo_environment(replay_url: str) -> dict[str, str]:
-    from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+    from ..sources.registry import GATEWAY_REGISTRY
 
     env = {"GATEWAYZ_BASE_URL_OVERRIDE": f"{replay_url}/{{slug}}", "CLOUDFLARE_ACCOUNT_ID": "demo-account"}
     for provider in GATEWAY_REGISTRY.values():
@@ -198,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed-providers":
         import psycopg
 
-        from include.gatewayz_sync.registry import GATEWAY_REGISTRY
-        from include.gatewayz_sync.store import schema
-        from include.gatewayz_sync.store.providers import sync_registry
+        from ..sources.registry import GATEWAY_REGISTRY
+        from ..store import schema
+        from ..store.providers import sync_registry
 
         schema.migrate(lambda: psycopg.connect(**connect_kwargs))
         with psycopg.connect(**connect_kwargs, autocommit=True) as connection:
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     replay = None
     if args.command == "demo":
-        from include.gatewayz_sync.replay.server import ReplayServer
+        from .replay.server import ReplayServer
 
         replay = ReplayServer(page_sizes={"anthropic": 4, "google-vertex": 20, "openrouter": 100}).start()
         env.update(demo_environment(replay.url))

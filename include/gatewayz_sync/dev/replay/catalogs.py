@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from include.gatewayz_sync.paging import (
+from ...sources.paging import (
     BodyNextLink,
     HasMoreCursor,
     LinkHeader,
@@ -24,7 +24,8 @@ from include.gatewayz_sync.paging import (
     PageToken,
     SinglePage,
 )
-from include.gatewayz_sync.specs import ListApiSpec
+from ...sources.paths import read_path, write_path
+from ...sources.specs import ListApiSpec
 
 RECORDINGS_DIR = Path(__file__).with_name("recordings")
 DEFAULT_SERVER_PAGE_SIZE = 1000
@@ -41,21 +42,6 @@ def load_json(path: Path) -> Any:
         return json.load(handle, parse_float=Decimal)
 
 
-def _set_path(document: dict, path: str, value: Any) -> None:
-    steps = path.split(".")
-    for step in steps[:-1]:
-        document = document.setdefault(step, {})
-    document[steps[-1]] = value
-
-
-def _get_path(document: Any, path: str) -> Any:
-    for step in path.split("."):
-        if not isinstance(document, Mapping):
-            return None
-        document = document.get(step)
-    return document
-
-
 class RecordedCatalog:
     def __init__(self, slug: str, spec: ListApiSpec, document: Any):
         self.slug = slug
@@ -65,8 +51,8 @@ class RecordedCatalog:
             self.records: list = list(document)
         else:
             self.envelope = copy.deepcopy(document)
-            self.records = list(_get_path(document, spec.records_path) or [])
-            _set_path(self.envelope, spec.records_path, [])
+            self.records = list(read_path(document, spec.records_path) or [])
+            write_path(self.envelope, spec.records_path, [])
 
     @classmethod
     def from_file(cls, slug: str, spec: ListApiSpec, path: Path) -> RecordedCatalog:
@@ -78,15 +64,15 @@ class RecordedCatalog:
         return clone
 
     def record_id(self, record: Any) -> Any:
-        return _get_path(record, self.spec.fields.id) if isinstance(record, Mapping) else None
+        return read_path(record, self.spec.fields.id) if isinstance(record, Mapping) else None
 
     def _wrap(self, records: list, extra: Mapping[str, Any] | None = None) -> Any:
         if self.envelope is None:
             return records
         body = copy.deepcopy(self.envelope)
-        _set_path(body, self.spec.records_path, records)
+        write_path(body, self.spec.records_path, records)
         for path, value in (extra or {}).items():
-            _set_path(body, path, value)
+            write_path(body, path, value)
         return body
 
     def page(self, query: Mapping[str, str], path: str, page_size: int | None) -> Page:

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from include.gatewayz_sync.registry import GATEWAY_REGISTRY
+from ..sources.registry import GATEWAY_REGISTRY
 
 MODEL_DAG = "gatewayz_sync_models"
 PROVIDER_DAG = "gatewayz_sync_providers"

@@ -2,15 +2,15 @@
 
 Display fields (name, color, priority, site_url, icon, aliases) come from the gateway's provider table.
 API facts come from each provider's API reference and from recorded real responses (see
-`replay/recordings/_manifest.json` for sources and capture dates). Adding a provider means adding an entry
+`dev/replay/recordings/_manifest.json` for sources and capture dates). Adding a provider means adding an entry
 here; only a truly odd API needs a named quirk in `quirks.py`.
 """
 
 from __future__ import annotations
 
-from include.gatewayz_sync.paging import BodyNextLink, HasMoreCursor, OffsetLimit, PageNumber, PageToken
-from include.gatewayz_sync.specs import (
-    AuthStyle,
+from .auth import Bearer, Header, Scheme
+from .paging import BodyNextLink, HasMoreCursor, OffsetLimit, PageNumber, PageToken
+from .specs import (
     FieldMap,
     Flag,
     ListApiSpec,
@@ -22,7 +22,6 @@ from include.gatewayz_sync.specs import (
 )
 
 FAST, SLOW = Priority.FAST, Priority.SLOW
-BEARER = AuthStyle.BEARER
 
 OPENROUTER_STYLE_FIELDS = FieldMap(
     context_length=("context_length", "top_provider.context_length"),
@@ -51,7 +50,7 @@ _PROVIDERS = (
         slug="openai", name="OpenAI", color="bg-emerald-600", priority=FAST, site_url="https://openai.com",
         docs_url="https://platform.openai.com/docs/api-reference/models/list",
         list_api=ListApiSpec(
-            base_url="https://api.openai.com/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.openai.com/v1", path="/models", auth=Bearer(), records_path="data",
             fields=FieldMap(shutdown_date=("shutdown_date",)),
         ),
     ),
@@ -60,7 +59,7 @@ _PROVIDERS = (
         docs_url="https://docs.anthropic.com/en/api/models-list",
         list_api=ListApiSpec(
             base_url="https://api.anthropic.com/v1", path="/models", params={"limit": "1000"},
-            auth=AuthStyle.HEADER, auth_header="x-api-key", headers={"anthropic-version": "2023-06-01"},
+            auth=Header("x-api-key"), headers={"anthropic-version": "2023-06-01"},
             records_path="data", paginator=HasMoreCursor(cursor_param="after_id", cursor_path="last_id"),
             fields=FieldMap(
                 name=("display_name",),
@@ -78,7 +77,7 @@ _PROVIDERS = (
         slug="openrouter", name="OpenRouter", color="bg-blue-500", priority=FAST, site_url="https://openrouter.ai",
         docs_url="https://openrouter.ai/docs/api-reference/list-available-models",
         list_api=ListApiSpec(
-            base_url="https://openrouter.ai/api/v1", path="/models", auth=BEARER, key_required=False,
+            base_url="https://openrouter.ai/api/v1", path="/models", auth=Bearer(), key_required=False,
             records_path="data", paginator=BodyNextLink("links.next"), price_unit=PriceUnit.USD_PER_TOKEN,
             variable_price_sentinel="-1", fields=OPENROUTER_STYLE_FIELDS,
         ),
@@ -87,7 +86,7 @@ _PROVIDERS = (
         slug="groq", name="Groq", color="bg-orange-500", priority=FAST, site_url="https://groq.com", icon="zap",
         docs_url="https://console.groq.com/docs/api-reference#models-list",
         list_api=ListApiSpec(
-            base_url="https://api.groq.com/openai/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.groq.com/openai/v1", path="/models", auth=Bearer(), records_path="data",
             price_unit=PriceUnit.USD_PER_TOKEN,
             fields=FieldMap(
                 context_length=("context_window", "context_length"),
@@ -109,7 +108,7 @@ _PROVIDERS = (
         slug="together", name="Together", color="bg-indigo-500", priority=FAST, site_url="https://together.ai",
         docs_url="https://docs.together.ai/reference/models-1",
         list_api=ListApiSpec(
-            base_url="https://api.together.xyz/v1", path="/models", auth=BEARER, records_path=None,
+            base_url="https://api.together.xyz/v1", path="/models", auth=Bearer(), records_path=None,
             price_unit=PriceUnit.USD_PER_1M_TOKENS,
             fields=FieldMap(
                 name=("display_name",),
@@ -121,7 +120,7 @@ _PROVIDERS = (
         slug="fireworks", name="Fireworks", color="bg-red-500", priority=FAST, site_url="https://fireworks.ai",
         docs_url="https://docs.fireworks.ai/api-reference/list-models",
         list_api=ListApiSpec(
-            base_url="https://api.fireworks.ai/inference/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.fireworks.ai/inference/v1", path="/models", auth=Bearer(), records_path="data",
             fields=FieldMap(
                 capabilities={"tools": Flag("supports_tools"), "vision": Flag("supports_image_input")},
             ),
@@ -131,7 +130,7 @@ _PROVIDERS = (
         slug="vercel-ai-gateway", name="Vercel AI", color="bg-slate-900", priority=FAST, site_url="https://vercel.com/ai",
         docs_url="https://vercel.com/docs/ai-gateway/models-and-providers",
         list_api=ListApiSpec(
-            base_url="https://ai-gateway.vercel.sh/v1", path="/models", auth=BEARER, key_required=False,
+            base_url="https://ai-gateway.vercel.sh/v1", path="/models", auth=Bearer(), key_required=False,
             records_path="data", price_unit=PriceUnit.USD_PER_TOKEN,
             fields=FieldMap(
                 context_length=("context_window",),
@@ -157,7 +156,7 @@ _PROVIDERS = (
         slug="featherless", name="Featherless", color="bg-green-500", priority=SLOW, site_url="https://featherless.ai",
         docs_url="https://featherless.ai/docs/api-reference-models",
         list_api=ListApiSpec(
-            base_url="https://api.featherless.ai/v1", path="/models", auth=BEARER, key_required=False,
+            base_url="https://api.featherless.ai/v1", path="/models", auth=Bearer(), key_required=False,
             records_path="data",
             paginator=PageNumber(
                 page_param="page", size_param="per_page", page_size=1000, total_pages_path="pagination.total_pages"
@@ -174,7 +173,7 @@ _PROVIDERS = (
         slug="chutes", name="Chutes", color="bg-yellow-500", priority=SLOW, site_url="https://chutes.ai",
         docs_url="https://chutes.ai/docs",
         list_api=ListApiSpec(
-            base_url="https://llm.chutes.ai/v1", path="/models", auth=BEARER, key_required=False,
+            base_url="https://llm.chutes.ai/v1", path="/models", auth=Bearer(), key_required=False,
             records_path="data", price_unit=PriceUnit.USD_PER_1M_TOKENS,
             fields=FieldMap(
                 context_length=("context_length", "max_model_len"),
@@ -195,7 +194,7 @@ _PROVIDERS = (
         slug="deepinfra", name="DeepInfra", color="bg-cyan-500", priority=SLOW, site_url="https://deepinfra.com",
         docs_url="https://deepinfra.com/docs/openai_api",
         list_api=ListApiSpec(
-            base_url="https://api.deepinfra.com/v1/openai", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.deepinfra.com/v1/openai", path="/models", auth=Bearer(), records_path="data",
             price_unit=PriceUnit.USD_PER_1M_TOKENS,
             fields=FieldMap(
                 description=("metadata.description",),
@@ -219,7 +218,7 @@ _PROVIDERS = (
         docs_url="https://ai.google.dev/api/models#method:-models.list",
         list_api=ListApiSpec(
             base_url="https://generativelanguage.googleapis.com/v1beta", path="/models", params={"pageSize": "1000"},
-            auth=AuthStyle.HEADER, auth_header="x-goog-api-key", records_path="models",
+            auth=Header("x-goog-api-key"), records_path="models",
             paginator=PageToken(token_path="nextPageToken", token_param="pageToken"),
             quirk="gemini_model", record_filter="gemini_generates_content",
             auth_error_markers=("API_KEY_INVALID",),
@@ -235,13 +234,13 @@ _PROVIDERS = (
     Provider(
         slug="cerebras", name="Cerebras", color="bg-amber-600", priority=SLOW, site_url="https://cerebras.ai",
         docs_url="https://inference-docs.cerebras.ai/api-reference/models",
-        list_api=ListApiSpec(base_url="https://api.cerebras.ai/v1", path="/models", auth=BEARER, records_path="data"),
+        list_api=ListApiSpec(base_url="https://api.cerebras.ai/v1", path="/models", auth=Bearer(), records_path="data"),
     ),
     Provider(
         slug="nebius", name="Nebius", color="bg-slate-600", priority=SLOW, site_url="https://nebius.ai",
         docs_url="https://docs.nebius.com/studio/inference/api",
         list_api=ListApiSpec(
-            base_url="https://api.studio.nebius.com/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.studio.nebius.com/v1", path="/models", auth=Bearer(), records_path="data",
             volatile_fields=("created",),
         ),
     ),
@@ -249,7 +248,7 @@ _PROVIDERS = (
         slug="xai", name="xAI", color="bg-black", priority=SLOW, site_url="https://x.ai",
         docs_url="https://docs.x.ai/docs/api-reference#list-language-models",
         list_api=ListApiSpec(
-            base_url="https://api.x.ai/v1", path="/language-models", auth=BEARER, records_path="models",
+            base_url="https://api.x.ai/v1", path="/language-models", auth=Bearer(), records_path="models",
             price_unit=PriceUnit.US_CENTS_PER_100M_TOKENS,
             fields=FieldMap(
                 input_modalities=("input_modalities",),
@@ -267,7 +266,7 @@ _PROVIDERS = (
         slug="novita", name="Novita", color="bg-violet-600", priority=SLOW, site_url="https://novita.ai",
         docs_url="https://novita.ai/docs/api-reference/model-apis-llm-list-models",
         list_api=ListApiSpec(
-            base_url="https://api.novita.ai/openai/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.novita.ai/openai/v1", path="/models", auth=Bearer(), records_path="data",
             price_unit=PriceUnit.USD_0_0001_PER_1M_TOKENS,
             fields=FieldMap(
                 name=("display_name", "title"),
@@ -282,7 +281,7 @@ _PROVIDERS = (
         aliases=("hug",), key_env="HUGGINGFACE_API_KEY",
         docs_url="https://huggingface.co/docs/inference-providers/hub-api",
         list_api=ListApiSpec(
-            base_url="https://router.huggingface.co/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://router.huggingface.co/v1", path="/models", auth=Bearer(), records_path="data",
             price_unit=PriceUnit.USD_PER_1M_TOKENS, quirk="huggingface_cheapest_live_provider",
             fields=FieldMap(
                 context_length=("_offer.context_length",),
@@ -301,7 +300,7 @@ _PROVIDERS = (
         slug="aimo", name="AiMo", color="bg-pink-600", priority=SLOW, site_url="https://aimo.network",
         docs_url="https://docs.aimo.network",
         list_api=ListApiSpec(
-            base_url="https://beta.aimo.network/api/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://beta.aimo.network/api/v1", path="/models", auth=Bearer(), records_path="data",
             # The list's price unit is undocumented (USD per token or USDC micro-units); prices stay raw-only
             # until a capture settles it, rather than guessing a unit and billing 10^6 off.
             fields=FieldMap(
@@ -316,7 +315,7 @@ _PROVIDERS = (
         slug="near", name="NEAR", color="bg-teal-600", priority=SLOW, site_url="https://near.ai",
         docs_url="https://docs.near.ai/cloud",
         list_api=ListApiSpec(
-            base_url="https://cloud-api.near.ai/v1", path="/model/list", auth=BEARER, key_required=False,
+            base_url="https://cloud-api.near.ai/v1", path="/model/list", auth=Bearer(), key_required=False,
             records_path="models", paginator=OffsetLimit(page_size=100, total_path="total"),
             price_unit=PriceUnit.USD_SCALED_AMOUNT_PER_TOKEN,
             fields=FieldMap(
@@ -347,7 +346,7 @@ _PROVIDERS = (
         supports_streaming=False, docs_url="https://docs.fal.ai/platform-apis/v1/models",
         list_api=ListApiSpec(
             base_url="https://api.fal.ai/v1", path="/models", params={"limit": "100"},
-            auth=AuthStyle.KEY_SCHEME, key_required=False, records_path="models",
+            auth=Scheme("Key"), key_required=False, records_path="models",
             paginator=PageToken(token_path="next_cursor", token_param="cursor"),
             fields=FieldMap(
                 id="endpoint_id",
@@ -360,7 +359,7 @@ _PROVIDERS = (
         slug="helicone", name="Helicone", color="bg-indigo-600", priority=SLOW, site_url="https://helicone.ai",
         docs_url="https://docs.helicone.ai/gateway/overview",
         list_api=ListApiSpec(
-            base_url="https://ai-gateway.helicone.ai/v1", path="/models", auth=BEARER, key_required=False,
+            base_url="https://ai-gateway.helicone.ai/v1", path="/models", auth=Bearer(), key_required=False,
             records_path="data",
         ),
     ),
@@ -372,7 +371,7 @@ _PROVIDERS = (
         slug="alibaba", name="Alibaba", color="bg-orange-700", priority=SLOW, site_url="https://dashscope.aliyun.com",
         docs_url="https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope",
         list_api=ListApiSpec(
-            base_url="https://dashscope-intl.aliyuncs.com/compatible-mode/v1", path="/models", auth=BEARER,
+            base_url="https://dashscope-intl.aliyuncs.com/compatible-mode/v1", path="/models", auth=Bearer(),
             records_path="data", paginator=HasMoreCursor(cursor_param="after", cursor_path="last_id"),
         ),
     ),
@@ -380,7 +379,7 @@ _PROVIDERS = (
         slug="clarifai", name="Clarifai", color="bg-purple-600", priority=SLOW, site_url="https://clarifai.com",
         docs_url="https://docs.clarifai.com/compute/inference/open-ai",
         list_api=ListApiSpec(
-            base_url="https://api.clarifai.com/v2/ext/openai/v1", path="/models", auth=AuthStyle.KEY_SCHEME,
+            base_url="https://api.clarifai.com/v2/ext/openai/v1", path="/models", auth=Scheme("Key"),
             records_path="data",
             fields=FieldMap(context_length=("context_length", "context_window")),
         ),
@@ -389,7 +388,7 @@ _PROVIDERS = (
         slug="onerouter", name="OneRouter", color="bg-emerald-500", priority=SLOW, site_url="https://onerouter.pro",
         docs_url="https://docs.onerouter.pro",
         list_api=ListApiSpec(
-            base_url="https://api.onerouter.pro/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.onerouter.pro/v1", path="/models", auth=Bearer(), records_path="data",
             price_unit=PriceUnit.USD_PER_1M_TOKENS,
             fields=FieldMap(
                 name=("display_name",),
@@ -409,7 +408,7 @@ _PROVIDERS = (
         slug="aihubmix", name="AiHubMix", color="bg-rose-500", priority=SLOW, site_url="https://aihubmix.com",
         docs_url="https://docs.aihubmix.com",
         list_api=ListApiSpec(
-            base_url="https://aihubmix.com/api/v1", path="/models", auth=AuthStyle.NONE, key_required=False,
+            base_url="https://aihubmix.com/api/v1", path="/models", auth=None, key_required=False,
             records_path="data", quirk="aihubmix_comma_lists",
             # The docs' field table says "per 1K tokens", but the same page's example (gpt-5: 1.25 / 10) is
             # OpenAI's per-1M list price, and AiHubMix's own tooling reads it per 1M (checked 2026-11-26).
@@ -439,7 +438,7 @@ _PROVIDERS = (
         slug="anannas", name="Anannas", color="bg-lime-600", priority=SLOW, site_url="https://anannas.ai",
         docs_url="https://docs.anannas.ai",
         list_api=ListApiSpec(
-            base_url="https://api.anannas.ai/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.anannas.ai/v1", path="/models", auth=Bearer(), records_path="data",
             price_unit=PriceUnit.USD_PER_TOKEN,
             fields=FieldMap(
                 context_length=("context_length", "context_window"),
@@ -461,7 +460,7 @@ _PROVIDERS = (
         list_api=ListApiSpec(
             base_url="https://api.cloudflare.com/client/v4", path="/accounts/{account_id}/ai/models/search",
             path_params={"account_id": "CLOUDFLARE_ACCOUNT_ID"}, params={"hide_experimental": "false"},
-            auth=BEARER, records_path="result",
+            auth=Bearer(), records_path="result",
             paginator=PageNumber(page_param="page", size_param="per_page", page_size=100),
             quirk="cloudflare_properties", price_unit=PriceUnit.USD_PER_1M_TOKENS,
             auth_error_markers=("Unable to authenticate",),
@@ -482,7 +481,7 @@ _PROVIDERS = (
         slug="mistral", name="Mistral", color="bg-orange-600", priority=SLOW, site_url="https://mistral.ai",
         docs_url="https://docs.mistral.ai/api/#tag/models/operation/list_models_v1_models_get",
         list_api=ListApiSpec(
-            base_url="https://api.mistral.ai/v1", path="/models", auth=BEARER, records_path="data",
+            base_url="https://api.mistral.ai/v1", path="/models", auth=Bearer(), records_path="data",
             fields=FieldMap(
                 context_length=("max_context_length",),
                 deprecation_date=("deprecation",),
@@ -498,7 +497,7 @@ _PROVIDERS = (
         slug="cohere", name="Cohere", color="bg-purple-500", priority=SLOW, site_url="https://cohere.com",
         docs_url="https://docs.cohere.com/reference/list-models",
         list_api=ListApiSpec(
-            base_url="https://api.cohere.com/v1", path="/models", params={"page_size": "1000"}, auth=BEARER,
+            base_url="https://api.cohere.com/v1", path="/models", params={"page_size": "1000"}, auth=Bearer(),
             records_path="models", paginator=PageToken(token_path="next_page_token", token_param="page_token"),
             fields=FieldMap(
                 id="name",
@@ -514,7 +513,7 @@ _PROVIDERS = (
     Provider(
         slug="deepseek", name="DeepSeek", color="bg-blue-700", priority=SLOW, site_url="https://deepseek.com",
         docs_url="https://api-docs.deepseek.com/api/list-models",
-        list_api=ListApiSpec(base_url="https://api.deepseek.com", path="/models", auth=BEARER, records_path="data"),
+        list_api=ListApiSpec(base_url="https://api.deepseek.com", path="/models", auth=Bearer(), records_path="data"),
     ),
 )
 

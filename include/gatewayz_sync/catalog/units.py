@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 
-from include.gatewayz_sync.specs import PriceUnit
+from ..sources.specs import PriceUnit
 
 # A JSON number printed from a binary double carries up to 17 significant digits (2.5999999999999996);
 # any decimal a human typed with <= 15 digits survives the round trip, so 15 digits recovers it exactly.

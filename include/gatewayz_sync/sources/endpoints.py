@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from include.gatewayz_sync.errors import InsecureEndpoint, MissingCredentials
-from include.gatewayz_sync.specs import Provider
+from ..errors import InsecureEndpoint, MissingCredentials
+from .specs import Provider
 
 BASE_URL_OVERRIDE_ENV = "GATEWAYZ_BASE_URL_OVERRIDE"
 

@@ -1,0 +1,1 @@
+"""What a model is: the normalized record, price units and the normalizer."""

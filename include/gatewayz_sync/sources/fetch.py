@@ -1,0 +1,172 @@
+"""The fetch loop: one provider's model list, page by page, with the guards that belong to paging.
+
+A repeated request or more than `GATEWAYZ_MAX_PAGES` pages is a pagination loop; a next-page link or a
+redirect to a host we did not name is refused (so a key never leaves); `transport.py` sends each request with
+its timeouts, retries and size cap. Each page is reported with the digest of its bytes before it is parsed,
+so the caller can decide that a listing is unchanged without parsing it. Money is parsed as `Decimal`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from ..config import FetchSettings
+from ..errors import ForeignHost, InvalidJson, PaginationLoop, UnexpectedShape
+from .auth import build_auth
+from .endpoints import Endpoint
+from .paging import PageRequest
+from .paths import read_path
+from .specs import Provider
+from .transport import FetchStats, Response, Transport
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic GC while building many acyclic objects (a 50 MB listing): it would rescan them repeatedly."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class FetchedPage:
+    """One page as received. Its `digest` (SHA-256 of the bytes) is known at once; it is parsed only when
+    `records()` is first asked for, which also works out the request for the next page."""
+
+    def __init__(self, fetcher: ProviderFetcher, request: PageRequest, response: Response):
+        self.number = fetcher.stats.pages
+        self.digest = hashlib.sha256(response.body).hexdigest()
+        self.is_whole_listing = fetcher.spec.paginator.single_response
+        self._fetcher = fetcher
+        self._request = request
+        self._response: Response | None = response
+        self._records: list[Any] | None = None
+        self.next_request: PageRequest | None = None
+
+    def records(self) -> list[Any]:
+        if self._records is None:
+            response, self._response = self._response, None
+            body = self._fetcher.parse(response)
+            self._records = self._fetcher.records_of(body)
+            self.next_request = self._fetcher.spec.paginator.next_request(self._request, response, body, self._records)
+        return self._records
+
+
+class ProviderFetcher:
+    """Fetches one provider's pages; `pages()` yields each page as a `FetchedPage`."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        endpoint: Endpoint,
+        settings: FetchSettings,
+        session: requests.Session | None = None,
+        sleep=time.sleep,
+    ):
+        if provider.list_api is None:
+            raise ValueError(f"{provider.slug} has no list API")
+        self.spec = provider.list_api
+        self.slug = provider.slug
+        self.endpoint = endpoint
+        self.settings = settings
+        self._scheme = urlsplit(endpoint.base_url).scheme
+        self.transport = Transport(
+            self.slug, self.spec, settings, build_auth(self.spec.auth, endpoint.key, endpoint.allowed_hosts),
+            self._check_host, self._redact, session=session, sleep=sleep,
+        )
+        self.stats: FetchStats = self.transport.stats
+
+    def _redact(self, text: str) -> str:
+        key = self.endpoint.key
+        return text.replace(key, "***") if key else text
+
+    def first_request(self) -> PageRequest:
+        path = self.spec.path.format(**{k: quote(v, safe="") for k, v in self.endpoint.path_values.items()})
+        return self.spec.paginator.first_request(self.endpoint.base_url + path, dict(self.spec.params))
+
+    def pages(self) -> Iterator[FetchedPage]:
+        request: PageRequest | None = self.first_request()
+        seen: set = set()
+        while request is not None:
+            if request.cache_key in seen:
+                raise PaginationLoop(
+                    self.slug,
+                    f"pagination loop from {self.slug}: the request for {_safe_url(request.url)} "
+                    f"with {dict(request.params)} repeated after {self.stats.pages} pages",
+                )
+            if self.stats.pages >= self.settings.max_pages:
+                raise PaginationLoop(
+                    self.slug,
+                    f"pagination loop from {self.slug}: more than {self.settings.max_pages} pages "
+                    "(raise GATEWAYZ_MAX_PAGES if the catalog is really that large)",
+                )
+            seen.add(request.cache_key)
+            self._check_host(request.url, "next-page link")
+            response = self.transport.get(request)
+            self.stats.pages += 1
+            page = FetchedPage(self, request, response)
+            yield page
+            page.records()
+            request = page.next_request
+
+    def close(self) -> None:
+        self.transport.session.close()
+
+    def _check_host(self, url: str, what: str) -> None:
+        parts = urlsplit(url)
+        if parts.netloc.lower() not in self.endpoint.allowed_hosts or parts.scheme != self._scheme:
+            raise ForeignHost(
+                self.slug,
+                f"refused {what} from {self.slug} to {parts.scheme}://{parts.netloc}: only "
+                f"{', '.join(sorted(self.endpoint.allowed_hosts))} may receive requests for this provider",
+            )
+
+    def parse(self, response: Response) -> Any:
+        """Decode, drop the raw bytes, then parse: a large page never has bytes, text and objects alive at once."""
+        started = time.monotonic()
+        size = len(response.body)
+        snippet = self._redact(bytes(response.body[:60]).decode("utf-8", "replace"))
+        try:
+            text = response.body.decode("utf-8-sig")
+            response.body = bytearray()
+            with gc_paused():
+                return json.loads(text, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise InvalidJson(
+                self.slug, f"invalid JSON from {self.slug}: {detail} ({size} bytes; starts with {snippet!r})"
+            ) from None
+        finally:
+            self.stats.parse_seconds += time.monotonic() - started
+
+    def records_of(self, body: Any) -> list[Any]:
+        path = self.spec.records_path
+        records = body if path is None else read_path(body, path)
+        if isinstance(records, list):
+            return records
+        where = "the top level" if path is None else f"'{path}'"
+        if isinstance(body, dict):
+            found = f"an object with keys {sorted(body)[:8]}"
+        else:
+            found = f"a JSON {type(body).__name__}"
+        raise UnexpectedShape(
+            self.slug, f"unexpected response from {self.slug}: no list of models at {where}; got {found}"
+        )

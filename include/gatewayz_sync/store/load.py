@@ -1,0 +1,199 @@
+"""Load one provider's staged models in one transaction, writing only what changed.
+
+Per provider: advisory lock -> lock the provider row -> COPY into a temp stage (full rows only where the content
+hash or state differs; bare ids for the rest) -> shrink guard -> change rows -> upsert -> count misses and
+deactivate after `miss_threshold` consecutive misses -> stamp the provider's listing time -> finish the
+attempt's `sync_runs` row. A dry run does all of it and rolls back, keeping only the counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..config import SyncSettings
+from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousShrink
+from .model_sql import (
+    DATA_COLUMNS,
+    FIELD_CHANGES_SQL,
+    MISSES_SQL,
+    PENDING_MISSES,
+    REAPPEARED_SQL,
+    SETTLED_SQL,
+    STAGE_COLUMNS,
+    UPSERT_SQL,
+)
+from .runs import (
+    DRY_RUN,
+    SUCCESS,
+    RunInfo,
+    RunResult,
+    finish_provider_run,
+    last_success_counts,
+    record_provider_run,
+    record_provider_run_alone,
+    start_provider_run,
+)
+from .staging import StagedModel
+
+LARGE_STAGE = 2_000
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    miss_threshold: int
+    shrink_ratio: float
+    allow_shrink: bool = False
+    dry_run: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: SyncSettings, *, allow_shrink: bool = False, dry_run: bool = False) -> LoadOptions:
+        return cls(settings.miss_threshold, settings.shrink_guard_ratio, allow_shrink, dry_run)
+
+    @property
+    def status(self) -> str:
+        return DRY_RUN if self.dry_run else SUCCESS
+
+
+@dataclass(frozen=True)
+class ListingState:
+    """What the last successful load left: settled rows' hashes, and the listing digest when nothing is pending."""
+
+    known_hashes: dict[str, str]
+    listing_digest: str | None
+
+
+def _settled(cursor, provider_id: int) -> dict[str, str]:
+    cursor.execute(SETTLED_SQL, (provider_id,))
+    return dict(cursor.fetchall())
+
+
+def listing_state(connection, slug: str) -> ListingState:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT p.id, p.listing_digest, {PENDING_MISSES} FROM providers p WHERE p.slug = %s", (slug,))
+        row = cursor.fetchone()
+        if row is None:
+            return ListingState({}, None)
+        provider_id, digest, pending_misses = row
+        return ListingState(_settled(cursor, provider_id), None if pending_misses else digest)
+
+
+def lock_provider(cursor, slug: str) -> int:
+    """Serialize writers of one provider's models and pin the provider row against concurrent deactivation."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('gatewayz.models.' || %s, 0))", (slug,))
+    cursor.execute(
+        "SELECT id, is_active, disabled_by_operator FROM providers WHERE slug = %s FOR NO KEY UPDATE", (slug,)
+    )
+    row = cursor.fetchone()
+    if row is None:
+        raise ProviderSkipped(slug, "not in the catalog yet (run gatewayz_sync_providers)")
+    provider_id, is_active, disabled = row
+    if not is_active:
+        raise ProviderSkipped(slug, "no longer in the registry (deactivated)")
+    if disabled:
+        raise ProviderSkipped(slug, "disabled by an operator")
+    return provider_id
+
+
+def confirm_unchanged_listing(connection, slug: str, run: RunInfo, digest: str, options: LoadOptions,
+                              result: RunResult) -> bool:
+    """Record a listing identical to the last one loaded without parsing it; False if the catalog moved meanwhile."""
+    started = time.monotonic()
+    with connection.transaction(), connection.cursor() as cursor:
+        provider_id = lock_provider(cursor, slug)
+        cursor.execute(
+            f"""SELECT p.listing_digest, {PENDING_MISSES},
+                       (SELECT count(*) FROM models m WHERE m.provider_id = p.id AND m.is_active)
+                FROM providers p WHERE p.id = %s""",
+            (provider_id,),
+        )
+        stored, pending, active = cursor.fetchone()
+        if stored != digest or pending:
+            return False
+        result.fetch = last_success_counts(cursor, slug) or result.fetch
+        result.load.unchanged = result.load.active_before = active
+        if not options.dry_run:
+            cursor.execute("UPDATE providers SET models_listed_at = now() WHERE id = %s", (provider_id,))
+        result.status = options.status
+        result.details["listing"] = "byte-identical to the last loaded listing; not re-parsed"
+        result.timings.load_seconds = time.monotonic() - started
+        record_provider_run(cursor, run, slug, result)
+        return True
+
+
+class _DryRunRollback(Exception):
+    """Raised at the end of a dry run's transaction so that everything it computed is rolled back."""
+
+
+def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunInfo, options: LoadOptions,
+                result: RunResult, listing_digest: str | None = None) -> RunResult:
+    """Write one provider's listing into `result.load`. `connection` must be in autocommit mode; this opens its
+    own transaction."""
+    started = time.monotonic()
+    load = result.load
+    try:
+        with connection.transaction(), connection.cursor() as cursor:
+            provider_id = lock_provider(cursor, slug)
+            sync_run_id = start_provider_run(cursor, run, provider_id, slug)
+            params = {"provider_id": provider_id, "run_id": sync_run_id, "miss_threshold": options.miss_threshold}
+
+            settled = _settled(cursor, provider_id)
+            cursor.execute("SELECT count(*) FROM models WHERE provider_id = %s AND is_active", (provider_id,))
+            load.active_before = cursor.fetchone()[0]
+            changed_rows = _stage(cursor, slug, models, settled)
+
+            shrunk = load.active_before > 0 and (not models or len(models) < load.active_before * options.shrink_ratio)
+            if shrunk and not options.allow_shrink:
+                raise SuspiciousShrink(slug, got=len(models), active=load.active_before)
+
+            if changed_rows:
+                cursor.execute(FIELD_CHANGES_SQL, params)
+                load.changes.update(kind for (kind,) in cursor.fetchall())
+                cursor.execute(REAPPEARED_SQL, params)
+                load.changes.update(kind for (kind,) in cursor.fetchall())
+                cursor.execute(UPSERT_SQL, params)
+                load.inserted, load.updated, added = cursor.fetchone()
+                if added:
+                    load.changes["added"] += added
+            cursor.execute(MISSES_SQL, params)
+            load.missed, load.deactivated = cursor.fetchone()
+            if load.deactivated:
+                load.changes["removed"] += load.deactivated
+            load.unchanged = len(models) - load.inserted - load.updated
+
+            result.status = options.status
+            if options.dry_run:
+                raise _DryRunRollback
+            cursor.execute(
+                "UPDATE providers SET models_listed_at = now(), listing_digest = %s WHERE id = %s",
+                (listing_digest, provider_id),
+            )
+            result.timings.load_seconds = time.monotonic() - started
+            finish_provider_run(cursor, sync_run_id, result)
+    except _DryRunRollback:
+        result.timings.load_seconds = time.monotonic() - started
+        record_provider_run_alone(connection, run, slug, result)
+    return result
+
+
+def _stage(cursor, slug: str, models: Sequence[StagedModel], settled: dict[str, str]) -> int:
+    """COPY the listing into `stage_models`; returns how many rows are staged as changed."""
+    cursor.execute(
+        "CREATE TEMP TABLE stage_models ON COMMIT DROP AS "
+        f"SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)} FROM models WITH NO DATA"
+    )
+    changed_rows = 0
+    with cursor.copy(f"COPY stage_models ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+        for model in models:
+            changed = settled.get(model.provider_model_id) != model.content_hash
+            if changed and model.copy_line is None:
+                raise CatalogUnavailable(
+                    slug, f"the stored models of {slug} changed while it was being synced; a retry reloads it"
+                )
+            changed_rows += changed
+            copy.write(model.copy_line if changed else model.unchanged_line())
+    if len(models) >= LARGE_STAGE:
+        cursor.execute("CREATE INDEX ON stage_models (provider_model_id)")
+        cursor.execute("ANALYZE stage_models")
+    return changed_rows

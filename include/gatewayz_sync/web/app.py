@@ -1,0 +1,134 @@
+"""The status API and the "Model catalog" page, as a FastAPI app that the Airflow plugin mounts.
+
+Every route requires Airflow authentication (a bearer JWT from `/auth/token`, or the UI's session cookie):
+the original system's admin endpoints were open to anyone. Triggers go through Airflow's own REST API with
+the caller's token, so Airflow validates the conf (a bad value is a 400) and applies its own permissions.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from ..config import SyncSettings
+from ..sources.registry import GATEWAY_REGISTRY
+from ..store import status as read_model
+from .airflow_api import next_model_sync, trigger_model_sync
+from .views import render_page
+
+URL_PREFIX = "/admin/model-sync"
+MAX_PAGE = 1000
+CHANGE_KINDS = ("added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed",
+                "deprecated")
+
+
+def _authenticated():
+    from airflow.api_fastapi.core_api.security import requires_authenticated
+
+    return requires_authenticated()
+
+
+@contextmanager
+def _catalog():
+    from ..store.connection import catalog_connector
+
+    connection = catalog_connector()()
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _check_slug(slug: str) -> None:
+    if slug not in GATEWAY_REGISTRY:
+        raise HTTPException(
+            status_code=404,
+            detail=f"unknown provider {slug!r}; known providers: {', '.join(sorted(GATEWAY_REGISTRY))}",
+        )
+
+
+def status_document(connection, provider: str | None, limit: int, offset: int) -> dict[str, Any]:
+    settings = SyncSettings.from_env()
+    now = datetime.now(UTC)
+    statuses = read_model.provider_statuses(
+        connection, stale_hours=settings.stale_hours, now=now, provider=provider, limit=limit, offset=offset
+    )
+    totals = read_model.catalog_totals(connection)
+    return {
+        "generated_at": now.isoformat(),
+        "stale_after_hours": settings.stale_hours,
+        "providers": [s.as_dict() for s in statuses],
+        "totals": totals,
+        "next_model_sync": next_model_sync(),
+        "limit": limit,
+        "offset": offset,
+        "next_offset": offset + limit if len(statuses) == limit else None,
+    }
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="gatewayz model sync",
+        description="Status, health and triggers of the gatewayz catalog sync (Airflow authentication required).",
+        dependencies=[Depends(_authenticated())],
+    )
+
+    @app.get("/status")
+    def get_status(
+        provider: str | None = None,
+        limit: int = Query(100, ge=1, le=MAX_PAGE),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        if provider is not None:
+            _check_slug(provider)
+        with _catalog() as connection:
+            return status_document(connection, provider, limit, offset)
+
+    @app.get("/health")
+    def get_health() -> JSONResponse:
+        settings = SyncSettings.from_env()
+        with _catalog() as connection:
+            statuses = read_model.provider_statuses(
+                connection, stale_hours=settings.stale_hours, now=datetime.now(UTC), limit=100_000
+            )
+        healthy, stale = read_model.health(statuses)
+        body = {"status": "ok" if healthy else "stale", "stale_after_hours": settings.stale_hours, "stale": stale}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/changes")
+    def get_changes(
+        since: datetime | None = None,
+        provider: str | None = None,
+        kind: str | None = Query(None, enum=list(CHANGE_KINDS)),
+        limit: int = Query(100, ge=1, le=MAX_PAGE),
+        before_id: int | None = Query(None, ge=1),
+    ) -> dict[str, Any]:
+        if provider is not None:
+            _check_slug(provider)
+        with _catalog() as connection:
+            items = read_model.recent_changes(
+                connection, since=since, provider=provider, kind=kind, limit=limit, before_id=before_id
+            )
+        return {"changes": items, "next_before_id": items[-1]["id"] if len(items) == limit else None}
+
+    @app.post("/all")
+    def post_all(request: Request, dry_run: bool = False) -> dict[str, Any]:
+        return trigger_model_sync(request, [], dry_run)
+
+    @app.post("/provider/{slug}")
+    def post_provider(request: Request, slug: str, dry_run: bool = False) -> dict[str, Any]:
+        _check_slug(slug)
+        return trigger_model_sync(request, [slug], dry_run)
+
+    @app.get("/page", response_class=HTMLResponse)
+    def get_page() -> HTMLResponse:
+        with _catalog() as connection:
+            document = status_document(connection, None, MAX_PAGE, 0)
+            changes = read_model.recent_changes(connection, limit=50)
+        return HTMLResponse(render_page(document, changes))
+
+    return app
