@@ -120,3 +120,12 @@ def test_each_file_parses_under_half_a_second(path):
     bag = DagBag(dag_folder=str(path))
     (stat,) = bag.dagbag_stats
     assert stat.duration.total_seconds() < 0.5, stat
+
+
+@pytest.mark.parametrize("safe_mode", [True, False])
+def test_the_repository_root_as_a_bundle_discovers_only_dags(safe_mode):
+    """Airflow's own discovery over the repository root, as a LocalDagBundle or GitDagBundle lists it."""
+    from airflow.utils.file import list_py_file_paths
+
+    root = DAG_FILES[0].parents[1]
+    assert sorted(map(Path, list_py_file_paths(root, safe_mode=safe_mode))) == DAG_FILES
