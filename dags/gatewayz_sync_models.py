@@ -6,8 +6,10 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, Trigge
 
 from include.gatewayz_sync import tasks
 from include.gatewayz_sync.assets import MODELS_ASSET, PROVIDERS_ASSET
-from include.gatewayz_sync.config import HTTP_POOL, TaskRetrySettings, model_sync_cron
+from include.gatewayz_sync.config import ConcurrencySettings, TaskRetrySettings, model_sync_cron
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+
+CONCURRENCY = ConcurrencySettings.from_env()
 
 
 @dag(
@@ -37,9 +39,10 @@ from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
         ),
     },
     doc_md="""
-    Fetches every provider's model list (one mapped task per provider, bounded by the `gatewayz_provider_http`
-    pool), normalizes prices to exact USD per 1M tokens and loads each provider in one transaction.
-    The final task fails the run when any provider failed. Conf: `{"providers": ["openai"], "dry_run": true}`.
+    Fetches every provider's model list (one mapped task per provider, at most `GATEWAYZ_MAX_ACTIVE_PROVIDERS`
+    at once, in the pool `GATEWAYZ_HTTP_POOL` only if one is named), normalizes prices to exact USD per 1M
+    tokens and loads each provider in one transaction. The final task fails the run when any provider failed,
+    or when no provider task could enter the named pool. Conf: `{"providers": ["openai"], "dry_run": true}`.
     """,
 )
 def gatewayz_sync_models():
@@ -47,16 +50,28 @@ def gatewayz_sync_models():
     def list_providers() -> list[str]:
         return tasks.list_provider_slugs()
 
-    @task(pool=HTTP_POOL, map_index_template="{{ slug_label }}", multiple_outputs=False)
+    @task(
+        pool=CONCURRENCY.task_pool,
+        max_active_tis_per_dagrun=CONCURRENCY.max_active_providers,
+        map_index_template="{{ slug_label }}",
+        multiple_outputs=False,
+    )
     def sync_provider(slug: str) -> dict:
         return tasks.sync_provider(slug)
+
+    @task(retries=0, multiple_outputs=False)
+    def watch_http_pool(slugs: list[str]) -> dict:
+        return tasks.watch_http_pool(slugs)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False, outlets=[MODELS_ASSET])
     def finalize(slugs: list[str]) -> dict:
         return tasks.finalize_model_sync(slugs)
 
     slugs = list_providers()
-    sync_provider.expand(slug=slugs) >> finalize(slugs)
+    synced = sync_provider.expand(slug=slugs)
+    if CONCURRENCY.pool:
+        synced = [synced, watch_http_pool(slugs)]
+    synced >> finalize(slugs)
 
 
 gatewayz_sync_models()

@@ -75,11 +75,19 @@ def test_image_is_the_pinned_airflow():
     assert "FROM apache/airflow:${AIRFLOW_VERSION}-python3.11" in dockerfile
 
 
-def test_init_migrates_creates_the_pool_and_triggers_the_provider_sync():
+def test_no_pool_is_required_and_a_named_one_is_created_by_init():
+    env = SERVICES["airflow-worker"]["environment"]
+    assert env["GATEWAYZ_HTTP_POOL"] == "${GATEWAYZ_HTTP_POOL:-}"
+    assert env["GATEWAYZ_MAX_ACTIVE_PROVIDERS"] == "${GATEWAYZ_MAX_ACTIVE_PROVIDERS:-8}"
+    script = (ROOT / "scripts" / "compose" / "airflow-init.sh").read_text()
+    assert 'if [ -n "${GATEWAYZ_HTTP_POOL:-}" ]; then\n  airflow pools set "$GATEWAYZ_HTTP_POOL"' in script
+
+
+def test_init_migrates_and_triggers_the_provider_sync():
     init = SERVICES["airflow-init"]
     assert init["command"] == ["/opt/airflow/scripts/airflow-init.sh"]
     script = (ROOT / "scripts" / "compose" / "airflow-init.sh").read_text()
-    for step in ("airflow db migrate", "airflow pools set gatewayz_provider_http", "airflow dags reserialize",
+    for step in ("airflow db migrate", "airflow dags reserialize",
                  "airflow dags trigger gatewayz_sync_providers", 'SYNC_MODELS_ON_STARTUP:-false}" = "true"',
                  "airflow dags trigger gatewayz_sync_models"):
         assert step in script

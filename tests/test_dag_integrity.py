@@ -35,9 +35,43 @@ def test_retries_are_set_where_a_provider_can_fail(dagbag, monkeypatch):
     sync_provider = fresh.dags["gatewayz_sync_models"].get_task("sync_provider")
     assert sync_provider.retries == 3
     assert sync_provider.retry_exponential_backoff == 2.0
-    assert sync_provider.pool == "gatewayz_provider_http"
     for task in fresh.dags["gatewayz_sync_providers"].tasks:
         assert task.retries == 3
+
+
+def test_no_pool_is_required_and_one_run_is_bounded_by_itself(dagbag):
+    dag = dagbag.dags["gatewayz_sync_models"]
+    sync_provider = dag.get_task("sync_provider")
+    assert sync_provider.pool == "default_pool"
+    assert sync_provider.max_active_tis_per_dagrun == 8
+    assert "watch_http_pool" not in dag.task_ids
+
+
+def test_a_named_pool_is_used_and_watched(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("GATEWAYZ_HTTP_POOL", "egress_http")
+    monkeypatch.setenv("GATEWAYZ_MAX_ACTIVE_PROVIDERS", "3")
+    dag = DagBag(dag_folder=str(DAG_FILES[0].parent)).dags["gatewayz_sync_models"]
+    sync_provider = dag.get_task("sync_provider")
+    assert (sync_provider.pool, sync_provider.max_active_tis_per_dagrun) == ("egress_http", 3)
+    watch = dag.get_task("watch_http_pool")
+    assert watch.pool == "default_pool" and watch.retries == 0
+    assert watch.upstream_task_ids == {"list_providers"}
+    assert {"sync_provider", "watch_http_pool"} <= dag.get_task("finalize").upstream_task_ids
+
+
+def test_concurrency_settings_come_from_the_environment():
+    from include.gatewayz_sync.config import ConcurrencySettings, SettingError
+
+    assert ConcurrencySettings.from_env({}) == ConcurrencySettings(8, None, 30.0)
+    named = ConcurrencySettings.from_env({"GATEWAYZ_HTTP_POOL": " egress ", "GATEWAYZ_MAX_ACTIVE_PROVIDERS": "4"})
+    assert named.task_pool == "egress"
+    assert named.pool_command() == 'airflow pools set egress 4 "gatewayz model-list requests"'
+    with pytest.raises(SettingError, match="GATEWAYZ_MAX_ACTIVE_PROVIDERS"):
+        ConcurrencySettings.from_env({"GATEWAYZ_MAX_ACTIVE_PROVIDERS": "0"})
+    with pytest.raises(SettingError, match="GATEWAYZ_HTTP_POOL must be a pool name"):
+        ConcurrencySettings.from_env({"GATEWAYZ_HTTP_POOL": "egress; rm -rf /"})
 
 
 def test_model_sync_is_scheduled_by_cron_and_by_the_providers_asset(dagbag):
@@ -97,3 +131,12 @@ def test_each_file_parses_under_half_a_second(path):
     bag = DagBag(dag_folder=str(path))
     (stat,) = bag.dagbag_stats
     assert stat.duration.total_seconds() < 0.5, stat
+
+
+@pytest.mark.parametrize("safe_mode", [True, False])
+def test_the_repository_root_as_a_bundle_discovers_only_dags(safe_mode):
+    """Airflow's own discovery over the repository root, as a LocalDagBundle or GitDagBundle lists it."""
+    from airflow.utils.file import list_py_file_paths
+
+    root = DAG_FILES[0].parents[1]
+    assert sorted(map(Path, list_py_file_paths(root, safe_mode=safe_mode))) == DAG_FILES

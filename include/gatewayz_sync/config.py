@@ -1,5 +1,5 @@
 """Operator-tunable settings, read from the environment at run time (never at DAG-parse time, except the
-schedule interval, which Airflow needs when it parses the DAG)."""
+schedule interval, task retries and concurrency, which Airflow needs when it parses the DAG)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 CATALOG_CONN_ID = "gatewayz_db"
-HTTP_POOL = "gatewayz_provider_http"
 REFERENCE_MODES = ("fetch", "bundled")
 
 
@@ -120,4 +119,38 @@ class TaskRetrySettings:
             max_retry_delay_seconds=_number(
                 env, "GATEWAYZ_MAX_RETRY_DELAY_SECONDS", cls.max_retry_delay_seconds, 0, 86400
             ),
+        )
+
+
+@dataclass(frozen=True)
+class ConcurrencySettings:
+    """How many providers are fetched at once; read when the DAG is parsed, because Airflow needs them there.
+
+    Nothing has to exist in Airflow's metadata: `max_active_tis_per_dagrun` bounds one run by itself. A pool is
+    used only when the operator names one (`GATEWAYZ_HTTP_POOL`), e.g. to share one bound with other DAGs;
+    Airflow never fails a task whose pool is missing, so the model sync watches for that itself.
+    """
+
+    max_active_providers: int = 8
+    pool: str | None = None
+    pool_wait_seconds: float = 30.0
+
+    @property
+    def task_pool(self) -> str:
+        """The pool of the provider tasks: the named one, else Airflow's `default_pool` (it always exists)."""
+        return self.pool or "default_pool"
+
+    def pool_command(self) -> str:
+        """The command that creates the named pool, quoted in the error a missing pool produces."""
+        return f'airflow pools set {self.pool} {self.max_active_providers} "gatewayz model-list requests"'
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ConcurrencySettings:
+        pool = env.get("GATEWAYZ_HTTP_POOL", "").strip() or None
+        if pool is not None and not all(ch.isalnum() or ch in "_.-" for ch in pool):
+            raise SettingError(f"GATEWAYZ_HTTP_POOL must be a pool name (letters, digits, _ . -), got {pool!r}")
+        return cls(
+            max_active_providers=int(_number(env, "GATEWAYZ_MAX_ACTIVE_PROVIDERS", cls.max_active_providers, 1, 1024)),
+            pool=pool,
+            pool_wait_seconds=_number(env, "GATEWAYZ_HTTP_POOL_WAIT_SECONDS", cls.pool_wait_seconds, 1, 86400),
         )

@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from .config import FetchSettings, SyncSettings
+from .config import ConcurrencySettings, FetchSettings, SyncSettings
 from .store.connection import catalog_connector
 
 log = logging.getLogger(__name__)
+
+POOL_WAIT_XCOM_KEY = "pool_wait"
+WAITING_STATES = (None, "scheduled")
 
 
 def migrate_catalog() -> str:
@@ -71,6 +75,8 @@ def list_provider_slugs() -> list[str]:
     """The providers this run covers: conf `providers` if given, else every active, enabled provider.
 
     A conf with unknown keys fails the run before any provider is fetched, and leaves a failed model_sync_runs row.
+    The schema is migrated first: on a new deployment the model sync may run (its cron fires on unpause) before
+    the provider sync ever has, and it then finds no providers instead of failing on missing tables.
     """
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
@@ -81,6 +87,7 @@ def list_provider_slugs() -> list[str]:
 
     context = get_current_context()
     params, dag_run = context["params"], context["dag_run"]
+    migrate_catalog()
     problem = _conf_problem(dict(dag_run.conf or {}))
     if problem:
         connection = catalog_connector()()
@@ -169,10 +176,51 @@ def sync_provider(slug: str) -> dict[str, Any]:
     except ProviderSkipped as skipped:
         raise AirflowSkipException(f"{slug} skipped: {skipped.reason}") from None
     except ProviderSyncError as failure:
+        log.error("%s sync failed: %s", slug, failure)
         if failure.retryable:
             raise
         raise AirflowFailException(str(failure)) from None
     return summary.as_dict()
+
+
+def watch_http_pool(slugs: list[str] | None) -> dict[str, Any]:
+    """End the run instead of letting it wait forever when no provider task can enter the named pool.
+
+    Airflow 3 keeps a task whose pool does not exist `scheduled` for ever (the scheduler only logs a warning) and
+    tasks cannot read pools, so this watches the mapped instances: once one of them has left `scheduled` the
+    pool works. If none has within GATEWAYZ_HTTP_POOL_WAIT_SECONDS, the waiting instances are skipped, the
+    reason goes to XCom and `finalize` fails the run with it.
+    """
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+    settings = ConcurrencySettings.from_env()
+    ti = get_current_context()["ti"]
+    slugs = list(slugs or [])
+    if settings.pool is None or not slugs:
+        return {"pool": settings.pool, "started": True}
+    deadline = time.monotonic() + settings.pool_wait_seconds
+    while True:
+        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id]).get(ti.run_id, {})
+        waiting = [key for key, state in states.items() if state in WAITING_STATES]
+        if states and len(waiting) < len(states):
+            log.info("Pool %s admits provider tasks (%d of %d started)", settings.pool, len(states) - len(waiting),
+                     len(states))
+            return {"pool": settings.pool, "started": True}
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(min(2.0, settings.pool_wait_seconds))
+    message = (
+        f"No sync_provider task entered pool '{settings.pool}' within {settings.pool_wait_seconds:g} s: the pool "
+        f"does not exist (Airflow then waits forever) or has no free slot. Create it with: "
+        f"{settings.pool_command()} (or unset GATEWAYZ_HTTP_POOL; raise GATEWAYZ_HTTP_POOL_WAIT_SECONDS if it is "
+        f"only busy)"
+    )
+    log.error("%s", message)
+    ti.xcom_push(key=POOL_WAIT_XCOM_KEY, value={"pool": settings.pool, "message": message})
+    stuck = [("sync_provider", int(key.rsplit("_", 1)[1])) for key in waiting]
+    log.error("Skipping %d provider tasks that never started so the run ends now", len(stuck))
+    raise DownstreamTasksSkipped(tasks=stuck)
 
 
 def _task_states(ti) -> dict[str, str]:
@@ -208,13 +256,19 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     dry_run = bool(context["params"].get("dry_run"))
     states = _task_states(ti)
     listed = states.get("list_providers")
+    pool_wait = ti.xcom_pull(task_ids="watch_http_pool", key=POOL_WAIT_XCOM_KEY) if ConcurrencySettings.from_env().pool else None
     connection = catalog_connector()()
     try:
         if slugs is None or listed not in (None, "success"):
             reason = f"list_providers ended {listed or 'without a result'}, so no provider was synced; see its log"
             record_dag_run(connection, ti.dag_id, ti.run_id, RunOutcome(), dry_run, error=reason, replace=False)
             raise AirflowFailException(f"Model sync failed: {reason}")
-        outcome = run_outcome(connection, ti.run_id, slugs, _provider_task_states(states, slugs))
+        provider_states = _provider_task_states(states, slugs)
+        outcome = run_outcome(connection, ti.run_id, slugs, provider_states)
+        if pool_wait:
+            for slug in slugs:
+                if provider_states.get(slug) == "skipped" and outcome.statuses.get(slug) == "failed":
+                    outcome.errors[slug] = pool_wait["message"]
         record_dag_run(connection, ti.dag_id, ti.run_id, outcome, dry_run=dry_run)
     finally:
         connection.close()
@@ -223,9 +277,11 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     log.info("%s", line)
     for slug, error in sorted(outcome.errors.items()):
         if outcome.statuses[slug] == "failed":
-            log.error("%s failed: %s", slug, error)
+            log.error("%s sync failed: %s", slug, error)
         else:
             log.info("%s skipped: %s", slug, error)
+    if pool_wait:
+        raise AirflowFailException(f"{line}. {pool_wait['message']}")
     if failed:
         names = ", ".join(sorted(s for s, status in outcome.statuses.items() if status == "failed"))
         raise AirflowFailException(f"{line}. Failed providers: {names}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One-shot start-up: Airflow metadata migrations, the admin login, the HTTP pool, DAG registration, then the
-# deploy hook (provider sync, which migrates the catalog schema) and, if asked, an immediate model sync.
+# One-shot start-up: Airflow metadata migrations, the admin login, the HTTP pool if GATEWAYZ_HTTP_POOL names one
+# (none is needed), DAG registration, then the deploy hook (provider sync, which migrates the catalog schema)
+# and, if asked, an immediate model sync.
 set -euo pipefail
 airflow db migrate
 python - <<'PY'
@@ -9,7 +10,9 @@ path = os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
 with open(path, "w") as handle:
     json.dump({os.environ.get("AIRFLOW_ADMIN_USER", "admin"): os.environ["AIRFLOW_ADMIN_PASSWORD"]}, handle)
 PY
-airflow pools set gatewayz_provider_http "${GATEWAYZ_HTTP_POOL_SLOTS:-8}" "Outbound model-list requests"
+if [ -n "${GATEWAYZ_HTTP_POOL:-}" ]; then
+  airflow pools set "$GATEWAYZ_HTTP_POOL" "${GATEWAYZ_HTTP_POOL_SLOTS:-8}" "gatewayz model-list requests"
+fi
 airflow dags reserialize
 airflow dags unpause gatewayz_sync_providers
 airflow dags trigger gatewayz_sync_providers

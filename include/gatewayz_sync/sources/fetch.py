@@ -67,7 +67,8 @@ class FetchedPage:
     def document(self) -> Any:
         """The whole parsed body, for a single-response document that is not a list of records (a price file)."""
         response, self._response = self._response, None
-        return self._fetcher.parse(response)
+        with self._fetcher.redacted_errors():
+            return self._fetcher.parse(response)
 
     def records(self) -> list[Any]:
         if self._records is None:

@@ -94,12 +94,8 @@ class Handler(BaseHTTPRequestHandler):
         auth_present = self.replay._credentials_present(provider, self.headers, query)
         self.replay.requests.append(LoggedRequest(slug, path, query, auth_present, time.time()))
         fault = self.replay._next_fault(slug)
-        if fault and fault.hang is not None:
-            self.replay._stopping.wait(min(fault.hang, MAX_HANG_SECONDS))
-            self.close_connection = True
+        if self._stalled(fault):
             return
-        if fault and fault.delay:
-            self.replay._stopping.wait(fault.delay)
         if fault and fault.auth_error or (
             self.replay.require_auth and provider.list_api.key_required and not auth_present
         ):
@@ -124,19 +120,24 @@ class Handler(BaseHTTPRequestHandler):
         body, content_type = bend_body(fault, body)
         self._send(200, body, headers, content_type, chunked=bool(fault and fault.chunked))
 
+    def _stalled(self, fault: Fault | None) -> bool:
+        """Apply a fault's hang (then drop the connection) or delay; True when the request gets no answer."""
+        if fault and fault.hang is not None:
+            self.replay._stopping.wait(min(fault.hang, MAX_HANG_SECONDS))
+            self.close_connection = True
+            return True
+        if fault and fault.delay:
+            self.replay._stopping.wait(fault.delay)
+        return False
+
     def _serve_reference(self, slug: str, body: bytes, path: str, query: dict[str, str]) -> None:
         """A reference source's document, after the source's queued fault (error status, delay, hang, bad body)."""
         self.replay.requests.append(LoggedRequest(slug, path, query, "Authorization" in self.headers, time.time()))
         fault = self.replay._next_fault(slug)
-        if fault and fault.hang is not None:
-            self.replay._stopping.wait(min(fault.hang, MAX_HANG_SECONDS))
-            self.close_connection = True
+        if self._stalled(fault):
             return
-        if fault and fault.delay:
-            self.replay._stopping.wait(fault.delay)
         if fault and fault.status is not None and fault.status >= 300:
-            body = (fault.body or json.dumps({"error": {"message": f"injected HTTP {fault.status}"}})).encode()
-            return self._send(fault.status, body, fault.headers)
+            return self._send(fault.status, fault.error_body(None), fault.headers)
         body, content_type = bend_body(fault, body)
         self._send(200, body, fault.headers if fault else {}, content_type, chunked=bool(fault and fault.chunked))
 
