@@ -1,4 +1,5 @@
-"""Real Airflow components on this machine: api-server, scheduler, dag-processor and Celery workers.
+"""Real Airflow components on this machine: api-server, scheduler, dag-processor and Celery workers (or the
+LocalExecutor), and a triggerer when asked for one.
 
 PostgreSQL holds the metadata (a database per cluster), Redis brokers Celery, every process shares one JWT
 secret and runs in its own process group, and `stop()` ends every group and drops the database.
@@ -32,14 +33,16 @@ def free_port() -> int:
 
 
 class AirflowCluster:
-    def __init__(self, workdir: Path, pg_admin, pg_login: str, env: dict[str, str], workers: int = 2):
+    def __init__(self, workdir: Path, pg_admin, pg_login: str, env: dict[str, str], workers: int = 2,
+                 executor: str = "CeleryExecutor", triggerer: bool = False):
         self.workdir = Path(workdir)
         self.pg_admin = pg_admin
         self.metadata_db = f"gatewayz_e2e_meta_{os.getpid()}_{secrets.token_hex(3)}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.password = secrets.token_urlsafe(12)
-        self.workers = workers
+        self.workers = workers if executor == "CeleryExecutor" else 0
+        self.triggerer = triggerer
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs = self.workdir / "logs"
         home = self.workdir / "airflow"
@@ -52,7 +55,7 @@ class AirflowCluster:
             **os.environ,
             **env,
             **airflow_home_settings(home, metadata_url),
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{secrets.randbelow(14) + 1}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
@@ -63,6 +66,9 @@ class AirflowCluster:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__API__BASE_URL": self.url,
+            # never the default 8793 / 8794: other clusters on this machine serve logs there
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         }
         self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 
@@ -87,6 +93,8 @@ class AirflowCluster:
         self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1")
         self._spawn("scheduler", "scheduler")
         self._spawn("dag-processor", "dag-processor")
+        if self.triggerer:
+            self._spawn("triggerer", "triggerer")
         for index in range(1, self.workers + 1):
             self._spawn(
                 f"worker-{index}", "celery", "worker", "--celery-hostname", f"w{index}@%h", "--concurrency", "4",
