@@ -4,6 +4,7 @@ through `dag.test()` against the replay server and the real PostgreSQL."""
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 
 import pytest
@@ -196,3 +197,18 @@ def test_dag_test_of_a_successful_run_with_a_deadline_still_crashes_in_this_airf
     assert dag.deadline
     with pytest.raises(StatementError, match="'dict' object has no attribute 'hex'"):
         dag.test(run_conf={"providers": [], "dry_run": False, "allow_shrink": False})
+
+
+def test_a_run_that_cannot_list_its_providers_sends_a_failure_alert(catalog, run_dag, alerts, monkeypatch):
+    from tests.cluster import free_port
+
+    unreachable = {"conn_type": "postgres", "host": "127.0.0.1", "port": free_port(), "login": "nobody",
+                   "schema": "gatewayz"}
+    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_DB", json.dumps(unreachable))
+    run = run_dag("gatewayz_sync_models")
+    states = task_states(run)
+    assert states[("list_providers", -1)] == "failed" and states[("notify", -1)] == "success", "notify got None"
+    (alert,) = alerts.messages("/alerts")
+    assert alert.type == "failure" and alert.title == "Model sync failed: could not list providers"
+    assert "list_providers did not finish" in alert.message
+    assert run.state == "failed"

@@ -203,17 +203,19 @@ def _send(connection, alerts: list) -> dict[str, Any]:
     return {"connection": True, "alerts": [delivery.as_dict() for delivery in deliveries]}
 
 
-def _model_sync_alerts(ti, slugs: list[str]) -> list:
+def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
     from decimal import Decimal
 
     from .config import AlertSettings
     from .notify.digest import change_digest
-    from .notify.messages import MAX_LISTED, failed_run_alert, failure_streak_alert
+    from .notify.messages import MAX_LISTED, failed_run_alert, failure_streak_alert, unlisted_run_alert
     from .store.alerts import failure_streaks, run_changes
     from .store.runs import run_outcome
 
     settings = AlertSettings.from_env()
     run = _run_ref(ti)
+    if slugs is None:
+        return [unlisted_run_alert(run)]
     connection = catalog_connector()()
     try:
         outcome = run_outcome(connection, ti.run_id, slugs, _provider_task_states(ti, slugs))
@@ -246,7 +248,7 @@ def notify_model_sync(slugs: list[str] | None) -> dict[str, Any]:
         connection = _alerts_connection()
         if connection is None:
             return {"connection": False, "alerts": []}
-        return _send(connection, _model_sync_alerts(ti, list(slugs or [])))
+        return _send(connection, _model_sync_alerts(ti, None if slugs is None else list(slugs)))
     except Exception:
         log.exception("Alerting failed; the sync's outcome is unchanged")
         return {"connection": None, "alerts": [], "error": "alerting failed; see the task log"}

@@ -88,6 +88,17 @@ def failed_run_alert(run: RunRef, statuses: Mapping[str, str], errors: Mapping[s
     return Alert(f"{MODEL_SYNC} failed: {names(failed)}", clamp(body), FAILURE)
 
 
+def unlisted_run_alert(run: RunRef) -> Alert:
+    """A model-sync run that failed before any provider was synced: `list_providers` produced no list."""
+    body = "\n".join([
+        f"Run {run.run_id} of {run.dag_id} failed before any provider was synced: list_providers did not finish "
+        "(is the catalog database, connection gatewayz_db, reachable?).",
+        "",
+        f"Run: {run.url}",
+    ])
+    return Alert(f"{MODEL_SYNC} failed: could not list providers", body, FAILURE)
+
+
 def failure_streak_alert(run: RunRef, streaks: list[FailureStreak], threshold: int) -> Alert:
     """Providers whose failed runs in a row just reached `threshold`."""
     streaks = sorted(streaks, key=lambda streak: streak.slug)
