@@ -34,11 +34,12 @@ PG_DSN = os.environ.get("GATEWAYZ_TEST_PG", f"host=127.0.0.1 port=5432 dbname=po
 def configure_environment(workdir: Path, catalog_db: str) -> None:
     home = workdir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    from include.gatewayz_sync.dev.local import airflow_home_settings, catalog_connection_json
+    from include.gatewayz_sync.dev.local import DAGS_TEST_SETTINGS, airflow_home_settings, catalog_connection_json
 
     os.environ.update(
         {
             **airflow_home_settings(home),
+            **DAGS_TEST_SETTINGS,
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "GATEWAYZ_TASK_RETRIES": "0",
             "CLOUDFLARE_ACCOUNT_ID": "bench-account",

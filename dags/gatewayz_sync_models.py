@@ -1,12 +1,13 @@
 """Model sync: every provider's model list, fetched and loaded one mapped task per provider."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, dag, task
 
 from include.gatewayz_sync import tasks
 from include.gatewayz_sync.assets import MODELS_ASSET, PROVIDERS_ASSET
 from include.gatewayz_sync.config import ConcurrencySettings, TaskRetrySettings, model_sync_cron
+from include.gatewayz_sync.notify.deadline import model_sync_deadline
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
 CONCURRENCY = ConcurrencySettings.from_env()
@@ -22,6 +23,7 @@ CONCURRENCY = ConcurrencySettings.from_env()
     max_active_runs=1,
     tags=["gatewayz", "catalog", "models"],
     default_args=TaskRetrySettings.from_env().default_args(),
+    deadline=model_sync_deadline(),
     params={
         "providers": Param(
             [],
@@ -43,6 +45,9 @@ CONCURRENCY = ConcurrencySettings.from_env()
     at once, in the pool `GATEWAYZ_HTTP_POOL` only if one is named), normalizes prices to exact USD per 1M
     tokens and loads each provider in one transaction. The final task fails the run when any provider failed,
     or when no provider task could enter the named pool. Conf: `{"providers": ["openai"], "dry_run": true}`.
+    `notify` tells the `gatewayz_alerts` connection about failures and changes (best-effort; it runs before
+    `finalize` so that `finalize` alone decides the run's state); a run unfinished MODEL_SYNC_DEADLINE_MINUTES
+    after it was queued raises a Deadline Alert.
     """,
 )
 def gatewayz_sync_models():
@@ -67,11 +72,19 @@ def gatewayz_sync_models():
     def finalize(slugs: list[str]) -> dict:
         return tasks.finalize_model_sync(slugs)
 
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, execution_timeout=timedelta(minutes=10),
+          multiple_outputs=False)
+    def notify(slugs: list[str]) -> dict:
+        return tasks.notify_model_sync(slugs)
+
     slugs = list_providers()
-    synced = sync_provider.expand(slug=slugs)
+    synced = [sync_provider.expand(slug=slugs)]
     if CONCURRENCY.pool:
-        synced = [synced, watch_http_pool(slugs)]
-    synced >> finalize(slugs)
+        synced.append(watch_http_pool(slugs))
+    alerts = notify(slugs)
+    final = finalize(slugs)
+    synced >> alerts >> final
+    synced >> final
 
 
 gatewayz_sync_models()

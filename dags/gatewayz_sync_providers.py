@@ -1,6 +1,6 @@
 """Provider sync: make the catalog's providers match the code registry. Run on every deploy."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
@@ -21,6 +21,7 @@ from include.gatewayz_sync.config import TaskRetrySettings
     Migrates the catalog schema, upserts every provider of `GATEWAY_REGISTRY`, deactivates providers that
     left the registry (and their models) and never re-enables one an operator disabled. Trigger it on
     deploy: `airflow dags trigger gatewayz_sync_providers`. Its asset update starts a model sync.
+    `notify` tells the `gatewayz_alerts` connection which providers were deactivated (best-effort).
     """,
 )
 def gatewayz_sync_providers():
@@ -32,7 +33,13 @@ def gatewayz_sync_providers():
     def upsert_providers() -> dict:
         return tasks.sync_providers()
 
-    migrate_schema() >> upsert_providers()
+    @task(retries=0, execution_timeout=timedelta(minutes=10), multiple_outputs=False)
+    def notify(summary: dict) -> dict:
+        return tasks.notify_provider_sync(summary)
+
+    upserted = upsert_providers()
+    migrate_schema() >> upserted
+    notify(upserted)
 
 
 gatewayz_sync_providers()

@@ -3,12 +3,13 @@
 PostgreSQL holds the metadata (a database per cluster), every process shares one JWT secret and runs in its
 own process group, and `stop()` ends every group and drops the database. Two shapes:
 
-- `AirflowCluster`: the production shape, CeleryExecutor (Redis broker) and two workers, DAGs and plugin from
-  this checkout through `airflow_home_settings` (the environment `make run` uses).
+- `AirflowCluster`: the production shape, CeleryExecutor (Redis broker) and two workers (or the LocalExecutor),
+  a triggerer when asked for one, DAGs and plugin from this checkout through `airflow_home_settings` (the
+  environment `make run` uses).
 - `BareAirflow`: what an operator who only adds our bundle has: LocalExecutor, no pool, no init script, no
   PYTHONPATH, no plugin; the DAG bundles come from `dag_bundle_config_list`, the rest from `env`.
 
-No process listens on 8793 (the default log-server port): each cluster picks a free one.
+No process listens on 8793 or 8794 (the default log-server ports): each cluster picks free ones.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _AirflowProcesses:
             "AIRFLOW__CORE__FERNET_KEY": "",
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         }
 
     def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -106,7 +108,7 @@ class _AirflowProcesses:
 
     def token(self) -> str:
         response = requests.post(
-            f"{self.url}/auth/token", json={"username": ADMIN_USER, "password": self.password}, timeout=10
+            f"{self.url}/auth/token", json={"username": ADMIN_USER, "password": self.password}, timeout=60
         )
         response.raise_for_status()
         return response.json()["access_token"]
@@ -222,17 +224,20 @@ class _AirflowProcesses:
 
 
 class AirflowCluster(_AirflowProcesses):
-    """CeleryExecutor with `workers` Celery workers, DAGs and plugin from this checkout."""
+    """CeleryExecutor with `workers` Celery workers (or `executor="LocalExecutor"`), optionally a triggerer; DAGs
+    and plugin from this checkout."""
 
-    def __init__(self, workdir: Path, pg_admin, pg_login: str, env: dict[str, str], workers: int = 2):
+    def __init__(self, workdir: Path, pg_admin, pg_login: str, env: dict[str, str], workers: int = 2,
+                 executor: str = "CeleryExecutor", triggerer: bool = False):
         super().__init__(workdir, pg_admin, pg_login)
-        self.workers = workers
+        self.workers = workers if executor == "CeleryExecutor" else 0
+        self.triggerer = triggerer
         self.env = {
             **os.environ,
             **env,
             **airflow_home_settings(self.home, self.metadata_url),
             **self._common_settings(),
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{secrets.randbelow(14) + 1}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.metadata_url}",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -242,6 +247,8 @@ class AirflowCluster(_AirflowProcesses):
 
     def _spawn_components(self) -> None:
         super()._spawn_components()
+        if self.triggerer:
+            self._spawn("triggerer", "triggerer")
         for index in range(1, self.workers + 1):
             self._spawn(
                 f"worker-{index}", "celery", "worker", "--celery-hostname", f"w{index}@%h", "--concurrency", "4",

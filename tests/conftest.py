@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from include.gatewayz_sync.dev.local import airflow_home_settings, catalog_connection_json
+from include.gatewayz_sync.dev.local import DAGS_TEST_SETTINGS, airflow_home_settings, catalog_connection_json
 from tests.cluster import AirflowCluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +44,7 @@ PROVIDER_KEYS: dict[str, str] = {}
 os.environ.update(
     {
         **airflow_home_settings(AIRFLOW_HOME),
+        **DAGS_TEST_SETTINGS,
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_ADMIN_DSN, CATALOG_DB),
         "GATEWAYZ_TASK_RETRIES": "0",

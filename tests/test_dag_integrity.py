@@ -36,7 +36,7 @@ def test_retries_are_set_where_a_provider_can_fail(dagbag, monkeypatch):
     assert sync_provider.retries == 3
     assert sync_provider.retry_exponential_backoff == 2.0
     for task in fresh.dags["gatewayz_sync_providers"].tasks:
-        assert task.retries == 3
+        assert task.retries == (0 if task.task_id == "notify" else 3)
 
 
 def test_no_pool_is_required_and_one_run_is_bounded_by_itself(dagbag):
@@ -108,6 +108,31 @@ def test_final_task_runs_whatever_the_providers_did(dagbag):
     finalize = dagbag.dags["gatewayz_sync_models"].get_task("finalize")
     assert finalize.trigger_rule == "all_done"
     assert {"sync_provider", "list_providers"} <= set(finalize.upstream_task_ids)
+
+
+def test_alerts_are_sent_before_the_final_task_which_alone_decides_the_run(dagbag):
+    dag = dagbag.dags["gatewayz_sync_models"]
+    notify, finalize = dag.get_task("notify"), dag.get_task("finalize")
+    assert notify.trigger_rule == "all_done" and notify.retries == 0
+    assert {"sync_provider", "list_providers"} <= set(notify.upstream_task_ids)
+    assert "notify" in finalize.upstream_task_ids
+    assert [task.task_id for task in dag.leaves] == ["finalize"]
+    provider_notify = dagbag.dags["gatewayz_sync_providers"].get_task("notify")
+    assert provider_notify.upstream_task_ids == {"upsert_providers"} and provider_notify.retries == 0
+
+
+def test_the_deadline_alert_comes_from_the_environment(monkeypatch):
+    from include.gatewayz_sync.notify.deadline import DeadlineMissedNotifier, model_sync_deadline
+
+    monkeypatch.setenv("MODEL_SYNC_DEADLINE_MINUTES", "0.5")
+    deadline = model_sync_deadline()
+    assert deadline.interval.total_seconds() == 30
+    assert type(deadline.reference).__name__ == "DagRunQueuedAtDeadline"
+    assert deadline.callback.path.endswith("gatewayz_sync.notify.deadline.DeadlineMissedNotifier")
+    assert deadline.callback.kwargs == {"deadline_minutes": 0.5}
+    assert DeadlineMissedNotifier.__module__.endswith("notify.deadline")
+    monkeypatch.setenv("MODEL_SYNC_DEADLINE_MINUTES", "0")
+    assert model_sync_deadline() is None
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 CATALOG_CONN_ID = "gatewayz_db"
+ALERTS_CONN_ID = "gatewayz_alerts"
 REFERENCE_MODES = ("fetch", "bundled")
 
 
@@ -49,6 +50,11 @@ def reference_mode(env: Mapping[str, str] = os.environ) -> str:
     return mode
 
 
+def model_sync_deadline_minutes(env: Mapping[str, str] = os.environ) -> float:
+    """Minutes after queueing by which a model-sync run should be done (0: no deadline alert); read at parse time."""
+    return _number(env, "MODEL_SYNC_DEADLINE_MINUTES", 60, 0, 7 * 24 * 60)
+
+
 @dataclass(frozen=True)
 class FetchSettings:
     connect_timeout: float = 10.0
@@ -88,6 +94,25 @@ class SyncSettings:
             miss_threshold=int(_number(env, "MODEL_MISS_THRESHOLD", cls.miss_threshold, 1, 100)),
             stale_hours=_number(env, "MODEL_SYNC_STALE_HOURS", cls.stale_hours, 0.01, 24 * 365),
             shrink_guard_ratio=_number(env, "MODEL_SHRINK_GUARD_RATIO", cls.shrink_guard_ratio, 0, 1),
+        )
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """When the alert connection is told something, and how long one send may take."""
+
+    failed_runs: int = 2
+    price_move_percent: float = 10.0
+    lifecycle_days: int = 30
+    send_timeout_seconds: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> AlertSettings:
+        return cls(
+            failed_runs=int(_number(env, "GATEWAYZ_ALERT_FAILED_RUNS", cls.failed_runs, 2, 1000)),
+            price_move_percent=_number(env, "GATEWAYZ_ALERT_PRICE_MOVE_PERCENT", cls.price_move_percent, 0, 10_000),
+            lifecycle_days=int(_number(env, "GATEWAYZ_ALERT_LIFECYCLE_DAYS", cls.lifecycle_days, 0, 3650)),
+            send_timeout_seconds=_number(env, "GATEWAYZ_ALERT_TIMEOUT_SECONDS", cls.send_timeout_seconds, 0.5, 600),
         )
 
 

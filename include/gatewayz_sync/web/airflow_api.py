@@ -125,3 +125,13 @@ def next_model_sync() -> dict[str, Any]:
             }
     except Exception as exc:
         return {"next_run_after": None, "paused": None, "error": str(exc)}
+
+
+def scheduler_health() -> dict[str, Any] | None:
+    """The scheduler's status and latest heartbeat, as Airflow's own `/api/v2/monitor/health` reports them."""
+    try:
+        from airflow.api.common.airflow_health import get_airflow_health
+
+        return get_airflow_health().get("scheduler")
+    except Exception as exc:
+        return {"status": None, "error": str(exc)}

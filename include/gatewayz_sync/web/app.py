@@ -16,9 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..config import SyncSettings
 from ..sources.registry import GATEWAY_REGISTRY
+from ..store import health as health_model
 from ..store import price_status
 from ..store import status as read_model
-from .airflow_api import TriggerOptions, next_model_sync, trigger_model_sync, trigger_options
+from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
 from .views import render_page, render_prices
 
 URL_PREFIX = "/admin/model-sync"
@@ -102,12 +103,14 @@ def create_app() -> FastAPI:
     @app.get("/health")
     def get_health() -> JSONResponse:
         settings = SyncSettings.from_env()
+        now = datetime.now(UTC)
         with _catalog() as connection:
-            statuses = read_model.provider_statuses(
-                connection, stale_hours=settings.stale_hours, now=datetime.now(UTC), limit=100_000
-            )
-        healthy, stale = read_model.health(statuses)
-        body = {"status": "ok" if healthy else "stale", "stale_after_hours": settings.stale_hours, "stale": stale}
+            statuses = read_model.provider_statuses(connection, stale_hours=settings.stale_hours, now=now, limit=100_000)
+            last_run = health_model.last_model_sync_run(connection)
+        healthy, body = health_model.health_report(
+            statuses, stale_hours=settings.stale_hours, now=now, last_run=last_run,
+            paused=next_model_sync().get("paused"), scheduler=scheduler_health(),
+        )
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.get("/changes")

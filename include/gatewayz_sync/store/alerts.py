@@ -1,0 +1,125 @@
+"""What the alerts read: one model-sync run's notable changes, and how many runs in a row a provider failed.
+
+The digest query returns every section's total and only its first rows, so a first sync of a thousand models
+reads a handful of rows. Prices are compared as NUMERIC in SQL, never as floats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+PRICE_MOVES, ADDED, REMOVED, REAPPEARED, LIFECYCLE = "price_moves", "added", "removed", "reappeared", "lifecycle"
+SECTIONS = (PRICE_MOVES, ADDED, REMOVED, REAPPEARED, LIFECYCLE)
+
+# Casts sit inside CASE: PostgreSQL does not promise to evaluate AND/OR operands in order.
+RUN_CHANGES_SQL = """
+WITH run_changes AS (
+    SELECT c.id, c.kind, c.field, c.old_value, c.new_value, c.provider_model_id, s.provider_slug AS provider,
+           CASE WHEN c.kind = 'price_changed' AND c.field <> 'price_is_variable'
+                THEN (c.new_value::numeric - c.old_value::numeric) / NULLIF(c.old_value::numeric, 0) END AS ratio,
+           CASE WHEN c.kind = 'price_changed' AND c.field <> 'price_is_variable' THEN 'price_moves'
+                WHEN c.kind IN ('added', 'removed', 'reappeared') THEN c.kind
+                WHEN c.kind = 'deprecated' AND c.new_value IS NOT NULL THEN 'lifecycle' END AS section,
+           CASE WHEN c.kind = 'deprecated' AND c.new_value IS NOT NULL
+                THEN c.new_value::timestamptz <= now() + make_interval(days => %(lifecycle_days)s) END AS soon
+    FROM model_changes c JOIN sync_runs s ON s.id = c.sync_run_id
+    WHERE s.dag_run_id = %(dag_run_id)s
+),
+notable AS (
+    SELECT * FROM run_changes
+    WHERE CASE section WHEN 'price_moves' THEN ratio IS NULL OR abs(ratio) >= %(min_ratio)s
+                       WHEN 'lifecycle' THEN soon
+                       ELSE section IS NOT NULL END
+),
+ranked AS (
+    SELECT *, count(*) OVER (PARTITION BY section) AS total,
+           row_number() OVER (PARTITION BY section ORDER BY abs(ratio) DESC NULLS FIRST, provider,
+                                                            provider_model_id, field, id) AS position
+    FROM notable
+)
+SELECT section, total, provider, provider_model_id, field, old_value, new_value, ratio
+FROM ranked WHERE position <= %(per_section)s
+ORDER BY section, position
+"""
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One notable change: a price move (field, old, new, ratio), a model event, or a lifecycle date."""
+
+    provider: str
+    model: str
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    ratio: Decimal | None = None
+
+
+@dataclass
+class RunChanges:
+    """Each section's total and its first rows (most significant first), for one DAG run."""
+
+    totals: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, list[ChangeRow]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.totals.values())
+
+
+def run_changes(connection, dag_run_id: str, *, min_ratio: Decimal, lifecycle_days: int,
+                per_section: int) -> RunChanges:
+    """The notable changes one DAG run recorded: price moves of at least `min_ratio` (a price appearing, going
+    away or leaving zero always counts), added, removed and reappeared models, and deprecation or shutdown
+    dates that fall within `lifecycle_days` from now."""
+    changes = RunChanges()
+    with connection.cursor() as cursor:
+        cursor.execute(RUN_CHANGES_SQL, {"dag_run_id": dag_run_id, "min_ratio": min_ratio,
+                                         "lifecycle_days": lifecycle_days, "per_section": per_section})
+        for section, total, provider, model, field_name, old_value, new_value, ratio in cursor.fetchall():
+            changes.totals[section] = total
+            changes.rows[section].append(ChangeRow(provider, model, field_name, old_value, new_value, ratio))
+    return changes
+
+
+FAILURE_STREAKS_SQL = """
+WITH attempts AS (
+    SELECT DISTINCT ON (provider_slug, dag_run_id) provider_slug, dag_run_id, id, status, started_at, error
+    FROM sync_runs
+    WHERE provider_slug = ANY(%(slugs)s) AND dag_run_id IS NOT NULL AND status IN ('success', 'dry_run', 'failed')
+    ORDER BY provider_slug, dag_run_id, id DESC
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY provider_slug ORDER BY id DESC) AS recency FROM attempts
+),
+last_success AS (
+    SELECT provider_slug, min(recency) FILTER (WHERE status <> 'failed') AS recency FROM ranked GROUP BY provider_slug
+)
+SELECT r.provider_slug, count(*), min(r.started_at), (array_agg(r.error ORDER BY r.recency))[1]
+FROM ranked r JOIN last_success s USING (provider_slug)
+WHERE r.status = 'failed' AND r.recency < COALESCE(s.recency, 2147483647)
+GROUP BY r.provider_slug
+"""
+
+
+@dataclass(frozen=True)
+class FailureStreak:
+    """A provider's failed DAG runs in a row, up to now: how many, since when, and the latest error."""
+
+    slug: str
+    runs: int
+    since: datetime
+    last_error: str | None
+
+
+def failure_streaks(connection, slugs: list[str]) -> dict[str, FailureStreak]:
+    """Consecutive failed DAG runs per provider, newest back to its last success (a run's retries count once;
+    skipped runs neither break nor extend a streak)."""
+    if not slugs:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(FAILURE_STREAKS_SQL, {"slugs": list(slugs)})
+        return {slug: FailureStreak(slug, runs, since, error) for slug, runs, since, error in cursor.fetchall()}

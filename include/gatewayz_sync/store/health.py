@@ -1,0 +1,87 @@
+"""Health as an outside monitor needs it: fresh or stale, and the cause in words whenever it can be named.
+
+Runs that are never created (the DAG paused, the scheduler down) cannot alert from inside Airflow; an external
+monitor polling `/admin/model-sync/health` sees the catalog go stale, and this report says why: "model sync
+paused", "scheduler not heartbeating since ...", "no model-sync run since ...", failing or stale providers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .status import ProviderStatus, health
+
+MAX_NAMED = 10
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The newest `model_sync_runs` row that was not a dry run."""
+
+    dag_run_id: str
+    finished_at: datetime
+    status: str
+
+
+def last_model_sync_run(connection) -> LastRun | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT dag_run_id, finished_at, status FROM model_sync_runs WHERE NOT dry_run "
+            "ORDER BY finished_at DESC LIMIT 1"
+        )
+        row = cursor.fetchone()
+    return LastRun(*row) if row else None
+
+
+def _named(entries: list[dict[str, Any]], with_error: bool) -> str:
+    shown = [f"{e['slug']} ({e['error']})" if with_error and e.get("error") else e["slug"] for e in entries[:MAX_NAMED]]
+    more = f" and {len(entries) - MAX_NAMED} more" if len(entries) > MAX_NAMED else ""
+    return ", ".join(shown) + more
+
+
+def causes(stale: list[dict[str, Any]], *, stale_hours: float, now: datetime, last_run: LastRun | None,
+           paused: bool | None, scheduler: dict[str, Any] | None) -> list[str]:
+    """Every reason the catalog is, or is about to go, stale; the likeliest root cause first."""
+    found = []
+    if paused:
+        found.append("model sync paused: no runs are created until gatewayz_sync_models is unpaused")
+    if scheduler and scheduler.get("status") == "unhealthy":
+        beat = scheduler.get("latest_scheduler_heartbeat")
+        found.append(f"scheduler not heartbeating since {beat}" if beat else "no scheduler has ever heartbeated")
+    if last_run is None:
+        found.append("no model-sync run has finished yet")
+    else:
+        age_hours = (now - last_run.finished_at).total_seconds() / 3600
+        if age_hours > stale_hours:
+            found.append(f"no model-sync run since {last_run.finished_at.isoformat()} ({age_hours:.1f} h ago)")
+    failing = [entry for entry in stale if entry["state"] == "failed"]
+    if failing:
+        found.append(f"{len(failing)} provider(s) failing: {_named(failing, with_error=True)}")
+    unsynced = [entry for entry in stale if entry["state"] != "failed"]
+    if unsynced:
+        found.append(f"{len(unsynced)} provider(s) with no success for over {stale_hours:g} h: "
+                     f"{_named(unsynced, with_error=False)}")
+    return found
+
+
+def health_report(statuses: list[ProviderStatus], *, stale_hours: float, now: datetime, last_run: LastRun | None,
+                  paused: bool | None, scheduler: dict[str, Any] | None) -> tuple[bool, dict[str, Any]]:
+    """Healthy when every tracked provider is fresh (as before); the body names the causes either way."""
+    healthy, stale = health(statuses)
+    found = causes(stale, stale_hours=stale_hours, now=now, last_run=last_run, paused=paused, scheduler=scheduler)
+    return healthy, {
+        "status": "ok" if healthy else "stale",
+        "cause": None if healthy else (found[0] if found else "stale providers"),
+        "causes": found,
+        "stale_after_hours": stale_hours,
+        "stale": stale,
+        "paused": paused,
+        "scheduler": scheduler,
+        "last_run": None if last_run is None else {
+            "dag_run_id": last_run.dag_run_id,
+            "finished_at": last_run.finished_at.isoformat(),
+            "status": last_run.status,
+        },
+    }
