@@ -58,7 +58,7 @@ def sparkline(points: Sequence[tuple[str, float]], *, label: str, colour: str = 
 def stacked_bars(columns: Sequence[tuple[str, Mapping[str, int]]], *, label: str,
                  colours: Mapping[str, str] = OUTCOME_COLOURS, height: int = 150) -> Markup:
     """One bar per column (a day), its segments stacked in the order of `colours`; a legend below."""
-    bar, gap, axis, legend = 18, 8, 16, 18
+    bar, gap, axis, legend = 24, 12, 16, 18
     width = max(len(columns) * (bar + gap) + gap, 200)
     plot_bottom = height - axis - legend
     tallest = max((sum(counts.get(status, 0) for status in colours) for _, counts in columns), default=0) or 1
@@ -107,7 +107,7 @@ def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], 
     for when, anchor in ((start, "start"), (end, "end")):
         body.append(f'<text x="{x_of(when):.1f}" y="{bottom + 14}" font-size="10" text-anchor="{anchor}" '
                     f'fill="#667085">{escape(when.strftime("%Y-%m-%d %H:%M"))}</text>')
-    plotted = 0
+    plotted, legend_x = 0, float(left)
     for index, (name, points) in enumerate(series.items()):
         colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
         circles, path = [], []
@@ -126,7 +126,8 @@ def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], 
         plotted += len(circles)
         body.append(f'<g class="series" data-series="{escape(name)}" data-points="{len(circles)}">'
                     f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2"/>{"".join(circles)}</g>')
-        body.append(f'<rect x="{left + index * 150}" y="{height - 14}" width="10" height="10" fill="{colour}"/>'
-                    f'<text x="{left + 14 + index * 150}" y="{height - 5}" font-size="11" fill="#344054">'
+        body.append(f'<rect x="{legend_x:.0f}" y="{height - 14}" width="10" height="10" fill="{colour}"/>'
+                    f'<text x="{legend_x + 14:.0f}" y="{height - 5}" font-size="11" fill="#344054">'
                     f"{escape(name)}</text>")
+        legend_x += 30 + 6.5 * len(name)
     return _svg("step-chart", width, height, plotted, label, body)
