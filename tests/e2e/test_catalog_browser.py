@@ -119,7 +119,7 @@ def test_catalog_browser_and_health_charts_in_chromium(cluster, e2e_catalog, e2e
     outcome_days = browser.find_elements(By.CSS_SELECTOR, "#run-outcomes svg g.column")
     assert len(outcome_days) == 14
     assert outcome_days[-1].find_elements(By.CSS_SELECTOR, "rect.segment-failed")
-    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "run-outcomes"))
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "api-health-title"))
     shot(browser, "model-catalog-api-health.png")
 
     browser.find_element(By.LINK_TEXT, "Browse models →").click()
