@@ -1,4 +1,4 @@
-"""Airflow plugin: the authenticated model-sync status API under /admin/model-sync and the "Model catalog" page."""
+"""Airflow plugin: the authenticated model-sync status API under /admin/model-sync, the "Model catalog" page and the model browser."""
 
 from airflow.plugins_manager import AirflowPlugin
 
@@ -15,5 +15,12 @@ class GatewayzCatalogPlugin(AirflowPlugin):
             "url_route": "model-catalog",
             "destination": "nav",
             "category": "Browse",
-        }
+        },
+        {
+            "name": "Model browser",
+            "href": f"{URL_PREFIX}/models",
+            "url_route": "model-browser",
+            "destination": "nav",
+            "category": "Browse",
+        },
     ]

@@ -17,15 +17,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from ..config import SyncSettings
 from ..sources.registry import GATEWAY_REGISTRY
 from ..store import health as health_model
-from ..store import price_status
+from ..store import price_status, run_stats
 from ..store import status as read_model
 from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
+from .browse import browse_routes
 from .views import render_page, render_prices
 
 URL_PREFIX = "/admin/model-sync"
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000
 MAX_BIGINT = 2**63 - 1
+HEALTH_RUNS, OUTCOME_DAYS = 20, 14
 ChangeKind = Literal[
     "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated"
 ]
@@ -57,7 +59,8 @@ def _check_slug(slug: str) -> None:
         )
 
 
-def status_document(connection, provider: str | None, limit: int, offset: int) -> dict[str, Any]:
+def status_document(connection, provider: str | None, limit: int, offset: int, health_runs: int = HEALTH_RUNS,
+                    health_days: int | None = None) -> dict[str, Any]:
     settings = SyncSettings.from_env()
     now = datetime.now(UTC)
     statuses = read_model.provider_statuses(
@@ -67,10 +70,19 @@ def status_document(connection, provider: str | None, limit: int, offset: int) -
     coverage = price_status.price_coverage(connection)
     totals["prices"] = price_status.reference_coverage(coverage)
     totals["retired_models"] = sum(c["retired"] for c in coverage.values())
+    api_health = run_stats.provider_api_health(
+        connection, runs=health_runs, days=health_days, slugs=[s.slug for s in statuses]
+    )
     return {
         "generated_at": now.isoformat(),
         "stale_after_hours": settings.stale_hours,
-        "providers": [{**s.as_dict(), "prices": coverage.get(s.slug)} for s in statuses],
+        "providers": [
+            {**s.as_dict(), "prices": coverage.get(s.slug), "api_health": api_health[s.slug].as_dict()} for s in statuses
+        ],
+        "api_health_window": {"runs": health_runs, "days": health_days},
+        "run_outcomes_per_day": run_stats.run_outcomes_per_day(
+            connection, days=health_days or OUTCOME_DAYS, today=now.date()
+        ),
         "totals": totals,
         "next_model_sync": next_model_sync(),
         "limit": limit,
@@ -94,11 +106,13 @@ def create_app() -> FastAPI:
         provider: str | None = None,
         limit: int = Query(100, ge=1, le=MAX_PAGE),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
+        health_runs: int = Query(HEALTH_RUNS, ge=1, le=500, description="API health over each provider's last N attempts"),
+        health_days: int | None = Query(None, ge=1, le=365, description="... and only those of the last D days"),
     ) -> dict[str, Any]:
         if provider is not None:
             _check_slug(provider)
         with _catalog() as connection:
-            return status_document(connection, provider, limit, offset)
+            return status_document(connection, provider, limit, offset, health_runs, health_days)
 
     @app.get("/health")
     def get_health() -> JSONResponse:
@@ -161,4 +175,5 @@ def create_app() -> FastAPI:
             changes = read_model.recent_changes(connection, limit=50)
         return HTMLResponse(render_page(document, changes))
 
+    app.include_router(browse_routes(_catalog))
     return app

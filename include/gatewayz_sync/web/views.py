@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ..store.catalog_reads import LIFECYCLES, PRICE_CONFIDENCES, PRICE_SOURCES, ModelDetail, ModelPage
+from .charts import SERIES_COLOURS, sparkline, stacked_bars, step_chart
 
 STATE_STYLES = {
     "fresh": ("#0f7b3f", "#e3f6ea"),
@@ -23,14 +29,30 @@ PRICE_FIELDS_SHOWN = ("input", "output", "cache_read", "cache_write", "long_cont
                       "output_long_context", "input_batch", "output_batch")
 
 
-def when(value: str | None) -> str:
+def when(value: str | datetime | None) -> str:
     """`2026-11-26T20:53:25.59+00:00` -> `2026-11-26 20:53 UTC`."""
     if not value:
         return ""
     try:
-        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError:
         return value
+
+
+def cell(value: Any) -> str:
+    """A stored value as text: exact decimals, UTC times, lists joined, JSON indented."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, list | tuple):
+        return ", ".join(cell(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, indent=2, sort_keys=True, default=str)
+    return str(value)
 
 
 _templates = Environment(
@@ -40,6 +62,7 @@ _templates = Environment(
     lstrip_blocks=True,
 )
 _templates.filters["when"] = when
+_templates.filters["cell"] = cell
 
 
 def render_page(document: dict[str, Any], changes: list[dict[str, Any]]) -> str:
@@ -56,6 +79,54 @@ def render_page(document: dict[str, Any], changes: list[dict[str, Any]]) -> str:
         providers=ordered,
         changes=changes,
         state_styles=STATE_STYLES,
+        api_health=api_health_rows(document["providers"]),
+        outcomes_chart=stacked_bars(
+            [(day["day"], day) for day in document.get("run_outcomes_per_day", [])],
+            label="provider sync attempts per day by outcome",
+        ),
+        health_window=document.get("api_health_window", {}),
+    )
+
+
+def api_health_rows(providers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Providers that were ever attempted, each with its health numbers and sparklines of model count and latency."""
+    rows = []
+    for provider in sorted(providers, key=lambda p: p["slug"]):
+        health = provider.get("api_health") or {}
+        if not health.get("attempts"):
+            continue
+        slug = provider["slug"]
+        models = [(f"{when(at)}: {count} models", count) for at, count in health["models"]["series"]]
+        seconds = [(f"{when(at)}: {value:.3f} s", value) for at, value in health["fetch_seconds"]["series"]]
+        rows.append({
+            "slug": slug,
+            "health": health,
+            "models_chart": sparkline(models, label=f"{slug}: model count per run"),
+            "latency_chart": sparkline(seconds, label=f"{slug}: fetch latency per run", colour=SERIES_COLOURS[1]),
+        })
+    return rows
+
+
+def render_models(page: ModelPage, providers: list[tuple[str, str]], query_string: Callable[..., str]) -> str:
+    """The catalog browser: the filter form, one page of models, sort links and pagination."""
+    return _templates.get_template("models.html").render(
+        page=page, query=page.query, providers=providers, link=query_string, price_sources=PRICE_SOURCES,
+        price_confidences=PRICE_CONFIDENCES, lifecycles=LIFECYCLES, columns=page.columns,
+    )
+
+
+def render_model(detail: ModelDetail) -> str:
+    """One model: summary, price step chart, prices with sources, change history, every stored field."""
+    fields = detail.fields
+    chart = step_chart(
+        {f"{name} (USD per 1M tokens)": points for name, points in detail.price_steps.items()},
+        end=datetime.now(UTC) if fields["is_active"] else fields["listed_last_seen_at"],
+        label=f"input and output price of {fields['provider_slug']} {fields['provider_model_id']} over time",
+    )
+    hidden = {"raw", "raw_pricing", "effective_lifecycle", "effective_price_source", "listed_last_seen_at"}
+    return _templates.get_template("model.html").render(
+        model=fields, detail=detail, price_chart=chart,
+        field_rows=[(name, value) for name, value in fields.items() if name not in hidden],
     )
 
 

@@ -1,0 +1,247 @@
+"""Read models for the catalog browser: a filtered, sorted page of models, and one model with its prices and history.
+
+Reference prices add `models.price_source`, `price_confidence` and `lifecycle`; the browser looks for those
+columns on each request. Without `lifecycle` it derives one (retired once the shutdown date has passed,
+deprecated once a deprecation or shutdown date is known, else active); without `price_source` every stored
+price came from the provider's list API, so that is the source shown, and the source filters are unavailable.
+Every piece of SQL text comes from the fixed names below; values travel as parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS
+
+PRICE_SOURCES = ("list_api", "operator", "genai-prices", "models.dev", "litellm")
+PRICE_CONFIDENCES = ("confirmed", "single", "disputed")
+LIFECYCLES = ("active", "deprecated", "retired")
+SORTS = ("model", "price", "-price", "context", "-context")
+PRICE_FIELDS = ("input", "output")
+OPTIONAL_COLUMNS = ("price_source", "price_confidence", "lifecycle")
+CHARTED_PRICES = ("input", "output")
+NUMERIC_OID = 1700
+
+DERIVED_LIFECYCLE = ("CASE WHEN m.shutdown_date <= now() THEN 'retired' "
+                     "WHEN m.deprecation_date IS NOT NULL OR m.shutdown_date IS NOT NULL THEN 'deprecated' "
+                     "ELSE 'active' END")
+ANY_PRICE = " OR ".join(f"m.{column} IS NOT NULL" for column in PRICE_COLUMNS.values())
+DERIVED_PRICE_SOURCE = f"CASE WHEN {ANY_PRICE} THEN 'list_api' END"
+
+
+@dataclass(frozen=True)
+class CatalogColumns:
+    """Which of the reference-price columns this catalog has."""
+
+    present: frozenset[str] = frozenset()
+
+    def has(self, name: str) -> bool:
+        return name in self.present
+
+    @property
+    def lifecycle(self) -> str:
+        return f"COALESCE(m.lifecycle, {DERIVED_LIFECYCLE})" if self.has("lifecycle") else DERIVED_LIFECYCLE
+
+    @property
+    def price_source(self) -> str:
+        return "m.price_source" if self.has("price_source") else DERIVED_PRICE_SOURCE
+
+    @property
+    def price_confidence(self) -> str:
+        return "m.price_confidence" if self.has("price_confidence") else "NULL::text"
+
+
+def catalog_columns(connection) -> CatalogColumns:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'models' AND column_name = ANY(%s)""",
+            (list(OPTIONAL_COLUMNS),),
+        )
+        return CatalogColumns(frozenset(name for (name,) in cursor.fetchall()))
+
+
+@dataclass(frozen=True)
+class ModelQuery:
+    """The browser's filters, sort and page; values are checked against the fixed names by the web layer."""
+
+    provider: str | None = None
+    capabilities: tuple[str, ...] = ()
+    price_field: str = "input"
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    price_source: str | None = None
+    price_confidence: str | None = None
+    lifecycle: str | None = None
+    search: str | None = None
+    include_removed: bool = False
+    sort: str = "model"
+    page: int = 1
+    per_page: int = 50
+
+    @property
+    def price_column(self) -> str:
+        return PRICE_COLUMNS[self.price_field]
+
+    def order_by(self) -> str:
+        column = {"price": f"m.{self.price_column}", "context": "m.context_length"}.get(self.sort.lstrip("-"))
+        if column is None:
+            return "p.slug, m.provider_model_id"
+        direction = "DESC" if self.sort.startswith("-") else "ASC"
+        return f"{column} {direction} NULLS LAST, p.slug, m.provider_model_id"
+
+    def where(self, columns: CatalogColumns) -> tuple[str, dict[str, Any]]:
+        conditions, params = ["true"], {}
+        if not self.include_removed:
+            conditions.append("m.is_active")
+        if self.provider:
+            conditions.append("p.slug = %(provider)s")
+            params["provider"] = self.provider
+        conditions.extend(f"m.{CAPABILITY_COLUMNS[name]}" for name in self.capabilities)
+        if self.price_min is not None:
+            conditions.append(f"m.{self.price_column} >= %(price_min)s")
+            params["price_min"] = self.price_min
+        if self.price_max is not None:
+            conditions.append(f"m.{self.price_column} <= %(price_max)s")
+            params["price_max"] = self.price_max
+        for name in ("price_source", "price_confidence"):
+            value = getattr(self, name)
+            if value and columns.has(name):
+                conditions.append(f"m.{name} IS NULL" if value == "none" else f"m.{name} = %({name})s")
+                params[name] = value
+        if self.lifecycle:
+            conditions.append(f"({columns.lifecycle}) = %(lifecycle)s")
+            params["lifecycle"] = self.lifecycle
+        if self.search:
+            escaped = self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append("(m.provider_model_id ILIKE %(pattern)s OR m.name ILIKE %(pattern)s)")
+            params["pattern"] = f"%{escaped}%"
+        return " AND ".join(conditions), params
+
+
+@dataclass
+class ModelPage:
+    rows: list[dict[str, Any]]
+    total: int
+    query: ModelQuery
+    columns: CatalogColumns
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+def list_models(connection, query: ModelQuery, columns: CatalogColumns) -> ModelPage:
+    where, params = query.where(columns)
+    capabilities = ", ".join(f"m.{column} AS {name}" for name, column in CAPABILITY_COLUMNS.items())
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM models m JOIN providers p ON p.id = m.provider_id WHERE {where}", params)
+        total = cursor.fetchone()[0]
+        cursor.execute(
+            f"""SELECT m.id, p.slug AS provider, m.provider_model_id, m.name, m.context_length, m.max_output_tokens,
+                       m.price_input_usd_per_mtok AS input_price, m.price_output_usd_per_mtok AS output_price,
+                       {capabilities}, m.is_active, {columns.lifecycle} AS lifecycle,
+                       {columns.price_source} AS price_source, {columns.price_confidence} AS price_confidence
+                FROM models m JOIN providers p ON p.id = m.provider_id
+                WHERE {where}
+                ORDER BY {query.order_by()}
+                LIMIT %(limit)s OFFSET %(offset)s""",
+            {**params, "limit": query.per_page, "offset": (query.page - 1) * query.per_page},
+        )
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return ModelPage(rows, total, query, columns)
+
+
+def provider_choices(connection) -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT slug, name FROM providers ORDER BY slug")
+        return cursor.fetchall()
+
+
+@dataclass
+class ModelDetail:
+    """One model: every stored field, each price with its source, the change history and the charted prices."""
+
+    fields: dict[str, Any]
+    prices: list[dict[str, Any]]
+    history_columns: list[str]
+    history: list[dict[str, Any]]
+    price_steps: dict[str, list[tuple[datetime, Decimal | None]]] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _rows(cursor) -> tuple[list[str], list[dict[str, Any]]]:
+    names = [column.name for column in cursor.description]
+    return names, [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        return None if text is None else Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def price_steps(first_seen: datetime, current: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, list]:
+    """Each charted price from first seen, one point per recorded change (history in the order written)."""
+    steps = {}
+    for name in CHARTED_PRICES:
+        column = PRICE_COLUMNS[name]
+        changes = [c for c in history if c["kind"] == "price_changed" and c["field"] == column]
+        start = _decimal(changes[0]["old_value"]) if changes else current.get(column)
+        steps[name] = [(first_seen, start), *((c["detected_at"], _decimal(c["new_value"])) for c in changes)]
+    return steps
+
+
+def model_detail(connection, model_id: int, columns: CatalogColumns) -> ModelDetail | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT p.slug AS provider_slug, p.name AS provider_name, m.*, v.last_seen_at AS listed_last_seen_at,
+                       {columns.lifecycle} AS effective_lifecycle, {columns.price_source} AS effective_price_source
+                FROM models m JOIN providers p ON p.id = m.provider_id JOIN models_current v ON v.id = m.id
+                WHERE m.id = %s""",
+            (model_id,),
+        )
+        numeric = {column.name for column in cursor.description if column.type_code == NUMERIC_OID}
+        _, found = _rows(cursor)
+        if not found:
+            return None
+        fields = found[0]
+        cursor.execute(
+            """SELECT c.*, s.dag_run_id FROM model_changes c LEFT JOIN sync_runs s ON s.id = c.sync_run_id
+               WHERE c.model_id = %s ORDER BY c.id""",
+            (model_id,),
+        )
+        history_columns, history = _rows(cursor)
+        candidates = _price_candidates(cursor, model_id)
+    source = fields["effective_price_source"]
+    prices = [
+        {"name": name.removeprefix("price_"), "value": value, "source": source if value is not None else None}
+        for name, value in fields.items()
+        if name.startswith("price_") and name in numeric
+    ]
+    hidden = {"provider_id", "model_id", "provider_model_id"}
+    return ModelDetail(
+        fields=fields,
+        prices=prices,
+        history_columns=[name for name in history_columns if name not in hidden],
+        history=history,
+        price_steps=price_steps(fields["first_seen_at"], fields, history),
+        candidates=candidates,
+    )
+
+
+def _price_candidates(cursor, model_id: int) -> list[dict[str, Any]]:
+    """The reference sources' prices for the model, once reference prices keep them (any columns they have)."""
+    cursor.execute(
+        """SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+           AND table_name = 'model_price_candidates' AND column_name = 'model_id'"""
+    )
+    if cursor.fetchone() is None:
+        return []
+    cursor.execute("SELECT * FROM model_price_candidates WHERE model_id = %s", (model_id,))
+    return _rows(cursor)[1]

@@ -1,0 +1,111 @@
+"""The catalog browser's routes: `/models` (filter, search, sort, paginate on the server) and `/models/{id}`.
+
+The routes join the app, so the app's Airflow authentication covers them. A blank form field means "any";
+an unknown value is a 400 that names the accepted ones, never a silently ignored filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import QueryParams
+
+from ..catalog.records import CAPABILITY_COLUMNS
+from ..store import catalog_reads
+from ..store.catalog_reads import LIFECYCLES, PRICE_CONFIDENCES, PRICE_FIELDS, PRICE_SOURCES, SORTS, ModelQuery
+from .views import render_model, render_models
+
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+MAX_SEARCH = 200
+
+
+def _choice(params: QueryParams, name: str, allowed: tuple, default=None):
+    value = (params.get(name) or "").strip()
+    if not value:
+        return default
+    if value not in allowed:
+        raise HTTPException(status_code=400, detail=f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+    return value
+
+
+def _amount(params: QueryParams, name: str) -> Decimal | None:
+    value = (params.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount < 0:
+        raise HTTPException(status_code=400, detail=f"{name} must be a price of zero or more (USD per 1M tokens); got {value!r}")
+    return amount
+
+
+def model_query(params: QueryParams, provider_slugs: set[str]) -> ModelQuery:
+    capabilities = tuple(params.getlist("capability"))
+    unknown = [name for name in capabilities if name not in CAPABILITY_COLUMNS]
+    if unknown:
+        raise HTTPException(status_code=400, detail=f"capability must be among {', '.join(CAPABILITY_COLUMNS)}; got {unknown}")
+    page = (params.get("page") or "1").strip()
+    if not page.isdigit() or int(page) < 1:
+        raise HTTPException(status_code=400, detail=f"page must be a whole number from 1; got {page!r}")
+    per_page = _choice(params, "per_page", tuple(map(str, PER_PAGE_CHOICES)), "50")
+    return ModelQuery(
+        provider=_choice(params, "provider", tuple(sorted(provider_slugs))),
+        capabilities=tuple(dict.fromkeys(capabilities)),
+        price_field=_choice(params, "price_field", PRICE_FIELDS, "input"),
+        price_min=_amount(params, "price_min"),
+        price_max=_amount(params, "price_max"),
+        price_source=_choice(params, "price_source", (*PRICE_SOURCES, "none")),
+        price_confidence=_choice(params, "price_confidence", (*PRICE_CONFIDENCES, "none")),
+        lifecycle=_choice(params, "lifecycle", LIFECYCLES),
+        search=(params.get("q") or "").strip()[:MAX_SEARCH] or None,
+        include_removed=params.get("include_removed") in ("1", "on", "true"),
+        sort=_choice(params, "sort", SORTS, "model"),
+        page=min(int(page), 1_000_000),
+        per_page=int(per_page),
+    )
+
+
+def query_string(query: ModelQuery, **overrides) -> str:
+    """`?...` for the same listing with some settings changed (sort links, pagination); page 1 unless given."""
+    values = {
+        "provider": query.provider, "capability": list(query.capabilities), "price_field": query.price_field,
+        "price_min": query.price_min, "price_max": query.price_max, "price_source": query.price_source,
+        "price_confidence": query.price_confidence, "lifecycle": query.lifecycle, "q": query.search,
+        "include_removed": "1" if query.include_removed else None, "sort": query.sort, "per_page": query.per_page,
+        "page": 1, **overrides,
+    }
+    return "?" + urlencode({k: v for k, v in values.items() if v not in (None, [], "")}, doseq=True)
+
+
+def browse_routes(catalog: Callable) -> APIRouter:
+    """The browser's routes, reading through `catalog()` (a context manager yielding a catalog connection)."""
+    router = APIRouter()
+
+    @router.get("/models", response_class=HTMLResponse)
+    def get_models(request: Request) -> HTMLResponse:
+        with catalog() as connection:
+            providers = catalog_reads.provider_choices(connection)
+            query = model_query(request.query_params, {slug for slug, _ in providers})
+            columns = catalog_reads.catalog_columns(connection)
+            for name in ("price_source", "price_confidence"):
+                if getattr(query, name) and not columns.has(name):
+                    raise HTTPException(status_code=400, detail=f"the {name} filter needs models.{name}, which this "
+                                                                f"catalog does not have yet (reference prices add it)")
+            page = catalog_reads.list_models(connection, query, columns)
+        return HTMLResponse(render_models(page, providers, query_string))
+
+    @router.get("/models/{model_id}", response_class=HTMLResponse)
+    def get_model(model_id: int) -> HTMLResponse:
+        with catalog() as connection:
+            detail = catalog_reads.model_detail(connection, model_id, catalog_reads.catalog_columns(connection))
+        if detail is None:
+            raise HTTPException(status_code=404, detail=f"no model with id {model_id}")
+        return HTMLResponse(render_model(detail))
+
+    return router
