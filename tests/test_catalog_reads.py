@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.store.catalog_reads import ModelQuery, catalog_columns, list_models, model_detail
+from include.gatewayz_sync.store.catalog_reads import ModelQuery, list_models, model_detail
 from include.gatewayz_sync.store.providers import sync_registry
 
 D = Decimal
@@ -22,11 +22,12 @@ def add_model(catalog, slug: str, model_id: str, *, name: str | None = None, pri
     return catalog.execute(
         """INSERT INTO models (provider_id, provider_model_id, name, context_length, price_input_usd_per_mtok,
                                price_output_usd_per_mtok, supports_tools, supports_vision, deprecation_date,
-                               shutdown_date, is_active, raw, content_hash, first_seen_at, last_seen_at)
-           SELECT id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'h', %s, %s FROM providers WHERE slug = %s
+                               shutdown_date, is_active, raw, content_hash, first_seen_at, last_seen_at, price_source)
+           SELECT id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'h', %s, %s, %s FROM providers WHERE slug = %s
            RETURNING id""",
         (model_id, name or model_id, context, price_in, price_out, tools, vision, deprecation, shutdown, active,
-         json.dumps({"id": model_id}), first_seen, first_seen, slug),
+         json.dumps({"id": model_id}), first_seen, first_seen,
+         "list_api" if price_in is not None or price_out is not None else None, slug),
     ).fetchone()[0]
 
 
@@ -52,7 +53,7 @@ def ids_of(page) -> list[str]:
 
 
 def listing(catalog, **filters):
-    return list_models(catalog, ModelQuery(**filters), catalog_columns(catalog))
+    return list_models(catalog, ModelQuery(**filters))
 
 
 def test_filters_search_and_lifecycle(seeded):
@@ -88,28 +89,17 @@ def test_sorts_keep_unpriced_models_last_and_pages_count_on_the_server(seeded):
     assert listing(catalog, per_page=4, page=9).rows == []
 
 
-def test_price_source_filters_need_the_reference_price_columns(seeded):
+def test_price_source_confidence_and_lifecycle_filters(seeded):
     catalog, ids = seeded
-    columns = catalog_columns(catalog)
-    assert not columns.has("price_source")
-    assert {r["price_source"] for r in listing(catalog, provider="xai").rows} == {"list_api"}
-    assert listing(catalog, provider="groq", price_source="genai-prices").total == 3, "ignored without the column"
-    added = [name for name in ("price_source", "price_confidence", "lifecycle") if not columns.has(name)]
-    try:
-        for name in added:
-            catalog.execute(f"ALTER TABLE models ADD COLUMN {name} text")
-        catalog.execute("UPDATE models SET price_source = 'genai-prices', price_confidence = 'confirmed' WHERE id = %s",
-                        (ids["mixtral"],))
-        catalog.execute("UPDATE models SET price_source = 'list_api' WHERE id <> %s", (ids["mixtral"],))
-        catalog.execute("UPDATE models SET lifecycle = 'retired' WHERE id = %s", (ids["grok-3"],))
-        assert ids_of(listing(catalog, price_source="genai-prices")) == ["mixtral_8x7b"]
-        assert ids_of(listing(catalog, price_confidence="confirmed")) == ["mixtral_8x7b"]
-        assert ids_of(listing(catalog, lifecycle="retired")) == ["grok-3", "grok-old"], "a stored lifecycle wins"
-        detail = model_detail(catalog, ids["mixtral"], catalog_columns(catalog))
-        assert detail.fields["price_confidence"] == "confirmed"
-    finally:
-        for name in added:
-            catalog.execute(f"ALTER TABLE models DROP COLUMN {name}")
+    catalog.execute("UPDATE models SET price_source = 'genai-prices', price_confidence = 'confirmed' WHERE id = %s",
+                    (ids["mixtral"],))
+    catalog.execute("UPDATE models SET shutdown_date = now() - interval '1 day' WHERE id = %s", (ids["grok-3"],))
+    assert ids_of(listing(catalog, price_source="genai-prices")) == ["mixtral_8x7b"]
+    assert ids_of(listing(catalog, price_confidence="confirmed")) == ["mixtral_8x7b"]
+    assert "grok-3" in ids_of(listing(catalog, lifecycle="retired")), "lifecycle follows the shutdown date"
+    detail = model_detail(catalog, ids["mixtral"])
+    assert detail.fields["price_confidence"] == "confirmed"
+    assert detail.fields["effective_price_source"] == "genai-prices"
 
 
 def test_one_model_with_every_field_its_prices_history_and_price_steps(seeded):
@@ -128,19 +118,22 @@ def test_one_model_with_every_field_its_prices_history_and_price_steps(seeded):
                SELECT provider_id, id, provider_model_id, %s, %s, %s, %s, %s, %s FROM models WHERE id = %s""",
             (kind, field, old, new, NOW - timedelta(days=days_ago), run_id, model),
         )
-    detail = model_detail(catalog, model, catalog_columns(catalog))
+    detail = model_detail(catalog, model)
     assert detail.fields["provider_slug"] == "xai" and detail.fields["context_length"] == 131072
     assert detail.fields["effective_lifecycle"] == "active"
     prices = {p["name"]: (p["value"], p["source"]) for p in detail.prices}
     assert prices["input_usd_per_mtok"] == (D("3"), "list_api")
     assert prices["cache_read_usd_per_mtok"] == (None, None)
-    assert len(prices) == 8
+    stored = catalog.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'models' AND data_type = 'numeric' "
+        "AND column_name LIKE 'price\\_%%'").fetchall()
+    assert set(prices) == {name.removeprefix("price_") for (name,) in stored}, "every stored price is listed"
     assert [c["kind"] for c in detail.history] == ["added", "price_changed", "price_changed", "limits_changed"]
     assert detail.history[1]["dag_run_id"] == "r1"
     assert "model_id" not in detail.history_columns and "kind" in detail.history_columns
     assert [value for _, value in detail.price_steps["input"]] == [D("2"), D("3")]
     assert [value for _, value in detail.price_steps["output"]] == [D("12"), D("15")]
     assert detail.price_steps["input"][0][0] == detail.fields["first_seen_at"]
-    unchanged = model_detail(catalog, ids["llama"], catalog_columns(catalog))
+    unchanged = model_detail(catalog, ids["llama"])
     assert unchanged.price_steps["input"] == [(unchanged.fields["first_seen_at"], D("0.59"))]
-    assert model_detail(catalog, 999_999, catalog_columns(catalog)) is None
+    assert model_detail(catalog, 999_999) is None

@@ -174,7 +174,7 @@ def test_bundled_mode_reads_the_snapshots_without_a_request(synced, run_dag, rep
     assert origins == {"genai-prices": "package", "models.dev": "bundled snapshot", "litellm": "bundled snapshot"}
 
 
-def test_migration_0005_backfills_list_api_sources_and_downgrades_cleanly():
+def test_migration_0004_backfills_list_api_sources_and_downgrades_cleanly():
     import secrets
 
     import psycopg
@@ -199,7 +199,7 @@ def test_migration_0005_backfills_list_api_sources_and_downgrades_cleanly():
                 """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_input_usd_per_mtok)
                    SELECT id, m, m, '{}', 'h', p FROM providers,
                           (VALUES ('priced', 0.59), ('unpriced', NULL)) AS v(m, p)""")
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0003", "0005")
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0003", schema.head_revision())
             assert dict(connection.execute("SELECT provider_model_id, price_source FROM models").fetchall()) == {
                 "priced": "list_api", "unpriced": None}
             assert connection.execute("SELECT DISTINCT lifecycle FROM models_current").fetchall() == [("active",)]
@@ -207,7 +207,7 @@ def test_migration_0005_backfills_list_api_sources_and_downgrades_cleanly():
                 command.downgrade(schema._alembic_config(sa_connection), "0003")
                 sa_connection.commit()
             assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == "0005"
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
             engine.dispose()
     finally:
         with admin_connection() as admin:

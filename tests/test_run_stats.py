@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.store.catalog_reads import ModelQuery, catalog_columns, list_models, model_detail
+from include.gatewayz_sync.store.catalog_reads import ModelQuery, list_models, model_detail
 from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.run_stats import percentile, provider_api_health, run_outcomes_per_day
 from include.gatewayz_sync.web.app import status_document
@@ -106,14 +106,13 @@ def test_the_status_document_and_page_show_health_with_charts_and_escaped_errors
 def test_browser_pages_render_escaped_provider_values(history):
     sync_registry(history, GATEWAY_REGISTRY.values())
     model = add_model(history, "groq", "evil<script>", name="<img src=x onerror=alert(1)>", price_in=1)
-    columns = catalog_columns(history)
     query = ModelQuery(search="evil")
-    page = list_models(history, query, columns)
+    page = list_models(history, query)
     html = render_models(page, [("groq", "Groq")], query_string)
     assert "<script>" not in html and "<img" not in html
     assert f'href="models/{model}"' in html and "evil&lt;script&gt;" in html
-    assert 'name="price_source" disabled' in html
-    detail_html = render_model(model_detail(history, model, columns))
+    assert '<select name="price_source">' in html
+    detail_html = render_model(model_detail(history, model))
     assert "<script>" not in detail_html and "<img" not in detail_html
     assert 'class="chart step-chart"' in detail_html
 

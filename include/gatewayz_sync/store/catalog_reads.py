@@ -1,10 +1,8 @@
 """Read models for the catalog browser: a filtered, sorted page of models, and one model with its prices and history.
 
-Reference prices add `models.price_source`, `price_confidence` and `lifecycle`; the browser looks for those
-columns on each request. Without `lifecycle` it derives one (retired once the shutdown date has passed,
-deprecated once a deprecation or shutdown date is known, else active); without `price_source` every stored
-price came from the provider's list API, so that is the source shown, and the source filters are unavailable.
-Every piece of SQL text comes from the fixed names below; values travel as parameters.
+Models are read through the view `models_current`, which carries each model's `lifecycle` (derived from its dates),
+its `price_source` and `price_confidence`, and the live `last_seen_at`. Every piece of SQL text comes from the
+fixed names below; values travel as parameters.
 """
 
 from __future__ import annotations
@@ -21,48 +19,8 @@ PRICE_CONFIDENCES = ("confirmed", "single", "disputed")
 LIFECYCLES = ("active", "deprecated", "retired")
 SORTS = ("model", "price", "-price", "context", "-context")
 PRICE_FIELDS = ("input", "output")
-OPTIONAL_COLUMNS = ("price_source", "price_confidence", "lifecycle")
 CHARTED_PRICES = ("input", "output")
 NUMERIC_OID = 1700
-
-DERIVED_LIFECYCLE = ("CASE WHEN m.shutdown_date <= now() THEN 'retired' "
-                     "WHEN m.deprecation_date IS NOT NULL OR m.shutdown_date IS NOT NULL THEN 'deprecated' "
-                     "ELSE 'active' END")
-ANY_PRICE = " OR ".join(f"m.{column} IS NOT NULL" for column in PRICE_COLUMNS.values())
-DERIVED_PRICE_SOURCE = f"CASE WHEN {ANY_PRICE} THEN 'list_api' END"
-
-
-@dataclass(frozen=True)
-class CatalogColumns:
-    """Which of the reference-price columns this catalog has."""
-
-    present: frozenset[str] = frozenset()
-
-    def has(self, name: str) -> bool:
-        return name in self.present
-
-    @property
-    def lifecycle(self) -> str:
-        return f"COALESCE(m.lifecycle, {DERIVED_LIFECYCLE})" if self.has("lifecycle") else DERIVED_LIFECYCLE
-
-    @property
-    def price_source(self) -> str:
-        return "m.price_source" if self.has("price_source") else DERIVED_PRICE_SOURCE
-
-    @property
-    def price_confidence(self) -> str:
-        return "m.price_confidence" if self.has("price_confidence") else "NULL::text"
-
-
-def catalog_columns(connection) -> CatalogColumns:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT column_name FROM information_schema.columns
-               WHERE table_schema = current_schema() AND table_name = 'models' AND column_name = ANY(%s)""",
-            (list(OPTIONAL_COLUMNS),),
-        )
-        return CatalogColumns(frozenset(name for (name,) in cursor.fetchall()))
-
 
 @dataclass(frozen=True)
 class ModelQuery:
@@ -93,7 +51,7 @@ class ModelQuery:
         direction = "DESC" if self.sort.startswith("-") else "ASC"
         return f"{column} {direction} NULLS LAST, p.slug, m.provider_model_id"
 
-    def where(self, columns: CatalogColumns) -> tuple[str, dict[str, Any]]:
+    def where(self) -> tuple[str, dict[str, Any]]:
         conditions, params = ["true"], {}
         if not self.include_removed:
             conditions.append("m.is_active")
@@ -109,11 +67,11 @@ class ModelQuery:
             params["price_max"] = self.price_max
         for name in ("price_source", "price_confidence"):
             value = getattr(self, name)
-            if value and columns.has(name):
+            if value:
                 conditions.append(f"m.{name} IS NULL" if value == "none" else f"m.{name} = %({name})s")
                 params[name] = value
         if self.lifecycle:
-            conditions.append(f"({columns.lifecycle}) = %(lifecycle)s")
+            conditions.append("m.lifecycle = %(lifecycle)s")
             params["lifecycle"] = self.lifecycle
         if self.search:
             escaped = self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -127,25 +85,24 @@ class ModelPage:
     rows: list[dict[str, Any]]
     total: int
     query: ModelQuery
-    columns: CatalogColumns
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.query.per_page))
 
 
-def list_models(connection, query: ModelQuery, columns: CatalogColumns) -> ModelPage:
-    where, params = query.where(columns)
+def list_models(connection, query: ModelQuery) -> ModelPage:
+    where, params = query.where()
     capabilities = ", ".join(f"m.{column} AS {name}" for name, column in CAPABILITY_COLUMNS.items())
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM models m JOIN providers p ON p.id = m.provider_id WHERE {where}", params)
+        cursor.execute(f"SELECT count(*) FROM models_current m JOIN providers p ON p.id = m.provider_id WHERE {where}",
+                       params)
         total = cursor.fetchone()[0]
         cursor.execute(
             f"""SELECT m.id, p.slug AS provider, m.provider_model_id, m.name, m.context_length, m.max_output_tokens,
                        m.price_input_usd_per_mtok AS input_price, m.price_output_usd_per_mtok AS output_price,
-                       {capabilities}, m.is_active, {columns.lifecycle} AS lifecycle,
-                       {columns.price_source} AS price_source, {columns.price_confidence} AS price_confidence
-                FROM models m JOIN providers p ON p.id = m.provider_id
+                       {capabilities}, m.is_active, m.lifecycle, m.price_source, m.price_confidence
+                FROM models_current m JOIN providers p ON p.id = m.provider_id
                 WHERE {where}
                 ORDER BY {query.order_by()}
                 LIMIT %(limit)s OFFSET %(offset)s""",
@@ -153,7 +110,7 @@ def list_models(connection, query: ModelQuery, columns: CatalogColumns) -> Model
         )
         names = [column.name for column in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    return ModelPage(rows, total, query, columns)
+    return ModelPage(rows, total, query)
 
 
 def provider_choices(connection) -> list[tuple[str, str]]:
@@ -197,11 +154,11 @@ def price_steps(first_seen: datetime, current: dict[str, Any], history: list[dic
     return steps
 
 
-def model_detail(connection, model_id: int, columns: CatalogColumns) -> ModelDetail | None:
+def model_detail(connection, model_id: int) -> ModelDetail | None:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT p.slug AS provider_slug, p.name AS provider_name, m.*, v.last_seen_at AS listed_last_seen_at,
-                       {columns.lifecycle} AS effective_lifecycle, {columns.price_source} AS effective_price_source
+            """SELECT p.slug AS provider_slug, p.name AS provider_name, m.*, v.last_seen_at AS listed_last_seen_at,
+                       v.lifecycle AS effective_lifecycle, v.price_source AS effective_price_source
                 FROM models m JOIN providers p ON p.id = m.provider_id JOIN models_current v ON v.id = m.id
                 WHERE m.id = %s""",
             (model_id,),
@@ -236,12 +193,6 @@ def model_detail(connection, model_id: int, columns: CatalogColumns) -> ModelDet
 
 
 def _price_candidates(cursor, model_id: int) -> list[dict[str, Any]]:
-    """The reference sources' prices for the model, once reference prices keep them (any columns they have)."""
-    cursor.execute(
-        """SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
-           AND table_name = 'model_price_candidates' AND column_name = 'model_id'"""
-    )
-    if cursor.fetchone() is None:
-        return []
-    cursor.execute("SELECT * FROM model_price_candidates WHERE model_id = %s", (model_id,))
+    """Every reference source's prices for the model, side by side."""
+    cursor.execute("SELECT * FROM model_price_candidates WHERE model_id = %s ORDER BY source", (model_id,))
     return _rows(cursor)[1]

@@ -92,18 +92,13 @@ def browse_routes(catalog: Callable) -> APIRouter:
         with catalog() as connection:
             providers = catalog_reads.provider_choices(connection)
             query = model_query(request.query_params, {slug for slug, _ in providers})
-            columns = catalog_reads.catalog_columns(connection)
-            for name in ("price_source", "price_confidence"):
-                if getattr(query, name) and not columns.has(name):
-                    raise HTTPException(status_code=400, detail=f"the {name} filter needs models.{name}, which this "
-                                                                f"catalog does not have yet (reference prices add it)")
-            page = catalog_reads.list_models(connection, query, columns)
+            page = catalog_reads.list_models(connection, query)
         return HTMLResponse(render_models(page, providers, query_string))
 
     @router.get("/models/{model_id}", response_class=HTMLResponse)
     def get_model(model_id: int) -> HTMLResponse:
         with catalog() as connection:
-            detail = catalog_reads.model_detail(connection, model_id, catalog_reads.catalog_columns(connection))
+            detail = catalog_reads.model_detail(connection, model_id)
         if detail is None:
             raise HTTPException(status_code=404, detail=f"no model with id {model_id}")
         return HTMLResponse(render_model(detail))

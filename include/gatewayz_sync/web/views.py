@@ -111,7 +111,7 @@ def render_models(page: ModelPage, providers: list[tuple[str, str]], query_strin
     """The catalog browser: the filter form, one page of models, sort links and pagination."""
     return _templates.get_template("models.html").render(
         page=page, query=page.query, providers=providers, link=query_string, price_sources=PRICE_SOURCES,
-        price_confidences=PRICE_CONFIDENCES, lifecycles=LIFECYCLES, columns=page.columns,
+        price_confidences=PRICE_CONFIDENCES, lifecycles=LIFECYCLES,
     )
 
 

@@ -3,15 +3,15 @@
 `model_changes.model_id` had no index, so a model's page scanned every change ever recorded; the outcomes-per-day
 chart reads `sync_runs` by start time across providers.
 
-Revision ID: 0007
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-28
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
