@@ -55,12 +55,12 @@ class LocalUp:
         return json.loads((self.local_dir / "up" / "state.json").read_text())
 
     def token(self) -> str:
-        response = requests.post(f"{self.url}/auth/token", json={"username": "admin", "password": self.password}, timeout=30)
+        response = requests.post(f"{self.url}/auth/token", json={"username": "admin", "password": self.password}, timeout=120)
         response.raise_for_status()
         return response.json()["access_token"]
 
     def api(self, path: str, **params) -> dict:
-        response = requests.get(f"{self.url}/api/v2{path}", params=params, timeout=30,
+        response = requests.get(f"{self.url}/api/v2{path}", params=params, timeout=120,
                                 headers={"Authorization": f"Bearer {self.token()}"})
         response.raise_for_status()
         return response.json()

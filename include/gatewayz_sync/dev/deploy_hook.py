@@ -12,7 +12,7 @@ import requests
 from ..config import HTTP_POOL
 from .cli import MODEL_DAG, PROVIDER_DAG, AirflowClient
 
-PROVIDER_SYNC_TIMEOUT = 600
+PROVIDER_SYNC_TIMEOUT = 900
 
 
 def wait_for_api(url: str, check_alive: Callable[[], None], timeout: float) -> None:
@@ -33,9 +33,12 @@ def wait_for_dags(client: AirflowClient, check_alive: Callable[[], None], timeou
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         check_alive()
-        found = [client.session.get(f"{client.url}/api/v2/dags/{dag_id}", timeout=10).ok for dag_id in (PROVIDER_DAG, MODEL_DAG)]
-        if all(found):
-            return
+        try:
+            if all(client.session.get(f"{client.url}/api/v2/dags/{dag_id}", timeout=client.timeout).ok
+                   for dag_id in (PROVIDER_DAG, MODEL_DAG)):
+                return
+        except requests.RequestException:
+            pass  # a busy api-server; ask again until the deadline
         time.sleep(2)
     errors = client.request("GET", "/api/v2/importErrors").get("import_errors", [])
     raise TimeoutError(f"the DAGs were not parsed within {timeout} s; import errors: {errors or 'none'}")
@@ -55,7 +58,10 @@ def _run_provider_sync(client: AirflowClient, timeout: float) -> tuple[str, str]
     deadline = time.monotonic() + timeout
     state = "queued"
     while time.monotonic() < deadline:
-        state = client.run_state(PROVIDER_DAG, run_id)
+        try:
+            state = client.run_state(PROVIDER_DAG, run_id)
+        except requests.RequestException:
+            state = "unknown (the api-server did not answer)"  # busy; ask again until the deadline
         if state in ("success", "failed"):
             break
         time.sleep(2)

@@ -54,7 +54,8 @@ from .processes import StartedProcess, stop_processes
 
 AIRFLOW_BIN = os.path.join(os.path.dirname(sys.executable), "airflow")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-STARTUP_TIMEOUT = 300
+STARTUP_TIMEOUT = 600
+REQUEST_TIMEOUT = 120  # a loaded laptop's api-server can take half a minute to answer
 
 
 def _check_alive(deployment: Deployment) -> None:
@@ -96,7 +97,7 @@ def _start(deployment: Deployment, settings: Mapping[str, str], environ: Mapping
         args = ["api-server", "--port", str(deployment.port), "--host", "127.0.0.1"] if name == "api-server" else [name]
         deployment.record(StartedProcess.spawn(name, [AIRFLOW_BIN, *args], env, LOG_DIR / f"{name}.log"))
     wait_for_api(deployment.local_url, lambda: _check_alive(deployment), STARTUP_TIMEOUT)
-    client = AirflowClient(deployment.local_url, deployment.user, password)
+    client = AirflowClient(deployment.local_url, deployment.user, password, timeout=REQUEST_TIMEOUT)
     wait_for_dags(client, lambda: _check_alive(deployment), STARTUP_TIMEOUT)
     ensure_pool(client)
     return client
