@@ -130,7 +130,7 @@ def test_a_cleared_form_means_the_defaults(dagbag, catalog):
 
 
 @pytest.mark.parametrize("conf", [{"providers": ["nope"]}, {"providers": ["openai", "openai"]}, {"providers": "openai"},
-                                  {"dry_run": "yes"}])
+                                  {"providers": [{"slug": "openai"}]}, {"dry_run": "yes"}, {"allow_shrink": 1}])
 def test_conf_outside_the_form_is_refused(dagbag, conf):
     from airflow.sdk.exceptions import ParamValidationError
 
