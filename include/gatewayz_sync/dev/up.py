@@ -89,6 +89,7 @@ def _start(deployment: Deployment, settings: Mapping[str, str], environ: Mapping
         command = [sys.executable, "-m", f"{__package__}.replay", "--port", str(deployment.ports["replay"]), *page_sizes]
         deployment.record(StartedProcess.spawn("replay", command, env, LOG_DIR / "replay.log"))
     print(f"Migrating Airflow's metadata (database {deployment.metadata_database})...", flush=True)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
     with (LOG_DIR / "db-migrate.log").open("w") as log:
         subprocess.run([AIRFLOW_BIN, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True,
                        timeout=STARTUP_TIMEOUT)
