@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install run demo seed-providers replay test test-fast lint bench services clean
+.PHONY: help install run demo up down logs seed-providers replay test test-fast lint bench services clean
 
 help:
 	@echo "make run             set up everything and run provider sync + model sync once (local mode)"
 	@echo "make demo            the same, offline, against the replay server of recorded provider APIs"
+	@echo "make up              a real local Airflow (UI on :8080 or PORT; DEMO=1 for the replay server); make down, make logs"
 	@echo "make seed-providers  migrate the catalog schema and upsert the provider registry"
 	@echo "make test            the whole test suite (needs PostgreSQL and Redis on loopback; starts them)"
 	@echo "make lint            ruff"
@@ -27,6 +28,15 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m include.gatewayz_sync.dev.local demo $(if $(STRICT),--strict)
+
+up: $(STAMP)
+	$(BIN)/python -m include.gatewayz_sync.dev.up up $(if $(filter-out 0,$(DEMO)),--demo) $(if $(PORT),--port $(PORT))
+
+down: $(STAMP)
+	$(BIN)/python -m include.gatewayz_sync.dev.up down
+
+logs: $(STAMP)
+	$(BIN)/python -m include.gatewayz_sync.dev.up logs
 
 seed-providers: $(STAMP)
 	$(BIN)/python -m include.gatewayz_sync.dev.local seed-providers

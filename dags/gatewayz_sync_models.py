@@ -8,7 +8,7 @@ from include.gatewayz_sync import tasks
 from include.gatewayz_sync.assets import MODELS_ASSET, PROVIDERS_ASSET
 from include.gatewayz_sync.config import ConcurrencySettings, TaskRetrySettings, model_sync_cron
 from include.gatewayz_sync.notify.deadline import model_sync_deadline
-from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY, provider_names
 
 CONCURRENCY = ConcurrencySettings.from_env()
 
@@ -27,17 +27,31 @@ CONCURRENCY = ConcurrencySettings.from_env()
     params={
         "providers": Param(
             [],
-            type="array",
+            type=["array", "null"],
             items={"type": "string", "enum": sorted(GATEWAY_REGISTRY)},
             uniqueItems=True,
-            description="Provider slugs to sync; empty means every active, enabled provider.",
+            examples=list(provider_names()),
+            values_display=provider_names(),
+            title="Providers",
+            description="The providers to sync. Leave it empty to sync every active provider that an operator has "
+            "not disabled. A provider without a model-list API or without credentials is recorded as skipped.",
         ),
-        "dry_run": Param(False, type="boolean", description="Fetch and diff, but write only a dry_run sync_runs row."),
+        "dry_run": Param(
+            False,
+            type=["boolean", "null"],
+            title="Dry run",
+            description="Fetch, normalize and compare with the catalog, then roll back: models, model changes and "
+            "providers stay as they are. Only the run's own records are written: sync_runs rows (status dry_run for "
+            "each listing compared) and the run's model_sync_runs row.",
+        ),
         "allow_shrink": Param(
             False,
-            type="boolean",
-            description="Deactivate models even when a listing holds fewer than MODEL_SHRINK_GUARD_RATIO "
-            "(default 70%) of the provider's active models.",
+            type=["boolean", "null"],
+            title="Allow shrink",
+            description="Load a listing even when it is empty or holds fewer than MODEL_SHRINK_GUARD_RATIO (default "
+            "70%) of the provider's active models; without it such a listing fails the provider and leaves its models "
+            "untouched. Each model missing from a loaded listing counts a miss and is deactivated after "
+            "MODEL_MISS_THRESHOLD (default 2) misses in a row, so removing them takes that many runs with this on.",
         ),
     },
     doc_md="""

@@ -165,3 +165,54 @@ def test_the_repository_root_as_a_bundle_discovers_only_dags(safe_mode):
 
     root = DAG_FILES[0].parents[1]
     assert sorted(map(Path, list_py_file_paths(root, safe_mode=safe_mode))) == DAG_FILES
+
+
+def _model_sync_params(dagbag, conf: dict) -> dict:
+    """`conf` validated against the model DAG's params as Airflow does for a trigger; returns the resolved params."""
+    import copy
+
+    params = copy.deepcopy(dagbag.dags["gatewayz_sync_models"].params)
+    for name, value in conf.items():
+        params[name] = value
+    return params.validate()
+
+
+def test_the_trigger_form_offers_every_provider_by_name_and_requires_nothing(dagbag):
+    from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+
+    params = dagbag.dags["gatewayz_sync_models"].params
+    providers = params.get_param("providers").schema
+    # Airflow 3.3's form renders a multi-select for an array with a top-level `examples` list, labelled by
+    # `values_display`; a param whose type excludes "null" is marked required whatever its default.
+    assert sorted(providers["examples"]) == sorted(GATEWAY_REGISTRY)
+    assert providers["values_display"] == {slug: p.name for slug, p in GATEWAY_REGISTRY.items()}
+    assert providers["values_display"]["openrouter"] == "OpenRouter"
+    assert providers["items"]["enum"] == sorted(GATEWAY_REGISTRY)
+    for name in ("providers", "dry_run", "allow_shrink"):
+        param = params.get_param(name)
+        assert "null" in param.schema["type"], name
+        assert param.schema["title"] and param.description, name
+    assert "70%" in params.get_param("allow_shrink").description
+
+
+def test_a_cleared_form_means_the_defaults(dagbag, catalog):
+    from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+    from include.gatewayz_sync.store.providers import sync_registry, syncable_slugs
+    from include.gatewayz_sync.tasks import requested_providers
+
+    sync_registry(catalog, GATEWAY_REGISTRY.values())
+    cleared = _model_sync_params(dagbag, {"providers": None, "dry_run": None, "allow_shrink": None})
+    assert cleared == {"providers": None, "dry_run": None, "allow_shrink": None}
+    defaults = _model_sync_params(dagbag, {})
+    assert defaults == {"providers": [], "dry_run": False, "allow_shrink": False}
+    assert requested_providers(cleared) == requested_providers(defaults) == [], "no provider named: all of them"
+    assert syncable_slugs(catalog) == sorted(GATEWAY_REGISTRY)
+
+
+@pytest.mark.parametrize("conf", [{"providers": ["nope"]}, {"providers": ["openai", "openai"]}, {"providers": "openai"},
+                                  {"providers": [{"slug": "openai"}]}, {"dry_run": "yes"}, {"allow_shrink": 1}])
+def test_conf_outside_the_form_is_refused(dagbag, conf):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        _model_sync_params(dagbag, conf)

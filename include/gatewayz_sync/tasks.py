@@ -71,6 +71,17 @@ def _conf_problem(conf: dict[str, Any]) -> str | None:
     return None
 
 
+def requested_providers(params: dict[str, Any]) -> list[str]:
+    """The providers a run's params name, in order, once each; [] (or a cleared form's None) means all of them."""
+    from .sources.registry import GATEWAY_REGISTRY
+
+    requested = list(dict.fromkeys(params.get("providers") or []))
+    unknown = [slug for slug in requested if slug not in GATEWAY_REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown provider(s) {unknown}; known: {', '.join(sorted(GATEWAY_REGISTRY))}")
+    return requested
+
+
 def list_provider_slugs() -> list[str]:
     """The providers this run covers: conf `providers` if given, else every active, enabled provider.
 
@@ -81,7 +92,6 @@ def list_provider_slugs() -> list[str]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from .sources.registry import GATEWAY_REGISTRY
     from .store.providers import syncable_slugs
     from .store.runs import RunOutcome, record_dag_run
 
@@ -96,10 +106,7 @@ def list_provider_slugs() -> list[str]:
         finally:
             connection.close()
         raise AirflowFailException(f"Model sync refused: {problem}")
-    requested = list(dict.fromkeys(params.get("providers") or []))
-    unknown = [slug for slug in requested if slug not in GATEWAY_REGISTRY]
-    if unknown:
-        raise ValueError(f"unknown provider(s) {unknown}; known: {', '.join(sorted(GATEWAY_REGISTRY))}")
+    requested = requested_providers(params)
     if requested:
         log.info("Syncing the providers named in the run conf: %s", ", ".join(requested))
         return requested

@@ -5,7 +5,8 @@
 `python -m include.gatewayz_sync.dev.local seed-providers`   migrate + upsert the registry (no Airflow run)
 
 With `AIRFLOW_CONN_GATEWAYZ_DB` unset, an embedded PostgreSQL (pgserver) under `.local/pgdata` holds the
-catalog; Airflow's own metadata lives in SQLite under `.local/airflow` (local mode only).
+catalog; Airflow's own metadata lives in SQLite under `.local/airflow` (`make run` only; `make up`, in `up.py`,
+keeps it in the embedded PostgreSQL). `GATEWAYZ_LOCAL_DIR` moves `.local/` elsewhere.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-LOCAL_DIR = PROJECT_ROOT / ".local"
+LOCAL_DIR = Path(os.environ.get("GATEWAYZ_LOCAL_DIR") or PROJECT_ROOT / ".local").resolve()
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
 PGDATA = LOCAL_DIR / "pgdata"
 LOG_DIR = LOCAL_DIR / "logs"
 CATALOG_ENV = "AIRFLOW_CONN_GATEWAYZ_DB"
 RUNTIME_DIR = LOCAL_DIR / "run"
+LOCAL_TASK_DEFAULTS = {"GATEWAYZ_TASK_RETRIES": "1", "GATEWAYZ_RETRY_DELAY_SECONDS": "5"}
+DEMO_PAGE_SIZES = {"anthropic": 4, "google-vertex": 20, "openrouter": 100}
 
 
 # `airflow dags test` / `dag.test()` in Airflow 3.3.2 crash when a run of a DAG with a Deadline Alert succeeds
@@ -69,8 +72,8 @@ def catalog_connection_json(dsn: str, database: str) -> str:
 def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(airflow_home_settings(AIRFLOW_HOME))
-    env.setdefault("GATEWAYZ_TASK_RETRIES", "1")
-    env.setdefault("GATEWAYZ_RETRY_DELAY_SECONDS", "5")
+    for name, value in LOCAL_TASK_DEFAULTS.items():
+        env.setdefault(name, value)
     env.update(DAGS_TEST_SETTINGS)
     env.update(extra or {})
     return env
@@ -93,25 +96,46 @@ def prepare_airflow_home(env: dict[str, str]) -> None:
     stamp.write_text(airflow.__version__)
 
 
-def start_embedded_catalog(database: str):
-    """Start (or reuse) the embedded PostgreSQL and return (server, connection JSON for `gatewayz_db`)."""
+def start_embedded_postgres(keep_running: bool = False):
+    """Start (or reuse) the embedded PostgreSQL; returns (server, its socket directory, whether this call started it).
+
+    A server this call did not start (a running `make up`) is never stopped when this process exits; nor is
+    one started with `keep_running`.
+    """
     import logging
 
-    RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
+    RUNTIME_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    RUNTIME_DIR.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(RUNTIME_DIR))
     import pgserver
-    import psycopg
+    from pgserver.utils import PostmasterInfo
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     PGDATA.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(PGDATA, cleanup_mode="stop")
-    socket_dir = str(PGDATA)
-    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as admin:
+    running = PostmasterInfo.read_from_pgdata(PGDATA)
+    already_running = running is not None and running.is_running()
+    server = pgserver.get_server(PGDATA, cleanup_mode=None if already_running or keep_running else "stop")
+    return server, server.get_postmaster_info().socket_dir, not already_running
+
+
+def ensure_database(socket_dir: Path, database: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             admin.execute(f'CREATE DATABASE "{database}"')
-    connection = {"conn_type": "postgres", "host": socket_dir, "login": "postgres", "schema": database}
-    return server, json.dumps(connection)
+
+
+def embedded_connection_json(socket_dir: Path, database: str) -> str:
+    return json.dumps({"conn_type": "postgres", "host": str(socket_dir), "login": "postgres", "schema": database})
+
+
+def start_embedded_catalog(database: str):
+    """Start (or reuse) the embedded PostgreSQL and return (server, connection JSON for `gatewayz_db`)."""
+    server, socket_dir, _ = start_embedded_postgres()
+    ensure_database(socket_dir, database)
+    return server, embedded_connection_json(socket_dir, database)
 
 
 def catalog_connect_kwargs(conn_value: str) -> dict[str, Any]:
@@ -227,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .replay.server import ReplayServer
 
-        replay = ReplayServer(page_sizes={"anthropic": 4, "google-vertex": 20, "openrouter": 100}).start()
+        replay = ReplayServer(page_sizes=DEMO_PAGE_SIZES).start()
         env.update(demo_environment(replay.url))
         print(f"Replay server: {replay.url} (recorded responses of every provider; demo keys)")
 

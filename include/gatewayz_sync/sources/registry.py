@@ -533,3 +533,8 @@ def get_provider(slug: str) -> Provider:
         return GATEWAY_REGISTRY[slug]
     except KeyError:
         raise KeyError(f"unknown provider {slug!r}; known: {', '.join(sorted(GATEWAY_REGISTRY))}") from None
+
+
+def provider_names() -> dict[str, str]:
+    """slug -> display name, in the order of the names (how the model DAG's trigger form lists the providers)."""
+    return dict(sorted(((p.slug, p.name) for p in GATEWAY_REGISTRY.values()), key=lambda item: item[1].casefold()))

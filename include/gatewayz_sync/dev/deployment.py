@@ -1,0 +1,174 @@
+"""What `make up` deploys: where it lives under `.local/up/`, the settings it reads, the environment every Airflow
+component shares, and the record of what is running (`state.json`), which `make down` and `make logs` read.
+
+Settings come from the environment and from the project's `.env` file, in the form docker-compose.yaml reads
+(`OPENAI_API_KEY=...`, `AIRFLOW_CONN_GATEWAYZ_OPENAI=...`, `AIRFLOW_ADMIN_PASSWORD=...`); the environment wins,
+as it does for compose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .local import CATALOG_ENV, LOCAL_DIR, LOCAL_TASK_DEFAULTS, PROJECT_ROOT, airflow_home_settings, demo_environment
+from .processes import StartedProcess
+
+UP_DIR = LOCAL_DIR / "up"
+AIRFLOW_HOME = UP_DIR / "airflow"
+LOG_DIR = UP_DIR / "logs"
+STATE_FILE = UP_DIR / "state.json"
+SECRETS_FILE = UP_DIR / "secrets.json"
+PASSWORDS_FILE = AIRFLOW_HOME / "passwords.json"
+AIRFLOW_ENV_SCRIPT = UP_DIR / "airflow-env.sh"
+DOTENV_FILE = PROJECT_ROOT / ".env"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+def read_settings(environ: Mapping[str, str] = os.environ, dotenv_file: Path = DOTENV_FILE) -> dict[str, str]:
+    """`.env` (when present) overlaid by the environment."""
+    from dotenv import dotenv_values
+
+    from_file = dotenv_values(dotenv_file) if dotenv_file.exists() else {}
+    return {**{k: v for k, v in from_file.items() if v is not None}, **environ}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on `port` (connections of a stopped server in TIME_WAIT do not count, as for any server)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def fernet_key(settings: Mapping[str, str]) -> str:
+    """AIRFLOW_FERNET_KEY, else one generated once and kept: connections saved in the UI stay readable."""
+    if settings.get("AIRFLOW_FERNET_KEY"):
+        return settings["AIRFLOW_FERNET_KEY"]
+    stored = json.loads(SECRETS_FILE.read_text()) if SECRETS_FILE.exists() else {}
+    if not stored.get("fernet_key"):
+        from cryptography.fernet import Fernet
+
+        stored["fernet_key"] = Fernet.generate_key().decode()
+        _write_private(SECRETS_FILE, json.dumps(stored))
+    return stored["fernet_key"]
+
+
+def admin_login(settings: Mapping[str, str]) -> tuple[str, str]:
+    """(user, password): AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD as for compose, else admin and a password
+    generated once; written to the simple auth manager's passwords file."""
+    user = settings.get("AIRFLOW_ADMIN_USER") or "admin"
+    known = json.loads(PASSWORDS_FILE.read_text()) if PASSWORDS_FILE.exists() else {}
+    password = settings.get("AIRFLOW_ADMIN_PASSWORD") or known.get(user) or secrets.token_urlsafe(12)
+    _write_private(PASSWORDS_FILE, json.dumps({user: password}))
+    return user, password
+
+
+def read_password(user: str) -> str:
+    return json.loads(PASSWORDS_FILE.read_text()).get(user, "")
+
+
+@dataclass
+class Deployment:
+    """One `make up`: its address, mode, ports and the processes it started (in start order)."""
+
+    port: int
+    demo: bool
+    user: str
+    metadata_database: str
+    catalog: str
+    socket_dir: str | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: list[StartedProcess] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def local_url(self) -> str:
+        """The same server by address, for this module's own requests (no IPv6 first attempt)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def save(self) -> None:
+        document = {**self.__dict__, "processes": [p.as_dict() for p in self.processes]}
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        temporary = STATE_FILE.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=2))
+        temporary.replace(STATE_FILE)
+
+    @classmethod
+    def load(cls) -> Deployment | None:
+        if not STATE_FILE.exists():
+            return None
+        document = json.loads(STATE_FILE.read_text())
+        document["processes"] = [StartedProcess.from_dict(p) for p in document["processes"]]
+        return cls(**document)
+
+    def record(self, process: StartedProcess) -> None:
+        self.processes.append(process)
+        self.save()
+
+
+def airflow_environment(settings: Mapping[str, str], deployment: Deployment, *, metadata_url: str,
+                        catalog_connection: str | None, replay_url: str | None, jwt_secret: str) -> dict[str, str]:
+    """The environment of every component (and of `scripts/airflow`): one JWT secret, one Fernet key."""
+    env: dict[str, Any] = dict(settings)
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    if replay_url:
+        for name in [n for n in env if n.startswith("AIRFLOW_CONN_GATEWAYZ_") and n != CATALOG_ENV]:
+            del env[name]  # a connection's host would win over the replay server
+        env.update(demo_environment(replay_url))
+    for name, value in {**LOCAL_TASK_DEFAULTS, "AIRFLOW__CORE__PARALLELISM": "8"}.items():
+        env.setdefault(name, value)
+    if catalog_connection:
+        env[CATALOG_ENV] = catalog_connection
+    env.update(airflow_home_settings(AIRFLOW_HOME, metadata_url))
+    env.update(
+        {
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{deployment.user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(PASSWORDS_FILE),
+            "AIRFLOW__CORE__FERNET_KEY": fernet_key(settings),
+            "AIRFLOW__API_AUTH__JWT_SECRET": settings.get("AIRFLOW_JWT_SECRET") or jwt_secret,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{deployment.local_url}/execution/",
+            "AIRFLOW__API__BASE_URL": deployment.url,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(deployment.ports["worker-log-server"]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(deployment.ports["trigger-log-server"]),
+        }
+    )
+    return env
+
+
+def write_airflow_env_script(env: Mapping[str, str], inherited: Mapping[str, str] = os.environ) -> None:
+    """What `scripts/airflow` sources: every setting the deployment added to the inherited environment."""
+    lines = [
+        f"export {name}={shlex.quote(value)}"
+        for name, value in sorted(env.items())
+        if inherited.get(name) != value and name.isidentifier()
+    ]
+    _write_private(AIRFLOW_ENV_SCRIPT, "\n".join(lines) + "\n")
