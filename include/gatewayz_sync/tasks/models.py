@@ -1,8 +1,5 @@
-"""Task bodies for the DAGs: the only module that reaches for Airflow hooks, connections and the task context.
-
-Each function is what one DAG task does, so the DAG files stay wiring. Airflow imports happen inside the
-functions: importing this module at DAG-parse time costs nothing.
-"""
+"""Task bodies of the model sync: which providers a run covers, one provider's sync, the pool watcher, the
+run's outcome."""
 
 from __future__ import annotations
 
@@ -13,46 +10,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from .config import ConcurrencySettings, FetchSettings, SyncSettings
-from .store.connection import catalog_connector
+from ..config import ConcurrencySettings, FetchSettings, SyncSettings
+from ..store.connection import catalog_connector
+from .providers import migrate_catalog
 
 log = logging.getLogger(__name__)
 
+
 POOL_WAIT_XCOM_KEY = "pool_wait"
 WAITING_STATES = (None, "scheduled")
-
-
-def migrate_catalog() -> str:
-    from .store import schema
-
-    before, after = schema.migrate(catalog_connector())
-    if before == after:
-        log.info("Catalog schema already at revision %s; nothing to migrate", after)
-    else:
-        log.info("Catalog schema migrated from %s to %s", before or "empty", after)
-    return after
-
-
-def sync_providers() -> dict[str, Any]:
-    from .sources.registry import GATEWAY_REGISTRY
-    from .store.providers import sync_registry
-
-    connection = catalog_connector()()
-    try:
-        result = sync_registry(connection, GATEWAY_REGISTRY.values())
-    finally:
-        connection.close()
-    log.info("%s", result.summary_line())
-    return {
-        "total": result.total,
-        "added": result.added,
-        "updated": result.updated,
-        "deactivated": result.deactivated,
-        "unchanged": len(result.unchanged),
-        "models_deactivated": result.models_deactivated,
-    }
-
-
 MODEL_SYNC_CONF_KEYS = ("providers", "dry_run", "allow_shrink")
 MAX_CONF_BYTES = 16_384
 
@@ -73,7 +39,7 @@ def _conf_problem(conf: dict[str, Any]) -> str | None:
 
 def requested_providers(params: dict[str, Any]) -> list[str]:
     """The providers a run's params name, in order, once each; [] (or a cleared form's None) means all of them."""
-    from .sources.registry import GATEWAY_REGISTRY
+    from ..sources.registry import GATEWAY_REGISTRY
 
     requested = list(dict.fromkeys(params.get("providers") or []))
     unknown = [slug for slug in requested if slug not in GATEWAY_REGISTRY]
@@ -92,8 +58,8 @@ def list_provider_slugs() -> list[str]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from .store.providers import syncable_slugs
-    from .store.runs import RunOutcome, record_dag_run
+    from ..store.providers import syncable_slugs
+    from ..store.runs import RunOutcome, record_dag_run
 
     context = get_current_context()
     params, dag_run = context["params"], context["dag_run"]
@@ -121,7 +87,7 @@ def list_provider_slugs() -> list[str]:
     return slugs
 
 
-def _provider_connection(provider):
+def provider_connection(provider):
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -136,10 +102,10 @@ def _mask_key(provider) -> None:
     key is not masked by Airflow on its own)."""
     from airflow.sdk.log import mask_secret
 
-    from .sources.endpoints import configured_key
-    from .sources.redaction import key_forms
+    from ..sources.endpoints import configured_key
+    from ..sources.redaction import key_forms
 
-    key = configured_key(provider, _provider_connection(provider), os.environ)
+    key = configured_key(provider, provider_connection(provider), os.environ)
     for form in key_forms(key) if key else ():
         mask_secret(form)
 
@@ -148,11 +114,11 @@ def sync_provider(slug: str) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from .errors import ProviderSkipped, ProviderSyncError
-    from .model_sync import sync_provider_models
-    from .sources.registry import get_provider
-    from .store.load import LoadOptions
-    from .store.runs import RunInfo
+    from ..errors import ProviderSkipped, ProviderSyncError
+    from ..model_sync import sync_provider_models
+    from ..sources.registry import get_provider
+    from ..store.load import LoadOptions
+    from ..store.runs import RunInfo
 
     context = get_current_context()
     context["slug_label"] = slug
@@ -176,7 +142,7 @@ def sync_provider(slug: str) -> dict[str, Any]:
             catalog_connector(),
             run,
             options,
-            connection_for=_provider_connection,
+            connection_for=provider_connection,
             env=os.environ,
             fetch_settings=FetchSettings.from_env(),
         )
@@ -230,7 +196,7 @@ def watch_http_pool(slugs: list[str] | None) -> dict[str, Any]:
     raise DownstreamTasksSkipped(tasks=stuck)
 
 
-def _task_states(ti) -> dict[str, str]:
+def task_states(ti) -> dict[str, str]:
     """This run's task states; Airflow keys mapped instances `sync_provider_<map index>`."""
     try:
         return ti.get_task_states(
@@ -241,7 +207,7 @@ def _task_states(ti) -> dict[str, str]:
         return {}
 
 
-def _provider_task_states(by_key: dict[str, str], slugs: list[str]) -> dict[str, str]:
+def provider_task_states(by_key: dict[str, str], slugs: list[str]) -> dict[str, str]:
     states = {}
     for index, slug in enumerate(slugs):
         state = by_key.get(f"sync_provider_{index}") or by_key.get("sync_provider")
@@ -256,12 +222,12 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from .store.runs import RunOutcome, record_dag_run, run_outcome
+    from ..store.runs import RunOutcome, record_dag_run, run_outcome
 
     context = get_current_context()
     ti = context["ti"]
     dry_run = bool(context["params"].get("dry_run"))
-    states = _task_states(ti)
+    states = task_states(ti)
     listed = states.get("list_providers")
     pool_wait = ti.xcom_pull(task_ids="watch_http_pool", key=POOL_WAIT_XCOM_KEY) if ConcurrencySettings.from_env().pool else None
     connection = catalog_connector()()
@@ -270,7 +236,7 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
             reason = f"list_providers ended {listed or 'without a result'}, so no provider was synced; see its log"
             record_dag_run(connection, ti.dag_id, ti.run_id, RunOutcome(), dry_run, error=reason, replace=False)
             raise AirflowFailException(f"Model sync failed: {reason}")
-        provider_states = _provider_task_states(states, slugs)
+        provider_states = provider_task_states(states, slugs)
         outcome = run_outcome(connection, ti.run_id, slugs, provider_states)
         if pool_wait:
             for slug in slugs:
@@ -293,169 +259,3 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
         names = ", ".join(sorted(s for s, status in outcome.statuses.items() if status == "failed"))
         raise AirflowFailException(f"{line}. Failed providers: {names}")
     return {"ok": ok, "failed": 0, "skipped": skipped, "active_models": outcome.active_models}
-
-
-def list_reference_sources() -> list[str]:
-    from .prices.sources import REFERENCE_SOURCES
-
-    return list(REFERENCE_SOURCES)
-
-
-def refresh_reference_source(slug: str) -> dict[str, Any]:
-    """One reference source: read it, match the active models, store the candidates that changed."""
-    from airflow.sdk import get_current_context
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from .config import reference_mode
-    from .prices.run import ReferenceUnavailable, refresh_source
-    from .prices.sources import get_source
-    from .store.runs import RunInfo
-
-    context = get_current_context()
-    context["slug_label"] = slug
-    ti = context["ti"]
-    run = RunInfo(dag_id=ti.dag_id, dag_run_id=ti.run_id, try_number=ti.try_number, started_at=datetime.now(UTC))
-    try:
-        result = refresh_source(
-            get_source(slug), catalog_connector(), run, mode=reference_mode(), connection_for=_provider_connection,
-            env=os.environ, fetch_settings=FetchSettings.from_env(),
-        )
-    except ReferenceUnavailable as failure:
-        if failure.retryable:
-            raise
-        raise AirflowFailException(str(failure)) from None
-    return {"source": slug, "version": result.source_version, "matched": result.matched,
-            "inserted": result.writes.inserted, "updated": result.writes.updated, "deleted": result.writes.deleted}
-
-
-def resolve_reference_prices(slugs: list[str] | None) -> dict[str, Any]:
-    """Store every active model's price by precedence and the guard; then fail the run if a source failed."""
-    from airflow.sdk import get_current_context
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from .prices.run import resolve_prices
-    from .prices.sources import get_source
-    from .store.candidates import reference_outcome
-
-    ti = get_current_context()["ti"]
-    connection = catalog_connector()()
-    try:
-        summary = resolve_prices(connection)
-        outcome = reference_outcome(connection, ti.run_id)
-    finally:
-        connection.close()
-    names = {slug: get_source(slug).name for slug in slugs or []}
-    failed = {name: (outcome.get(name) or ("failed", "no result was recorded"))[1]
-              for name in names.values() if (outcome.get(name) or ("failed",))[0] != "success"}
-    for name, error in sorted(failed.items()):
-        log.error("%s: %s", name, error)
-    if failed:
-        raise AirflowFailException(
-            f"Prices resolved from the sources that could be read; reference source(s) failed: {', '.join(sorted(failed))}"
-        )
-    return summary.as_dict()
-
-
-def _alerts_connection():
-    """The Apprise connection `gatewayz_alerts`, or None: then nothing is sent, and this says so once per run."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    from .config import ALERTS_CONN_ID
-
-    try:
-        return BaseHook.get_connection(ALERTS_CONN_ID)
-    except AirflowNotFoundException:
-        log.info("No connection %s: no alerts are sent for this run (see the README, Alerts)", ALERTS_CONN_ID)
-        return None
-
-
-def _run_ref(ti):
-    from airflow.sdk.configuration import conf
-
-    from .notify.messages import RunRef
-
-    return RunRef.of(conf.get("api", "base_url", fallback="http://localhost:8080"), ti.dag_id, ti.run_id)
-
-
-def _send(connection, alerts: list) -> dict[str, Any]:
-    from .config import AlertSettings
-    from .notify.send import send_alerts
-
-    if not alerts:
-        log.info("Nothing to tell for this run")
-        return {"connection": True, "alerts": []}
-    deliveries = send_alerts(connection, alerts, AlertSettings.from_env().send_timeout_seconds)
-    return {"connection": True, "alerts": [delivery.as_dict() for delivery in deliveries]}
-
-
-def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
-    from decimal import Decimal
-
-    from .config import AlertSettings
-    from .notify.digest import change_digest
-    from .notify.messages import MAX_LISTED, failed_run_alert, failure_streak_alert, unlisted_run_alert
-    from .store.alerts import failure_streaks, run_changes
-    from .store.runs import run_outcome
-
-    settings = AlertSettings.from_env()
-    run = _run_ref(ti)
-    if slugs is None:
-        return [unlisted_run_alert(run)]
-    connection = catalog_connector()()
-    try:
-        outcome = run_outcome(connection, ti.run_id, slugs, _provider_task_states(_task_states(ti), slugs))
-        failed = sorted(slug for slug, status in outcome.statuses.items() if status == "failed")
-        streaks = failure_streaks(connection, failed)
-        changes = run_changes(connection, ti.run_id, min_ratio=Decimal(str(settings.price_move_percent)) / 100,
-                              lifecycle_days=settings.lifecycle_days, per_section=MAX_LISTED)
-    finally:
-        connection.close()
-    alerts = []
-    if failed:
-        alerts.append(failed_run_alert(run, outcome.statuses, outcome.errors, streaks))
-    reached = [streak for streak in streaks.values() if streak.runs == settings.failed_runs]
-    if reached:
-        alerts.append(failure_streak_alert(run, reached, settings.failed_runs))
-    digest = change_digest(changes, run, price_move_percent=settings.price_move_percent,
-                           lifecycle_days=settings.lifecycle_days)
-    if digest is not None:
-        alerts.append(digest)
-    return alerts
-
-
-def notify_model_sync(slugs: list[str] | None) -> dict[str, Any]:
-    """Best-effort, never raising: the failed-run alert, providers whose failed runs in a row reached
-    GATEWAYZ_ALERT_FAILED_RUNS, and the run's change digest."""
-    from airflow.sdk import get_current_context
-
-    ti = get_current_context()["ti"]
-    try:
-        connection = _alerts_connection()
-        if connection is None:
-            return {"connection": False, "alerts": []}
-        return _send(connection, _model_sync_alerts(ti, None if slugs is None else list(slugs)))
-    except Exception:
-        log.exception("Alerting failed; the sync's outcome is unchanged")
-        return {"connection": None, "alerts": [], "error": "alerting failed; see the task log"}
-
-
-def notify_provider_sync(summary: dict[str, Any] | None) -> dict[str, Any]:
-    """Best-effort, never raising: tell the alert connection which providers the provider sync deactivated."""
-    from airflow.sdk import get_current_context
-
-    from .notify.messages import deactivation_alert
-
-    ti = get_current_context()["ti"]
-    try:
-        connection = _alerts_connection()
-        if connection is None:
-            return {"connection": False, "alerts": []}
-        deactivated = list((summary or {}).get("deactivated") or [])
-        alerts = []
-        if deactivated:
-            alerts.append(deactivation_alert(_run_ref(ti), deactivated, int(summary.get("models_deactivated") or 0)))
-        return _send(connection, alerts)
-    except Exception:
-        log.exception("Alerting failed; the provider sync's outcome is unchanged")
-        return {"connection": None, "alerts": [], "error": "alerting failed; see the task log"}

@@ -1,0 +1,75 @@
+"""Task bodies of the reference-price sync: list the sources, refresh one, resolve every model's price."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import FetchSettings
+from ..store.connection import catalog_connector
+from .models import provider_connection
+
+log = logging.getLogger(__name__)
+
+
+def list_reference_sources() -> list[str]:
+    from ..prices.sources import REFERENCE_SOURCES
+
+    return list(REFERENCE_SOURCES)
+
+
+def refresh_reference_source(slug: str) -> dict[str, Any]:
+    """One reference source: read it, match the active models, store the candidates that changed."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from ..config import reference_mode
+    from ..prices.run import ReferenceUnavailable, refresh_source
+    from ..prices.sources import get_source
+    from ..store.runs import RunInfo
+
+    context = get_current_context()
+    context["slug_label"] = slug
+    ti = context["ti"]
+    run = RunInfo(dag_id=ti.dag_id, dag_run_id=ti.run_id, try_number=ti.try_number, started_at=datetime.now(UTC))
+    try:
+        result = refresh_source(
+            get_source(slug), catalog_connector(), run, mode=reference_mode(), connection_for=provider_connection,
+            env=os.environ, fetch_settings=FetchSettings.from_env(),
+        )
+    except ReferenceUnavailable as failure:
+        if failure.retryable:
+            raise
+        raise AirflowFailException(str(failure)) from None
+    return {"source": slug, "version": result.source_version, "matched": result.matched,
+            "inserted": result.writes.inserted, "updated": result.writes.updated, "deleted": result.writes.deleted}
+
+
+def resolve_reference_prices(slugs: list[str] | None) -> dict[str, Any]:
+    """Store every active model's price by precedence and the guard; then fail the run if a source failed."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from ..prices.run import resolve_prices
+    from ..prices.sources import get_source
+    from ..store.candidates import reference_outcome
+
+    ti = get_current_context()["ti"]
+    connection = catalog_connector()()
+    try:
+        summary = resolve_prices(connection)
+        outcome = reference_outcome(connection, ti.run_id)
+    finally:
+        connection.close()
+    names = {slug: get_source(slug).name for slug in slugs or []}
+    failed = {name: (outcome.get(name) or ("failed", "no result was recorded"))[1]
+              for name in names.values() if (outcome.get(name) or ("failed",))[0] != "success"}
+    for name, error in sorted(failed.items()):
+        log.error("%s: %s", name, error)
+    if failed:
+        raise AirflowFailException(
+            f"Prices resolved from the sources that could be read; reference source(s) failed: {', '.join(sorted(failed))}"
+        )
+    return summary.as_dict()
