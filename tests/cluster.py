@@ -47,8 +47,9 @@ def free_port() -> int:
 class _AirflowProcesses:
     """A metadata database, one Airflow home, and Airflow processes in process groups of their own."""
 
-    def __init__(self, workdir: Path, pg_admin, pg_login: str):
+    def __init__(self, workdir: Path, pg_admin, pg_login: str, airflow_command: list[str] | None = None):
         self.workdir = Path(workdir)
+        self.airflow_command = airflow_command or [AIRFLOW_BIN]
         self.pg_admin = pg_admin
         self.metadata_db = f"gatewayz_e2e_meta_{os.getpid()}_{secrets.token_hex(3)}"
         self.metadata_url = f"postgresql+psycopg://{pg_login}@127.0.0.1:5432/{self.metadata_db}"
@@ -80,7 +81,8 @@ class _AirflowProcesses:
     def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """Run one `airflow` CLI command in this cluster's environment; its output is in the error if it fails."""
         result = subprocess.run(
-            [AIRFLOW_BIN, *args], env=self.env, timeout=timeout, capture_output=True, text=True, cwd=self.workdir,
+            [*self.airflow_command, *args], env=self.env, timeout=timeout, capture_output=True, text=True,
+            cwd=self.workdir,
         )
         if result.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} exited {result.returncode}: {result.stderr[-3000:]}")
@@ -89,7 +91,7 @@ class _AirflowProcesses:
     def _spawn(self, name: str, *args: str) -> None:
         log = (self.logs / f"{name}.log").open("a")
         self.processes[name] = subprocess.Popen(
-            [AIRFLOW_BIN, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [*self.airflow_command, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             cwd=self.workdir,
         )
 
@@ -258,8 +260,9 @@ class AirflowCluster(_AirflowProcesses):
 class BareAirflow(_AirflowProcesses):
     """LocalExecutor with only `bundles` (dag_bundle_config_list) and `env` (connections, settings) added."""
 
-    def __init__(self, workdir: Path, pg_admin, pg_login: str, bundles: list[dict], env: dict[str, str]):
-        super().__init__(workdir, pg_admin, pg_login)
+    def __init__(self, workdir: Path, pg_admin, pg_login: str, bundles: list[dict], env: dict[str, str],
+                 airflow_command: list[str] | None = None):
+        super().__init__(workdir, pg_admin, pg_login, airflow_command)
         self.env = {
             **{name: os.environ[name] for name in HOST_VARIABLES if name in os.environ},
             **env,

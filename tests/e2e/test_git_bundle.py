@@ -4,6 +4,11 @@ dag-processor (LocalExecutor) run the provider sync at that commit; a registry c
 repository is picked up by the dag-processor, and the next run records the new commit and brings the new
 provider into the catalog. The second round is the README's "First run" commands for the provider sync, as
 written (unpausing the model sync, which starts a full sync at once, is run in test_bare_deployment).
+
+The plugin is installed the way an image installs it (README, "The plugin"): `pip install` of the repository
+into the Python that runs Airflow, here a virtualenv layered on the test environment (a `.pth` line stands for
+the image's own packages). It serves the status API and the page next to the bundle, and the installed
+`gatewayz_sync` never shadows the bundle's `include.gatewayz_sync`: the pushed provider reaches the catalog.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ import json
 import re
 import secrets
 import subprocess
+import sys
+import sysconfig
 import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from include.gatewayz_sync.dev.local import catalog_connection_json
 from include.gatewayz_sync.sources.registry import get_provider
@@ -59,6 +67,21 @@ def origin():
 
 
 @pytest.fixture(scope="module")
+def plugin_python(origin):
+    """A Python with the plugin package installed by pip from the bundle's own commit, next to Airflow."""
+    venv = SESSION_DIR / f"plugin-venv-{secrets.token_hex(2)}"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    (site / "airflow-image.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    source = SESSION_DIR / f"plugin-source-{secrets.token_hex(2)}"
+    git("clone", "--depth", "1", f"file://{origin}", str(source))
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(source)],
+                   check=True, capture_output=True, text=True, timeout=300, cwd=venv)
+    return python
+
+
+@pytest.fixture(scope="module")
 def git_catalog():
     import psycopg
 
@@ -72,10 +95,10 @@ def git_catalog():
 
 
 @pytest.fixture(scope="module")
-def deployment(origin, git_catalog):
+def deployment(origin, git_catalog, plugin_python):
     env = {"AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_ADMIN_DSN, git_catalog.info.dbname)}
     cluster = BareAirflow(SESSION_DIR / f"git-{secrets.token_hex(2)}", admin_connection, PG_USER,
-                          readme_git_bundle(f"file://{origin}"), env)
+                          readme_git_bundle(f"file://{origin}"), env, airflow_command=[plugin_python, "-m", "airflow"])
     try:
         cluster.start()
         yield cluster
@@ -140,4 +163,16 @@ def test_runs_record_the_commit_and_a_pushed_registry_change_reaches_the_catalog
     assert "Synced 32 providers (1 added, 0 updated, 0 deactivated, 31 unchanged)" in deployment.task_log(
         "gatewayz_sync_providers", second, "upsert_providers"
     )
+
+    plugins = deployment.api("GET", "/api/v2/plugins").json()["plugins"]
+    (plugin,) = [p for p in plugins if p["name"] == "gatewayz_catalog"]
+    assert "gatewayz-catalog-sync" in plugin["source"], plugin["source"]
+    assert deployment.api("GET", "/api/v2/plugins/importErrors").json()["total_entries"] == 0
+    status = deployment.api("GET", "/admin/model-sync/status", params={"provider": PROBE, "limit": 5})
+    assert status.status_code == 200, status.text
+    assert [p["slug"] for p in status.json()["providers"]] == [PROBE], "the installed plugin reads the bundle's catalog"
+    page = deployment.api("GET", "/admin/model-sync/page")
+    assert page.status_code == 200 and "Bundle Probe" in page.text
+    anonymous = requests.get(f"{deployment.url}/admin/model-sync/status", timeout=30)
+    assert anonymous.status_code == 401
 

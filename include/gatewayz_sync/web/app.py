@@ -15,7 +15,6 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..config import SyncSettings
-from ..sources.registry import GATEWAY_REGISTRY
 from ..store import health as health_model
 from ..store import price_status, run_stats
 from ..store import status as read_model
@@ -51,12 +50,14 @@ def _catalog():
         connection.close()
 
 
-def _check_slug(slug: str) -> None:
-    if slug not in GATEWAY_REGISTRY:
-        raise HTTPException(
-            status_code=404,
-            detail=f"unknown provider {slug!r}; known providers: {', '.join(sorted(GATEWAY_REGISTRY))}",
-        )
+def _check_slug(connection, slug: str) -> None:
+    """A 404 for a slug the catalog does not know. The catalog, not this package's registry: an installed plugin
+    may be older than the bundle whose provider sync wrote the providers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT slug FROM providers ORDER BY slug")
+        known = [slug for (slug,) in cursor.fetchall()]
+    if slug not in known:
+        raise HTTPException(status_code=404, detail=f"unknown provider {slug!r}; known providers: {', '.join(known)}")
 
 
 def status_document(connection, provider: str | None, limit: int, offset: int, health_runs: int = HEALTH_RUNS,
@@ -109,9 +110,9 @@ def create_app() -> FastAPI:
         health_runs: int = Query(HEALTH_RUNS, ge=1, le=500, description="API health over each provider's last N attempts"),
         health_days: int | None = Query(None, ge=1, le=365, description="... and only those of the last D days"),
     ) -> dict[str, Any]:
-        if provider is not None:
-            _check_slug(provider)
         with _catalog() as connection:
+            if provider is not None:
+                _check_slug(connection, provider)
             return status_document(connection, provider, limit, offset, health_runs, health_days)
 
     @app.get("/health")
@@ -135,9 +136,9 @@ def create_app() -> FastAPI:
         limit: int = Query(100, ge=1, le=MAX_PAGE),
         before_id: int | None = Query(None, ge=1, le=MAX_BIGINT),
     ) -> dict[str, Any]:
-        if provider is not None:
-            _check_slug(provider)
         with _catalog() as connection:
+            if provider is not None:
+                _check_slug(connection, provider)
             items = read_model.recent_changes(
                 connection, since=since, provider=provider, kind=kind, limit=limit, before_id=before_id
             )
@@ -149,7 +150,8 @@ def create_app() -> FastAPI:
 
     @app.post("/provider/{slug}")
     def post_provider(request: Request, slug: str, options: TriggerOptions = Depends(trigger_options)) -> dict[str, Any]:
-        _check_slug(slug)
+        with _catalog() as connection:
+            _check_slug(connection, slug)
         return trigger_model_sync(request, [slug], options)
 
     @app.get("/prices")
@@ -160,9 +162,9 @@ def create_app() -> FastAPI:
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
         format: Literal["json", "html"] = "json",
     ) -> Any:
-        if provider is not None:
-            _check_slug(provider)
         with _catalog() as connection:
+            if provider is not None:
+                _check_slug(connection, provider)
             items = price_status.price_listing(connection, provider=provider, status=status, limit=limit, offset=offset)
         document = {"models": items, "provider": provider, "status": status, "limit": limit, "offset": offset,
                     "next_offset": offset + limit if len(items) == limit else None}
