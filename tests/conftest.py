@@ -4,6 +4,7 @@ configuration when it is first imported."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import secrets
@@ -68,6 +69,7 @@ for _provider in GATEWAY_REGISTRY.values():
     PROVIDER_KEYS[_provider.slug] = fake_key(_provider.slug)
     os.environ[_provider.api_key_env] = PROVIDER_KEYS[_provider.slug]
 
+E2E_PAGE_SIZES = {"anthropic": 4, "openrouter": 100, "google-vertex": 20}
 TEST_PAGE_SIZES = {
     "anthropic": 4,
     "google-vertex": 20,
@@ -178,26 +180,35 @@ def run_dag(dagbag):
 # replay server; the cluster is module-scoped, so it is gone before the fault matrix restarts PostgreSQL.
 
 
+@contextlib.contextmanager
+def scratch_database(prefix: str):
+    """A new, empty database on the local PostgreSQL for one deployment's catalog; dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(3)}"
+    with admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin_connection() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def e2e_catalog_db():
     import psycopg
 
     from include.gatewayz_sync.store import schema
 
-    name = f"gatewayz_e2e_catalog_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
-    yield name
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("gatewayz_e2e_catalog") as name:
+        schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
+        yield name
 
 
 @pytest.fixture(scope="session")
 def e2e_replay():
     from include.gatewayz_sync.dev.replay.server import ReplayServer
 
-    with ReplayServer(page_sizes={"anthropic": 4, "openrouter": 100, "google-vertex": 20}) as server:
+    with ReplayServer(page_sizes=E2E_PAGE_SIZES) as server:
         yield server
 
 

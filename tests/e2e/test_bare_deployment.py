@@ -25,7 +25,7 @@ from include.gatewayz_sync.dev.local import catalog_connection_json
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from tests import readme
 from tests.cluster import PROJECT_ROOT, BareAirflow
-from tests.conftest import PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection
+from tests.conftest import E2E_PAGE_SIZES, PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -59,22 +59,16 @@ def bare_catalog():
     """An empty database: the provider sync creates the schema."""
     import psycopg
 
-    name = f"gatewayz_bare_catalog_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+    with scratch_database("gatewayz_bare_catalog") as name, \
+            psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
         yield connection
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 @pytest.fixture(scope="module")
 def bare_replay():
     from include.gatewayz_sync.dev.replay.server import ReplayServer
 
-    with ReplayServer(page_sizes={"anthropic": 4, "openrouter": 100, "google-vertex": 20}) as server:
+    with ReplayServer(page_sizes=E2E_PAGE_SIZES) as server:
         yield server
-
 
 @pytest.fixture(scope="module")
 def bare(bare_catalog, bare_replay):

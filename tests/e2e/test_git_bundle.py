@@ -30,7 +30,7 @@ from include.gatewayz_sync.dev.local import catalog_connection_json
 from include.gatewayz_sync.sources.registry import get_provider
 from tests import readme
 from tests.cluster import PROJECT_ROOT, BareAirflow
-from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection
+from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -85,14 +85,9 @@ def plugin_python(origin):
 def git_catalog():
     import psycopg
 
-    name = f"gatewayz_git_catalog_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+    with scratch_database("gatewayz_git_catalog") as name, \
+            psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
         yield connection
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 @pytest.fixture(scope="module")
 def deployment(origin, git_catalog, plugin_python):

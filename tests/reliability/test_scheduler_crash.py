@@ -20,7 +20,7 @@ from include.gatewayz_sync.dev.local import catalog_connection_json
 from include.gatewayz_sync.dev.replay.server import ReplayServer
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from tests.cluster import PROJECT_ROOT, BareAirflow
-from tests.conftest import PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection
+from tests.conftest import PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +36,9 @@ MODEL_DAG = "gatewayz_sync_models"
 def crash_catalog():
     import psycopg
 
-    name = f"gatewayz_crash_catalog_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+    with scratch_database("gatewayz_crash_catalog") as name, \
+            psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
         yield name, connection
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 @pytest.fixture(scope="module")
 def deployment(crash_catalog):
