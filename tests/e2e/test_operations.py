@@ -83,25 +83,25 @@ def test_operations_end_to_end(cluster, e2e_catalog, e2e_replay):
     authorized = {"Authorization": f"Bearer {token}"}
     for path in ("/admin/model-sync/status", "/admin/model-sync/health", "/admin/model-sync/changes",
                  "/admin/model-sync/page"):
-        assert requests.get(cluster.url + path, timeout=10).status_code == 401
+        assert requests.get(cluster.url + path, timeout=60).status_code == 401
         assert requests.get(cluster.url + path, headers={"Authorization": "Bearer forged.jwt.token"},
-                            timeout=10).status_code in (401, 403)
-        assert requests.get(cluster.url + path, headers=authorized, timeout=10).status_code == 200
+                            timeout=60).status_code in (401, 403)
+        assert requests.get(cluster.url + path, headers=authorized, timeout=60).status_code == 200
     for path in ("/admin/model-sync/all", "/admin/model-sync/provider/groq"):
-        assert requests.post(cluster.url + path, timeout=10).status_code == 401
+        assert requests.post(cluster.url + path, timeout=60).status_code == 401
 
-    document = requests.get(cluster.url + "/admin/model-sync/status", headers=authorized, timeout=10).json()
+    document = requests.get(cluster.url + "/admin/model-sync/status", headers=authorized, timeout=60).json()
     openrouter = next(p for p in document["providers"] if p["slug"] == "openrouter")
     assert openrouter["state"] == "fresh" and openrouter["active_models"] == 225
     assert openrouter["last_attempt"]["counts"]["fetched"] == 225
     assert document["totals"]["active_models"] == 1263
     assert document["next_model_sync"]["next_run_after"] is not None
     changes = requests.get(cluster.url + "/admin/model-sync/changes", params={"provider": "xai", "limit": 2},
-                           headers=authorized, timeout=10).json()
+                           headers=authorized, timeout=60).json()
     assert len(changes["changes"]) == 2 and changes["next_before_id"] is not None
     assert {c["kind"] for c in changes["changes"]} == {"added"}
 
-    missing = requests.post(cluster.url + "/admin/model-sync/provider/not-a-provider", headers=authorized, timeout=10)
+    missing = requests.post(cluster.url + "/admin/model-sync/provider/not-a-provider", headers=authorized, timeout=60)
     assert missing.status_code == 404 and "unknown provider 'not-a-provider'" in missing.json()["detail"]
     dry = requests.post(cluster.url + "/admin/model-sync/provider/groq", params={"dry_run": "true"},
                         headers=authorized, timeout=30)
@@ -110,16 +110,16 @@ def test_operations_end_to_end(cluster, e2e_catalog, e2e_replay):
     assert dry.json()["ui_url"].endswith(f"/dags/gatewayz_sync_models/runs/{dry.json()['dag_run_id']}")
 
     before = requests.get(cluster.url + "/api/v2/dags/gatewayz_sync_models/dagRuns", headers=authorized,
-                          timeout=10).json()["total_entries"]
+                          timeout=60).json()["total_entries"]
     for bad_conf in ({"providers": ["nope"]}, {"providers": "openai"}, {"providers": ["'; DROP TABLE models; --"]}):
         refused = requests.post(cluster.url + "/api/v2/dags/gatewayz_sync_models/dagRuns", headers=authorized,
-                                json={"logical_date": None, "conf": bad_conf}, timeout=10)
+                                json={"logical_date": None, "conf": bad_conf}, timeout=60)
         assert refused.status_code == 400, refused.text
     after = requests.get(cluster.url + "/api/v2/dags/gatewayz_sync_models/dagRuns", headers=authorized,
-                         timeout=10).json()["total_entries"]
+                         timeout=60).json()["total_entries"]
     assert after == before
 
-    plugins = requests.get(cluster.url + "/api/v2/plugins", headers=authorized, timeout=10).json()["plugins"]
+    plugins = requests.get(cluster.url + "/api/v2/plugins", headers=authorized, timeout=60).json()["plugins"]
     views = [view for plugin in plugins for view in plugin["external_views"]]
     assert any(view["name"] == "Model catalog" and view["href"] == "/admin/model-sync/page" for view in views)
 
@@ -156,7 +156,7 @@ def _wait_for_run(cluster, headers, run_id: str, timeout: float = 180) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = requests.get(f"{cluster.url}/api/v2/dags/gatewayz_sync_models/dagRuns/{run_id}", headers=headers,
-                             timeout=10).json()["state"]
+                             timeout=60).json()["state"]
         if state in ("success", "failed"):
             return state
         time.sleep(1)
@@ -176,7 +176,7 @@ def test_model_catalog_page_in_chromium(cluster, e2e_catalog, e2e_replay, browse
         "UPDATE sync_runs SET started_at = started_at - interval '20 hours', "
         "finished_at = finished_at - interval '20 hours' WHERE provider_slug = 'mistral'"
     )
-    health = requests.get(f"{cluster.url}/admin/model-sync/health", headers=headers, timeout=10)
+    health = requests.get(f"{cluster.url}/admin/model-sync/health", headers=headers, timeout=60)
     assert health.status_code == 503
     assert [entry["slug"] for entry in health.json()["stale"]] == ["mistral"]
 

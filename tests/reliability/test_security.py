@@ -44,7 +44,7 @@ def _wait(cluster, dag_id: str, run_id: str, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = requests.get(f"{cluster.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=_headers(cluster),
-                           timeout=10).json()
+                           timeout=60).json()
         if run["state"] in ("success", "failed"):
             return run
         time.sleep(1)
@@ -53,7 +53,7 @@ def _wait(cluster, dag_id: str, run_id: str, timeout: float = 300) -> dict:
 
 def _run_count(cluster) -> int:
     return requests.get(f"{cluster.url}/api/v2/dags/{MODEL_DAG}/dagRuns", headers=_headers(cluster),
-                        timeout=10).json()["total_entries"]
+                        timeout=60).json()["total_entries"]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def synced(cluster, e2e_replay):
     error body echoes its key back."""
     for dag_id in ("gatewayz_sync_providers", MODEL_DAG):
         requests.patch(f"{cluster.url}/api/v2/dags/{dag_id}", headers=_headers(cluster), json={"is_paused": False},
-                       timeout=10).raise_for_status()
+                       timeout=60).raise_for_status()
     providers = _trigger(cluster, "gatewayz_sync_providers", {})
     assert _wait(cluster, "gatewayz_sync_providers", providers.json()["dag_run_id"])["state"] == "success"
     key = PROVIDER_KEYS["openai"]
@@ -125,15 +125,15 @@ def test_no_key_appears_anywhere_after_full_syncs(cluster, synced, e2e_catalog_d
 @pytest.mark.parametrize(("method", "path"), ADMIN_ENDPOINTS)
 def test_admin_endpoints_refuse_missing_forged_and_expired_tokens(cluster, method, path):
     url = cluster.url + path
-    assert requests.request(method, url, timeout=10).status_code == 401
+    assert requests.request(method, url, timeout=60).status_code == 401
     forged = jwt.encode({"sub": "admin", "exp": time.time() + 3600}, "not-the-secret", algorithm="HS512")
-    assert requests.request(method, url, headers={"Authorization": f"Bearer {forged}"}, timeout=10).status_code in (401, 403)
+    assert requests.request(method, url, headers={"Authorization": f"Bearer {forged}"}, timeout=60).status_code in (401, 403)
     genuine = jwt.decode(cluster.token(), options={"verify_signature": False})
     expired = jwt.encode({**genuine, "iat": time.time() - 7200, "nbf": time.time() - 7200, "exp": time.time() - 3600},
                          cluster.env["AIRFLOW__API_AUTH__JWT_SECRET"], algorithm="HS512")
-    response = requests.request(method, url, headers={"Authorization": f"Bearer {expired}"}, timeout=10)
+    response = requests.request(method, url, headers={"Authorization": f"Bearer {expired}"}, timeout=60)
     assert response.status_code in (401, 403), response.text
-    assert requests.request(method, url, cookies={"_token": "forged"}, timeout=10).status_code in (401, 403)
+    assert requests.request(method, url, cookies={"_token": "forged"}, timeout=60).status_code in (401, 403)
 
 
 @pytest.mark.parametrize(
