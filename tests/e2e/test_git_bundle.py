@@ -112,6 +112,7 @@ def test_runs_record_the_commit_and_a_pushed_registry_change_reaches_the_catalog
     assert {(d["dag_id"], d["bundle_name"], d["relative_fileloc"]) for d in dags} == {
         ("gatewayz_sync_providers", "gatewayz", "dags/gatewayz_sync_providers.py"),
         ("gatewayz_sync_models", "gatewayz", "dags/gatewayz_sync_models.py"),
+        ("gatewayz_sync_prices", "gatewayz", "dags/gatewayz_sync_prices.py"),
     }
     assert deployment.api("GET", "/api/v2/importErrors").json()["total_entries"] == 0
 
