@@ -19,10 +19,11 @@ from typing import Any
 
 from include.gatewayz_sync.catalog.records import dumps_json
 from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, RecordedCatalog
+from include.gatewayz_sync.sources.auth import Bearer
 from include.gatewayz_sync.sources.paging import LinkHeader
 from include.gatewayz_sync.sources.paths import read_path
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.sources.specs import AuthStyle, FieldMap, ListApiSpec, Member, Priority, Provider
+from include.gatewayz_sync.sources.specs import FieldMap, ListApiSpec, Member, Priority, Provider
 
 LARGEST = "deepinfra"
 LARGEST_MODELS = 22_000
@@ -45,7 +46,7 @@ HUB_PROVIDER = Provider(
         base_url="https://huggingface.co/api",
         path="/models",
         params={"inference": "warm"},
-        auth=AuthStyle.BEARER,
+        auth=Bearer(),
         records_path=None,
         paginator=LinkHeader(),
         fields=FieldMap(
