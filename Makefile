@@ -51,7 +51,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP) services
-	$(BIN)/python -m benchmarks.sync_benchmark
+	$(BIN)/python -m benchmarks.sync_benchmark $(if $(PROFILE),--profile)
 
 bench-scheduler: $(STAMP) services
 	$(BIN)/python -m benchmarks.sync_benchmark --scheduler $(if $(PROFILE),--profile)

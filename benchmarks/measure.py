@@ -28,9 +28,21 @@ def create_database(name: str) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def drop_database(name: str) -> None:
-    with catalog_connection("postgres") as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def drop_database(name: str, patience: float = 120) -> None:
+    """Drop a scratch database; a PostgreSQL restarting under someone else's test gets `patience` seconds."""
+    import psycopg
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with catalog_connection("postgres") as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.OperationalError as error:
+            if time.monotonic() > deadline:
+                print(f"could not drop database {name}: {error}", flush=True)
+                return
+            time.sleep(3)
 
 
 def proc_status_bytes(field: str, pid: int | str = "self") -> int:

@@ -3,22 +3,38 @@ into shares by component and by module family.
 
 `Profiler` records each root process (scheduler, api-server, ... ) with `--subprocesses` (task supervisors and
 task processes are children of the scheduler or of a Celery worker) in raw folded-stack form, without pausing
-them; `summarize()` reads the stacks back: the share of samples per process title, and per family of the
-innermost frame that is this project's code, Airflow's, or a library's.
+them; `summarize()` reads the stacks back: samples per component (recognised from the stack, since a forked
+task process keeps its parent's command line) and per family of the innermost frame that is this project's
+code, Airflow's or a library's, with waits (database round trips, sockets, locks, sleeps) counted apart.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
-PROCESS_FRAME = re.compile(r'^process \d+:"?(?P<title>[^;]*?)"?$')
+COMPONENTS = (
+    ("execution_time/task_runner.py", "task process"),
+    ("execution_time/supervisor.py", "task supervisor"),
+    ("celery", "Celery worker"),
+    ("local_executor.py", "LocalExecutor worker"),
+    ("scheduler_job_runner.py", "scheduler loop"),
+    ("dag_processing", "dag-processor"),
+    ("api_server", "api-server"),
+    ("uvicorn", "api-server"),
+)
+TASK_BODY = "operators/python.py"
+IMPORTED_BY_BODY = (
+    (("postgres/hooks", "sql/hooks"), "task function: importing the Postgres hook (common.sql, psycopg2, ...)"),
+    (("gatewayz_sync",), "task function: importing this package (and psycopg, requests, tenacity)"),
+)
+WAITS = ("Connection.wait", ".select (", ".wait (", "sleep", "_read_frame", ".recv", "read (socket", "Runner.run",
+         "SyncStream.read", "poll (", "accept (")
 FAMILIES = (
     ("gatewayz_sync", "this project (include/gatewayz_sync)"),
     ("dag_processing", "Airflow DAG parsing"),
@@ -66,6 +82,8 @@ class Profiler:
 
 
 def _family(frames: list[str]) -> str:
+    if any(marker in frames[-1] for marker in WAITS):
+        return "waiting (DB round trips, sockets, locks, sleeps)"
     for frame in reversed(frames):
         for marker, family in FAMILIES:
             if marker in frame:
@@ -73,21 +91,36 @@ def _family(frames: list[str]) -> str:
     return "other"
 
 
-def _title(frames: list[str]) -> str:
-    match = PROCESS_FRAME.match(frames[0]) if frames else None
-    if not match:
-        return "?"
-    title = match.group("title")
-    if title.startswith("airflow worker -- "):
-        return "task process"
-    if title.startswith("airflow supervisor") or title.startswith("airflow task supervisor"):
-        return "task supervisor"
-    return " ".join(title.split()[:3])
+def _task_phase(stack: str) -> str:
+    """Where in a task process's life a sample fell: start-up (plugins, DAG parse), the @task function's imports
+    or its work, or the task runner around it (state calls, XCom)."""
+    lowered = stack.lower()
+    if "plugins_manager" in lowered:
+        return "start-up: plugins loaded"
+    if "dagbag" in lowered:
+        return "start-up: DAG file parsed"
+    if TASK_BODY not in stack:
+        return "task runner around the function (state, XCom)"
+    inside = stack.split(TASK_BODY)[-1]
+    if "importlib" not in inside:
+        return "task function: work"
+    for markers, phase in IMPORTED_BY_BODY:
+        if any(marker in inside for marker in markers):
+            return phase
+    return "task function: other imports"
+
+
+def _component(frames: list[str], recorded_from: str) -> str:
+    stack = ";".join(frames)
+    for marker, component in COMPONENTS:
+        if marker in stack:
+            return component
+    return f"{recorded_from} (other)"
 
 
 def summarize(files: list[Path], top: int = 12) -> dict:
     by_process, by_family, own = collections.Counter(), collections.Counter(), collections.Counter()
-    task_family = collections.Counter()
+    task_family, task_phase = collections.Counter(), collections.Counter()
     total = 0
     for path in files:
         for line in path.read_text(errors="replace").splitlines():
@@ -96,15 +129,23 @@ def summarize(files: list[Path], top: int = 12) -> dict:
                 continue
             frames, samples = stack.split(";"), int(count)
             total += samples
-            title = _title(frames)
-            by_process[f"{path.stem}: {title}"] += samples
+            component = _component(frames, path.stem)
+            by_process[component] += samples
             by_family[_family(frames)] += samples
             own[frames[-1]] += samples
-            if title == "task process":
+            if component == "task process":
                 task_family[_family(frames)] += samples
+                task_phase[_task_phase(stack)] += samples
 
     def shares(counter: collections.Counter) -> dict:
         return {key: round(value / max(1, sum(counter.values())), 3) for key, value in counter.most_common(top)}
 
-    return {"samples": total, "by_process": shares(by_process), "by_family": shares(by_family),
-            "task_processes_by_family": shares(task_family), "top_frames": shares(own)}
+    return {"samples": total, "by_component": shares(by_process), "by_family": shares(by_family),
+            "task_processes_by_family": shares(task_family), "task_processes_by_phase": shares(task_phase),
+            "task_process_samples": sum(task_phase.values()), "top_frames": shares(own)}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(summarize(sorted(Path(sys.argv[1]).glob("*.txt"))), indent=1))

@@ -12,7 +12,8 @@ def _mb(value: int | None) -> str:
 
 
 def print_section(section: str, result: dict) -> None:
-    printers = {"dag_test": print_dag_test, "scheduler": print_scheduler, "scheduler_profiled": print_scheduler,
+    printers = {"dag_test": print_dag_test, "dag_test_profiled": print_dag_test, "scheduler": print_scheduler,
+                "scheduler_profiled": print_scheduler,
                 "scale_point": print_scale_point}
     printers[section](result)
     print(f"\nload average (1/5/15 min): {result['load_average_at_start']} at start, {result['load_average_at_end']} "
@@ -69,7 +70,7 @@ def print_scheduler(result: dict) -> None:
         for name, run in rows:
             if "profile" in run:
                 profile = run["profile"]
-                print(f"\nprofile of {name} ({profile['samples']} samples): by process {profile['by_process']}; "
+                print(f"\nprofile of {name} ({profile['samples']} samples): by component {profile['by_component']}; "
                       f"task processes by family {profile['task_processes_by_family']}")
 
 

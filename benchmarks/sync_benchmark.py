@@ -13,6 +13,7 @@ parse times into the `dag_test` section of benchmarks/results/latest.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 from benchmarks.floor import dag_parse_times, isolated_sync, measure_floor
 from benchmarks.measure import (
     PG_DSN,
+    RESULTS,
     ROOT,
     RssSampler,
     catalog_connection,
@@ -37,6 +39,7 @@ from benchmarks.measure import (
     run_summary,
     write_results,
 )
+from benchmarks.profile import Profiler
 from benchmarks.replay_process import ReplayProcess
 
 CATALOG_TABLES = "model_changes, sync_runs, models, model_sync_runs, providers"
@@ -77,20 +80,24 @@ def build_catalogs(workdir: Path) -> tuple[dict, dict]:
     return built, expected_churn
 
 
-def sync_run(name: str, dag, connection, sampler: RssSampler) -> dict:
+def sync_run(name: str, dag, connection, sampler: RssSampler, profile_to: Path | None = None) -> dict:
     from benchmarks.catalog import LARGEST
 
     before, load = row_versions(connection), load_average()
-    started = time.perf_counter()
-    dag_run = dag.test(run_conf=SYNC_CONF)
-    wall = time.perf_counter() - started
+    profiler = Profiler({"dag_test": os.getpid()}, profile_to) if profile_to else contextlib.nullcontext()
+    with profiler:
+        started = time.perf_counter()
+        dag_run = dag.test(run_conf=SYNC_CONF)
+        wall = time.perf_counter() - started
     written = rows_written(before, row_versions(connection))
     summary = run_summary(connection, dag_run.run_id)
     largest = summary["providers"][LARGEST]
     timings = largest["details"]["timings"]
     print(f"run {name}: {dag_run.state} in {wall:.1f} s (load {load[0]}); {summary['totals']}; "
           f"{written} model rows written; {summary['model_changes']} model_changes", flush=True)
+    profile = {"profile": {"py_spy_raw": str(profile_to), **profiler.summary()}} if profile_to else {}
     return {
+        **profile,
         "state": dag_run.state, "wall_seconds": round(wall, 2), "load_average_before": load,
         "providers": summary["statuses"], "rows": summary["totals"], "model_rows_written": written,
         "model_changes": summary["model_changes"],
@@ -100,7 +107,7 @@ def sync_run(name: str, dag, connection, sampler: RssSampler) -> dict:
     }
 
 
-def dag_test_benchmark(repeats: int, keep: bool) -> dict:
+def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
     from types import MappingProxyType
 
     from benchmarks import catalog as synthetic
@@ -125,9 +132,12 @@ def dag_test_benchmark(repeats: int, keep: bool) -> dict:
     pairs, runs = [], {}
     try:
         for repeat in range(repeats):
-            connection.execute(f"TRUNCATE {CATALOG_TABLES} RESTART IDENTITY CASCADE")
+            if repeat:
+                connection.execute(f"TRUNCATE {CATALOG_TABLES} RESTART IDENTITY CASCADE")
             assert dags["gatewayz_sync_providers"].test().state == "success"
-            runs = {name: sync_run(name, dags["gatewayz_sync_models"], connection, sampler)
+            profiles = RESULTS.parent / "profiles" / "dag_test" / f"repeat-{repeat + 1}"
+            runs = {name: sync_run(name, dags["gatewayz_sync_models"], connection, sampler,
+                                   profiles / name if profile else None)
                     for name in ("cold", "unchanged")}
             pairs.append({"repeat": repeat + 1, "cold_seconds": runs["cold"]["wall_seconds"],
                           "unchanged_seconds": runs["unchanged"]["wall_seconds"],
@@ -187,6 +197,7 @@ def scheduler_benchmark(executors: list[str], profile: bool) -> dict:
     for executor in executors:
         result["executors"][executor] = bench_executor(executor, workdir, workdir / "catalog",
                                                        workdir / "catalog-churn", provider_env(), profile)
+        write_results("scheduler_profiled" if profile else "scheduler", {**result, "partial": True})
     return result
 
 
@@ -198,7 +209,7 @@ def main() -> int:
     mode.add_argument("--scheduler", action="store_true", help="through real Airflow deployments (REST-triggered)")
     mode.add_argument("--scale-point", action="store_true", help="one 100,000-model provider through dag.test")
     parser.add_argument("--executors", default="LocalExecutor,CeleryExecutor", help="with --scheduler")
-    parser.add_argument("--profile", action="store_true", help="with --scheduler: py-spy every counted run")
+    parser.add_argument("--profile", action="store_true", help="py-spy every counted run (not with --scale-point)")
     parser.add_argument("--repeats", type=int, default=3, help="cold + unchanged pairs through dag.test")
     parser.add_argument("--keep", action="store_true", help="keep the dag.test catalog database")
     args = parser.parse_args()
@@ -211,7 +222,8 @@ def main() -> int:
 
         section, result = "scale_point", scale_point()
     else:
-        section, result = "dag_test", dag_test_benchmark(args.repeats, args.keep)
+        section = "dag_test_profiled" if args.profile else "dag_test"
+        result = dag_test_benchmark(args.repeats, args.keep, args.profile)
     result.update(generated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_average_at_start=load,
                   load_average_at_end=load_average(), benchmark_seconds=round(time.perf_counter() - started, 1))
     write_results(section, result)
