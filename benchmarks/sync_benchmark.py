@@ -84,7 +84,7 @@ def sync_run(name: str, dag, connection, sampler: RssSampler, profile_to: Path |
     from benchmarks.catalog import LARGEST
 
     before, load = row_versions(connection), load_average()
-    profiler = Profiler({"dag_test": os.getpid()}, profile_to) if profile_to else contextlib.nullcontext()
+    profiler = Profiler({"dag_test": os.getpid()}, profile_to, rate=200) if profile_to else contextlib.nullcontext()
     with profiler:
         started = time.perf_counter()
         dag_run = dag.test(run_conf=SYNC_CONF)
