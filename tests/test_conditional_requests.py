@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from include.gatewayz_sync.dev.replay.conditional import Validators
+from include.gatewayz_sync.sources.validators import ListingValidators
 from tests.conftest import PROVIDER_KEYS
 from tests.test_model_sync import row_versions
 
@@ -160,3 +161,13 @@ def test_the_hub_api_format_gets_the_weak_etag_it_was_recorded_with():
 
     assert recorded_validators([HUB_PROVIDER]) == {HUB_PROVIDER.slug: Validators(etag="weak")}
 
+
+
+def test_validators_a_response_does_not_repeat_are_kept_for_the_same_bytes():
+    stored = ListingValidators("digest-1", '"a"', "Wed, 26 Nov 2026 10:00:00 GMT")
+    assert ListingValidators.from_response({"ETag": '"b"'}, "digest-1", stored) == ListingValidators(
+        "digest-1", '"b"', "Wed, 26 Nov 2026 10:00:00 GMT")
+    assert ListingValidators.from_response({}, "digest-1", stored) == stored
+    assert ListingValidators.from_response({}, "digest-2", stored) is None, "new bytes, no validators: none"
+    assert ListingValidators.from_json(stored.as_json()) == stored
+    assert stored.request_headers() == {"If-None-Match": '"a"', "If-Modified-Since": "Wed, 26 Nov 2026 10:00:00 GMT"}

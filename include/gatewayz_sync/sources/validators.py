@@ -23,11 +23,14 @@ class ListingValidators:
     def from_response(
         cls, headers: Mapping[str, str], body_digest: str, previous: ListingValidators | None = None
     ) -> ListingValidators | None:
-        """The validators a response carries; a 304 that repeats none keeps the ones it answered."""
-        etag, last_modified = headers.get("ETag"), headers.get("Last-Modified")
+        """The validators a response carries; for the same bytes (a 304, or an identical body) a validator the
+        response does not repeat is kept from the ones it answered."""
+        etag, last_modified = headers.get("ETag") or None, headers.get("Last-Modified") or None
+        if previous is not None and previous.body_digest == body_digest:
+            etag, last_modified = etag or previous.etag, last_modified or previous.last_modified
         if not etag and not last_modified:
-            return previous if previous is not None and previous.body_digest == body_digest else None
-        return cls(body_digest, etag or None, last_modified or None)
+            return None
+        return cls(body_digest, etag, last_modified)
 
     def request_headers(self) -> dict[str, str]:
         headers = {}
