@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install run demo up down logs seed-providers replay test test-fast lint bench services clean
+.PHONY: help install run demo up down logs seed-providers replay test test-fast lint bench bench-scheduler bench-scale services clean
 
 help:
 	@echo "make run             set up everything and run provider sync + model sync once (local mode)"
@@ -14,7 +14,9 @@ help:
 	@echo "make seed-providers  migrate the catalog schema and upsert the provider registry"
 	@echo "make test            the whole test suite (needs PostgreSQL and Redis on loopback; starts them)"
 	@echo "make lint            ruff"
-	@echo "make bench           the sync benchmark at 25,000+ models"
+	@echo "make bench           the sync benchmark at 25,000+ models, through dag.test"
+	@echo "make bench-scheduler the same catalog through real deployments (LocalExecutor, CeleryExecutor) vs a no-op DAG"
+	@echo "make bench-scale     one 100,000-model provider through dag.test (peak RSS, data path vs floor)"
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,7 +61,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP) services
-	$(BIN)/python -m benchmarks.sync_benchmark
+	$(BIN)/python -m benchmarks.sync_benchmark $(if $(PROFILE),--profile)
+
+bench-scheduler: $(STAMP) services
+	$(BIN)/python -m benchmarks.sync_benchmark --scheduler $(if $(PROFILE),--profile)
+
+bench-scale: $(STAMP) services
+	$(BIN)/python -m benchmarks.sync_benchmark --scale-point
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache

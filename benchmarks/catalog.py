@@ -148,6 +148,16 @@ def build(directory: Path) -> dict[str, dict[str, int]]:
     return summary
 
 
+def build_largest(directory: Path, models: int) -> dict[str, int]:
+    """Only the largest provider, cloned to `models` records of the same size each as in `build()`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = benchmark_providers()[LARGEST].list_api
+    catalog = RecordedCatalog.from_file(LARGEST, spec, RECORDINGS_DIR / f"{LARGEST}.json")
+    cloned = clone_records(spec, [r for r in catalog.records if isinstance(r, dict)], models)
+    _pad_descriptions(cloned, LARGEST_TARGET_BYTES * models // LARGEST_MODELS)
+    return {"models": models, "bytes": _write(directory / f"{LARGEST}.json", catalog, cloned)}
+
+
 def _bump_first_price(spec: ListApiSpec, record: dict) -> bool:
     path = spec.fields.token_prices.get("input")
     if not path or path.startswith("_"):

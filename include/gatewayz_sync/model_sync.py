@@ -1,5 +1,8 @@
 """Sync one provider's models: resolve the endpoint -> fetch pages -> unchanged? -> normalize -> load -> record.
 
+A listing is unchanged when its bytes are those of the last loaded listing, or when the provider answers a
+conditional request with 304 for them; either way it is confirmed by one function and never parsed.
+
 Every outcome leaves a sync_runs row: success, dry_run, skipped (no key, no list API, disabled) or failed
 (with the cause in plain words). A failed fetch never reaches the database, so existing rows stay exactly as
 they were. Returns a small summary for XCom; the model list itself never leaves this module.
@@ -25,7 +28,8 @@ from .errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
 from .sources.endpoints import ConnectionLike, resolve_endpoint
 from .sources.fetch import FetchedPage, ProviderFetcher, gc_paused
 from .sources.specs import Provider
-from .store.load import LoadOptions, confirm_unchanged_listing, listing_state, load_models
+from .sources.validators import ListingValidators
+from .store.load import ListingState, LoadOptions, confirm_unchanged_listing, listing_state, load_models
 from .store.runs import FAILED, SKIPPED, LoadResult, RunInfo, RunResult, record_provider_run_alone
 from .store.staging import StagedModel
 
@@ -78,7 +82,22 @@ def listing_digest(hash_prefix: bytes, page: FetchedPage) -> str | None:
     """
     if not page.is_whole_listing:
         return None
-    return hashlib.sha256(hash_prefix + page.digest.encode()).hexdigest()
+    return _whole_listing_digest(hash_prefix, page.digest)
+
+
+def _whole_listing_digest(hash_prefix: bytes, body_digest: str) -> str:
+    return hashlib.sha256(hash_prefix + body_digest.encode()).hexdigest()
+
+
+def conditional_validators(state: ListingState, hash_prefix: bytes) -> ListingValidators | None:
+    """The validators to send back: only those of the listing the catalog holds, under today's spec and
+    normalizer, with nothing pending, so that a 304 for them is confirmed like the bytes it stands for."""
+    validators = ListingValidators.from_json(state.listing_validators)
+    if validators is None or state.listing_digest is None:
+        return None
+    if _whole_listing_digest(hash_prefix, validators.body_digest) != state.listing_digest:
+        return None
+    return validators
 
 
 def stage_listing(
@@ -136,22 +155,33 @@ def sync_provider_models(
         normalizer = RecordNormalizer(provider.list_api)
         fetcher = ProviderFetcher(provider, endpoint, fetch_settings, session=session)
         try:
-            pages = fetcher.pages()
+            pages = fetcher.pages(conditional_validators(state, normalizer.hash_prefix))
             first = next(pages)
             digest = listing_digest(normalizer.hash_prefix, first)
             unchanged = digest is not None and digest == state.listing_digest
             if unchanged:
                 _note_fetch(endpoint.source, fetcher, result)
                 result.fetch.pages = 1
-                unchanged = confirm_unchanged_listing(connection, slug, run, digest, options, result)
+                unchanged = confirm_unchanged_listing(
+                    connection, slug, run, digest, options, result,
+                    validators=first.validators.as_json() if first.validators else None,
+                    not_modified=first.not_modified,
+                )
+            if not unchanged and first.not_modified:
+                # The catalog moved after it was read: a 304 has no bytes to load, so ask again unconditionally.
+                pages = fetcher.pages()
+                first = next(pages)
+                digest = listing_digest(normalizer.hash_prefix, first)
             if not unchanged:
+                validators = first.validators.as_json() if first.validators else None
                 staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result)
                 del state, first
                 _note_fetch(endpoint.source, fetcher, result)
         finally:
             fetcher.close()
         if not unchanged:
-            load_models(connection, slug, staged, run, options, result, listing_digest=digest)
+            load_models(connection, slug, staged, run, options, result, listing_digest=digest,
+                        listing_validators=validators)
         return summary
     except ProviderSkipped as skipped:
         result.status, result.error = SKIPPED, skipped.reason

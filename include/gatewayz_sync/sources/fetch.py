@@ -3,7 +3,9 @@
 A repeated request or more than `GATEWAYZ_MAX_PAGES` pages is a pagination loop; a next-page link or a
 redirect to a host we did not name is refused (so a key never leaves); `transport.py` sends each request with
 its timeouts, retries and size cap. Each page is reported with the digest of its bytes before it is parsed,
-so the caller can decide that a listing is unchanged without parsing it. Money is parsed as `Decimal`.
+so the caller can decide that a listing is unchanged without parsing it; a single-response listing asked for
+conditionally (`validators.py`) may come back 304, a page with no bytes that carries the digest of the listing
+its validators came with. Money is parsed as `Decimal`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .paging import PageRequest
 from .paths import read_path
 from .redaction import Redactor
 from .specs import Provider
-from .transport import FetchStats, Response, Transport
+from .transport import NOT_MODIFIED, FetchStats, Response, Transport
+from .validators import ListingValidators
 
 SNIPPET_LENGTH = 60
 
@@ -52,12 +55,19 @@ def _safe_url(url: str) -> str:
 
 class FetchedPage:
     """One page as received. Its `digest` (SHA-256 of the bytes) is known at once; it is parsed only when
-    `records()` is first asked for, which also works out the request for the next page."""
+    `records()` is first asked for, which also works out the request for the next page. A `not_modified`
+    page (HTTP 304) has no records: its digest is that of the bytes its validators came with."""
 
-    def __init__(self, fetcher: ProviderFetcher, request: PageRequest, response: Response):
+    def __init__(self, fetcher: ProviderFetcher, request: PageRequest, response: Response,
+                 conditional: ListingValidators | None = None):
         self.number = fetcher.stats.pages
-        self.digest = hashlib.sha256(response.body).hexdigest()
+        self.not_modified = conditional is not None and response.status == NOT_MODIFIED
+        self.digest = conditional.body_digest if self.not_modified else hashlib.sha256(response.body).hexdigest()
         self.is_whole_listing = fetcher.spec.paginator.single_response
+        self.validators = (
+            ListingValidators.from_response(response.headers, self.digest, conditional)
+            if self.is_whole_listing else None
+        )
         self._fetcher = fetcher
         self._request = request
         self._response: Response | None = response
@@ -71,6 +81,8 @@ class FetchedPage:
             return self._fetcher.parse(response)
 
     def records(self) -> list[Any]:
+        if self.not_modified:
+            raise ValueError("a 304 Not Modified page has no records; fetch the listing unconditionally")
         if self._records is None:
             response, self._response = self._response, None
             with self._fetcher.redacted_errors():
@@ -118,11 +130,14 @@ class ProviderFetcher:
         path = self.spec.path.format(**{k: quote(v, safe="") for k, v in self.endpoint.path_values.items()})
         return self.spec.paginator.first_request(self.endpoint.base_url + path, dict(self.spec.params))
 
-    def pages(self) -> Iterator[FetchedPage]:
+    def pages(self, conditional: ListingValidators | None = None) -> Iterator[FetchedPage]:
+        """Every page in order; `conditional` validators go with the request of a single-response listing."""
+        if not self.spec.paginator.single_response:
+            conditional = None
         with self.redacted_errors():
-            yield from self._pages()
+            yield from self._pages(conditional)
 
-    def _pages(self) -> Iterator[FetchedPage]:
+    def _pages(self, conditional: ListingValidators | None) -> Iterator[FetchedPage]:
         request: PageRequest | None = self.first_request()
         seen: set = set()
         while request is not None:
@@ -140,10 +155,12 @@ class ProviderFetcher:
                 )
             seen.add(request.cache_key)
             self._check_host(request.url, "next-page link")
-            response = self.transport.get(request)
+            response = self.transport.get(request, conditional.request_headers() if conditional else None)
             self.stats.pages += 1
-            page = FetchedPage(self, request, response)
+            page = FetchedPage(self, request, response, conditional)
             yield page
+            if page.not_modified:
+                return
             page.records()
             request = page.next_request
 

@@ -1,11 +1,12 @@
 """One GET, sent safely: timeouts and a page deadline, bounded retries honouring `Retry-After`, redirects
-followed only to allowed hosts, the body streamed under a size cap, and every failure named in words."""
+followed only to allowed hosts, the body streamed under a size cap, and every failure named in words.
+A conditional GET (validators given) may also answer 304 Not Modified, with no body."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -32,6 +33,7 @@ ERROR_BODY_LIMIT = 64 * 1024
 MAX_REDIRECTS = 5
 CHUNK_SIZE = 256 * 1024
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+NOT_MODIFIED = 304
 
 
 @dataclass
@@ -78,11 +80,14 @@ class Transport:
         self._redact = redact
         self._sleep = sleep
 
-    def get(self, request: PageRequest) -> Response:
-        """GET with retries of transient failures; raises a ProviderSyncError naming the provider and the cause."""
-        return self._get_with_retries(request)
+    def get(self, request: PageRequest, conditional: Mapping[str, str] | None = None) -> Response:
+        """GET with retries of transient failures; raises a ProviderSyncError naming the provider and the cause.
 
-    def _get_with_retries(self, request: PageRequest) -> Response:
+        `conditional` holds `If-None-Match` / `If-Modified-Since`; only then is a 304 an answer.
+        """
+        return self._get_with_retries(request, dict(conditional or {}))
+
+    def _get_with_retries(self, request: PageRequest, conditional: dict[str, str]) -> Response:
         attempts = self.settings.http_attempts
 
         def wait(state: RetryCallState) -> float:
@@ -107,28 +112,30 @@ class Transport:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._get_once(request)
+                    return self._get_once(request, conditional)
         except ProviderSyncError as error:
             if error.retryable and attempts > 1:
                 error.args = (f"{error.args[0]} (after {attempts} attempts)",)
             raise
         raise AssertionError("unreachable")
 
-    def _get_once(self, request: PageRequest) -> Response:
+    def _get_once(self, request: PageRequest, conditional: dict[str, str]) -> Response:
         url, params = request.url, list(request.params)
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(url, params)
+            response = self._send(url, params, conditional)
             if response.status in REDIRECT_STATUSES and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
                 params = []
                 self._check_host(url, "redirect")
                 continue
+            if response.status == NOT_MODIFIED and conditional:
+                return response
             check_status(self.slug, response.status, response.headers, response.body,
                          self.spec.auth_error_markers, self._redact)
             return response
         raise ProviderHttpError(self.slug, f"too many redirects from {self.slug}", 310)
 
-    def _send(self, url: str, params: list) -> Response:
+    def _send(self, url: str, params: list, conditional: dict[str, str]) -> Response:
         settings = self.settings
         started = time.monotonic()
         self.stats.http_requests += 1
@@ -138,7 +145,7 @@ class Transport:
             raw = self.session.get(
                 url,
                 params=params,
-                headers=dict(self.spec.headers),
+                headers={**self.spec.headers, **conditional},
                 auth=self.auth,
                 timeout=(settings.connect_timeout, settings.read_timeout),
                 stream=True,

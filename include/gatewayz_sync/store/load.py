@@ -9,8 +9,11 @@ attempt's `sync_runs` row. A dry run does all of it and rolls back, keeping only
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
 
 from ..config import SyncSettings
 from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousShrink
@@ -59,10 +62,12 @@ class LoadOptions:
 
 @dataclass(frozen=True)
 class ListingState:
-    """What the last successful load left: settled rows' hashes, and the listing digest when nothing is pending."""
+    """What the last successful load left: settled rows' hashes, and the listing digest (with the validators the
+    provider sent with it) when nothing is pending."""
 
     known_hashes: dict[str, str]
     listing_digest: str | None
+    listing_validators: Mapping[str, Any] | None = None
 
 
 def _settled(cursor, provider_id: int) -> dict[str, str]:
@@ -72,12 +77,17 @@ def _settled(cursor, provider_id: int) -> dict[str, str]:
 
 def listing_state(connection, slug: str) -> ListingState:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT p.id, p.listing_digest, {PENDING_MISSES} FROM providers p WHERE p.slug = %s", (slug,))
+        cursor.execute(
+            f"SELECT p.id, p.listing_digest, p.listing_validators, {PENDING_MISSES} FROM providers p WHERE p.slug = %s",
+            (slug,),
+        )
         row = cursor.fetchone()
         if row is None:
             return ListingState({}, None)
-        provider_id, digest, pending_misses = row
-        return ListingState(_settled(cursor, provider_id), None if pending_misses else digest)
+        provider_id, digest, validators, pending_misses = row
+        if pending_misses:
+            return ListingState(_settled(cursor, provider_id), None)
+        return ListingState(_settled(cursor, provider_id), digest, validators)
 
 
 def lock_provider(cursor, slug: str) -> int:
@@ -98,8 +108,10 @@ def lock_provider(cursor, slug: str) -> int:
 
 
 def confirm_unchanged_listing(connection, slug: str, run: RunInfo, digest: str, options: LoadOptions,
-                              result: RunResult) -> bool:
-    """Record a listing identical to the last one loaded without parsing it; False if the catalog moved meanwhile."""
+                              result: RunResult, validators: Mapping[str, Any] | None = None,
+                              not_modified: bool = False) -> bool:
+    """Record a listing identical to the last one loaded (the same bytes, or a 304 for them) without parsing it;
+    False if the catalog moved meanwhile. The provider's current validators replace the stored ones."""
     started = time.monotonic()
     with connection.transaction(), connection.cursor() as cursor:
         provider_id = lock_provider(cursor, slug)
@@ -115,9 +127,15 @@ def confirm_unchanged_listing(connection, slug: str, run: RunInfo, digest: str, 
         result.fetch = last_success_counts(cursor, slug) or result.fetch
         result.load.unchanged = result.load.active_before = active
         if not options.dry_run:
-            cursor.execute("UPDATE providers SET models_listed_at = now() WHERE id = %s", (provider_id,))
+            cursor.execute(
+                "UPDATE providers SET models_listed_at = now(), listing_validators = %s WHERE id = %s",
+                (_jsonb(validators), provider_id),
+            )
         result.status = options.status
-        result.details["listing"] = "byte-identical to the last loaded listing; not re-parsed"
+        result.details["listing"] = (
+            "not modified (HTTP 304 to a conditional request); not re-fetched" if not_modified
+            else "byte-identical to the last loaded listing; not re-parsed"
+        )
         result.timings.load_seconds = time.monotonic() - started
         record_provider_run(cursor, run, slug, result)
         return True
@@ -127,8 +145,13 @@ class _DryRunRollback(Exception):
     """Raised at the end of a dry run's transaction so that everything it computed is rolled back."""
 
 
+def _jsonb(value: Mapping[str, Any] | None) -> Jsonb | None:
+    return None if value is None else Jsonb(dict(value))
+
+
 def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunInfo, options: LoadOptions,
-                result: RunResult, listing_digest: str | None = None) -> RunResult:
+                result: RunResult, listing_digest: str | None = None,
+                listing_validators: Mapping[str, Any] | None = None) -> RunResult:
     """Write one provider's listing into `result.load`. `connection` must be in autocommit mode; this opens its
     own transaction."""
     started = time.monotonic()
@@ -168,8 +191,9 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
             if options.dry_run:
                 raise _DryRunRollback
             cursor.execute(
-                "UPDATE providers SET models_listed_at = now(), listing_digest = %s WHERE id = %s",
-                (listing_digest, provider_id),
+                "UPDATE providers SET models_listed_at = now(), listing_digest = %s, listing_validators = %s "
+                "WHERE id = %s",
+                (listing_digest, _jsonb(listing_validators if listing_digest else None), provider_id),
             )
             result.timings.load_seconds = time.monotonic() - started
             finish_provider_run(cursor, sync_run_id, result)

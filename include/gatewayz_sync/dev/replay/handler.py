@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ...catalog.records import dumps_json
 from ...sources.specs import Provider
+from .conditional import is_not_modified
 from .faults import MAX_HANG_SECONDS, Fault, bend_body, make_looping, with_foreign_link
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class LoggedRequest:
     query: dict[str, str]
     auth_present: bool
     at: float
+    conditional: bool = False
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -92,7 +94,8 @@ class Handler(BaseHTTPRequestHandler):
     def _serve_provider(self, provider: Provider, path: str, query: dict[str, str]) -> None:
         slug = provider.slug
         auth_present = self.replay._credentials_present(provider, self.headers, query)
-        self.replay.requests.append(LoggedRequest(slug, path, query, auth_present, time.time()))
+        conditional = "If-None-Match" in self.headers or "If-Modified-Since" in self.headers
+        self.replay.requests.append(LoggedRequest(slug, path, query, auth_present, time.time(), conditional))
         fault = self.replay._next_fault(slug)
         if self._stalled(fault):
             return
@@ -116,6 +119,10 @@ class Handler(BaseHTTPRequestHandler):
             body, headers = dumps_json(page.body), page.headers
         else:
             body, headers = self.replay.page_bytes(provider, query, path)
+            validators = self.replay.validator_headers(slug, body)
+            if is_not_modified(validators, self.headers):
+                return self._send(304, b"", validators)
+            headers = {**headers, **validators}
         headers = {**headers, **(fault.headers if fault else {})}
         body, content_type = bend_body(fault, body)
         self._send(200, body, headers, content_type, chunked=bool(fault and fault.chunked))

@@ -4,15 +4,19 @@ Each provider is served under `/{slug}<its real path>` (`/openrouter/api/v1/mode
 provider pages, answering a missing key with the provider's recorded error body. Faults (status codes,
 Retry-After, delays, hung connections, malformed or oversized bodies, pagination loops, foreign next links)
 are queued per provider through `add_fault()` or `POST /_replay/faults`. The reference price hosts are served
-too (`references.py`), with the same faults by source slug. `make demo`, the tests and the
+too (`references.py`), with the same faults by source slug. Providers whose real API sends `ETag` /
+`Last-Modified` get them here too, and a conditional request for an unchanged page is answered 304
+(`conditional.py`). `make demo`, the tests and the
 benchmark all use this same server over real HTTP on loopback.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from http.server import ThreadingHTTPServer
@@ -24,6 +28,7 @@ from ...catalog.records import dumps_json
 from ...sources.registry import GATEWAY_REGISTRY
 from ...sources.specs import Provider
 from .catalogs import RECORDINGS_DIR, Page, RecordedCatalog, load_json
+from .conditional import Validators, recorded_validators
 from .faults import Fault
 from .handler import Handler, LoggedRequest
 from .references import ReferenceDocuments
@@ -49,6 +54,7 @@ class ReplayServer:
         page_sizes: Mapping[str, int] | None = None,
         require_auth: bool = True,
         providers: Iterable[Provider] | None = None,
+        validators: Mapping[str, Validators] | None = None,
     ):
         self.recordings_dir = Path(recordings_dir)
         self.require_auth = require_auth
@@ -61,6 +67,9 @@ class ReplayServer:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._page_sizes: dict[str, int] = dict(page_sizes or {})
         self._cache: dict[tuple, bytes] = {}
+        self._validators = dict(recorded_validators(self.providers.values()) if validators is None else validators)
+        self._changed_at: dict[str, float] = {}
+        self._serial = itertools.count(1)
         self.requests: list[LoggedRequest] = []
         self.references = ReferenceDocuments()
         self._stopping = threading.Event()
@@ -112,6 +121,7 @@ class ReplayServer:
                 path = self.recordings_dir / f"{slug}.json"
                 if path.exists():
                     self._catalogs[slug] = RecordedCatalog.from_file(slug, provider.list_api, path)
+                self._mark_changed(slug)
             self._cache.clear()
         self.references.reset()
 
@@ -121,7 +131,26 @@ class ReplayServer:
     def set_records(self, slug: str, records: list) -> None:
         with self._lock:
             self._catalogs[slug] = self._catalogs[slug].with_records(records)
+            self._mark_changed(slug)
             self._cache.clear()
+
+    def _mark_changed(self, slug: str) -> None:
+        """Last-Modified has whole seconds: a change always moves it by at least one."""
+        self._changed_at[slug] = max(time.time(), self._changed_at.get(slug, 0) + 1)
+
+    def set_validators(self, slug: str, validators: Validators | None) -> None:
+        with self._lock:
+            if validators is None:
+                self._validators.pop(slug, None)
+            else:
+                self._validators[slug] = validators
+
+    def validator_headers(self, slug: str, body: bytes) -> dict[str, str]:
+        """The ETag / Last-Modified this provider sends with `body` (none unless it has validators)."""
+        validators = self._validators.get(slug)
+        if validators is None:
+            return {}
+        return validators.headers(body, self._changed_at.get(slug, 0), next(self._serial))
 
     def set_page_size(self, slug: str, size: int | None) -> None:
         with self._lock:

@@ -1,0 +1,138 @@
+"""The machine's floor for one provider, and that provider's sync alone in a fresh process.
+
+The floor is `json.loads` of the provider's payload plus a raw COPY of the same normalized rows into an empty
+table: no fetch, no diff, no change rows. The isolated sync reads the process's own peak RSS (VmHWM), as an
+Airflow worker's task process would have it. Run as `python -m benchmarks.floor SLUG DATABASE REPLAY_URL`
+it is that isolated child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from benchmarks.measure import PG_DSN, ROOT, catalog_connection, create_database, drop_database, high_water_rss
+
+
+def measure_floor(directory: Path, slug: str, database: str) -> dict:
+    from benchmarks.catalog import benchmark_providers, payload_bytes
+    from include.gatewayz_sync.catalog.normalize import RecordNormalizer
+    from include.gatewayz_sync.store.model_sql import DATA_COLUMNS
+    from include.gatewayz_sync.store.staging import row_values
+
+    payload = payload_bytes(directory, slug)
+    started = time.perf_counter()
+    document = json.loads(payload)
+    json_seconds = time.perf_counter() - started
+    del document
+    started = time.perf_counter()
+    records = json.loads(payload, parse_float=Decimal)["data"]
+    json_decimal_seconds = time.perf_counter() - started
+    del payload
+    rows = [row_values(model) for model in RecordNormalizer(benchmark_providers()[slug].list_api).normalize_all(records)]
+    del records
+    with catalog_connection(database) as connection:
+        connection.execute(
+            "CREATE TABLE floor_models AS SELECT provider_model_id, true AS changed, "
+            f"{', '.join(DATA_COLUMNS)} FROM models WITH NO DATA"
+        )
+        started = time.perf_counter()
+        with connection.cursor() as cursor, cursor.copy(
+            f"COPY floor_models (provider_model_id, changed, {', '.join(DATA_COLUMNS)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        copy_seconds = time.perf_counter() - started
+        connection.execute("DROP TABLE floor_models")
+    return {
+        "payload_bytes": (directory / f"{slug}.json").stat().st_size,
+        "rows": len(rows),
+        "json_loads_seconds": round(json_seconds, 3),
+        "json_loads_decimal_seconds": round(json_decimal_seconds, 3),
+        "copy_seconds": round(copy_seconds, 3),
+        "floor_seconds": round(json_seconds + copy_seconds, 3),
+    }
+
+
+def isolated_sync(slug: str, replay_url: str) -> dict:
+    """`slug`'s sync (cold) in a fresh process, as a worker runs a task: its seconds and peak RSS."""
+    scratch = f"gatewayz_bench_iso_{secrets.token_hex(3)}"
+    create_database(scratch)
+    try:
+        output = subprocess.run(
+            [sys.executable, "-m", "benchmarks.floor", slug, scratch, replay_url],
+            check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=1800,
+        ).stdout
+        return json.loads(output.strip().splitlines()[-1])
+    finally:
+        drop_database(scratch)
+
+
+def _isolated_child(slug: str, database: str, replay_url: str) -> None:
+    import psycopg
+
+    from benchmarks.catalog import benchmark_providers
+    from benchmarks.measure import proc_status_bytes
+    from include.gatewayz_sync.config import FetchSettings, SyncSettings
+    from include.gatewayz_sync.model_sync import sync_provider_models
+    from include.gatewayz_sync.store import schema
+    from include.gatewayz_sync.store.load import LoadOptions
+    from include.gatewayz_sync.store.providers import sync_registry
+    from include.gatewayz_sync.store.runs import RunInfo
+
+    def connect():
+        return psycopg.connect(PG_DSN, dbname=database, autocommit=True)
+
+    providers = benchmark_providers()
+    schema.migrate(connect)
+    with connect() as connection:
+        sync_registry(connection, providers.values())
+    baseline = proc_status_bytes("VmRSS")
+    env = {**os.environ, "GATEWAYZ_BASE_URL_OVERRIDE": f"{replay_url}/{{slug}}"}
+    started = time.perf_counter()
+    summary = sync_provider_models(
+        providers[slug], connect, RunInfo("bench", "isolated", 1, datetime.now(UTC)),
+        LoadOptions.from_settings(SyncSettings()), connection_for=lambda provider: None, env=env,
+        fetch_settings=FetchSettings.from_env(),
+    )
+    seconds = time.perf_counter() - started
+    timings = summary.result.timings
+    print(json.dumps({
+        "models": summary.result.load.inserted, "seconds": round(seconds, 2), "peak_rss_bytes": high_water_rss(),
+        "rss_before_sync_bytes": baseline,
+        "data_path": {"fetch_seconds": round(timings.fetch_seconds, 3), "parse_seconds": round(timings.parse_seconds, 3),
+                      "normalize_seconds": round(timings.normalize_seconds, 3),
+                      "load_seconds": round(timings.load_seconds or 0, 3)},
+    }))
+
+
+def dag_parse_times(repeats: int = 5) -> dict:
+    script = (
+        "import sys, logging; logging.disable(logging.WARNING)\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "bag = DagBag(dag_folder=sys.argv[1])\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "print(bag.dagbag_stats[0].duration.total_seconds())\n"
+    )
+    results = {}
+    for path in sorted((ROOT / "dags").glob("*.py")):
+        durations = []
+        for _ in range(repeats):
+            output = subprocess.run([sys.executable, "-c", script, str(path)], check=True, capture_output=True,
+                                    text=True, env=os.environ.copy(), timeout=120).stdout
+            durations.append(float(output.strip().splitlines()[-1]))
+        results[path.name] = {"median_seconds": round(statistics.median(durations), 4),
+                              "runs": [round(d, 4) for d in durations]}
+    return results
+
+
+if __name__ == "__main__":
+    _isolated_child(*sys.argv[1:4])
