@@ -131,6 +131,48 @@ def stage_listing(
     return staged
 
 
+@dataclass
+class Listing:
+    """A fetched listing to load: its staged rows, and the digest and validators it is known by next time."""
+
+    staged: list[StagedModel]
+    digest: str | None
+    validators: str | None
+
+
+def _fetch_listing(connection, slug: str, run: RunInfo, options: LoadOptions, state, normalizer: RecordNormalizer,
+                   fetcher: ProviderFetcher, endpoint_source: str, result: RunResult) -> Listing | None:
+    """Fetch the listing; None when it was confirmed unchanged (nothing to parse or load), else what to load."""
+    pages = fetcher.pages(conditional_validators(state, normalizer.hash_prefix))
+    first = next(pages)
+    if _confirmed_unchanged(connection, slug, run, options, state, normalizer, first, fetcher, endpoint_source, result):
+        return None
+    if first.not_modified:
+        # The catalog moved after it was read: a 304 has no bytes to load, so ask again unconditionally.
+        pages = fetcher.pages()
+        first = next(pages)
+    digest = listing_digest(normalizer.hash_prefix, first)
+    validators = first.validators.as_json() if first.validators else None
+    staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result)
+    _note_fetch(endpoint_source, fetcher, result)
+    return Listing(staged, digest, validators)
+
+
+def _confirmed_unchanged(connection, slug: str, run: RunInfo, options: LoadOptions, state, normalizer: RecordNormalizer,
+                         first: FetchedPage, fetcher: ProviderFetcher, endpoint_source: str, result: RunResult) -> bool:
+    """The one place that decides a listing is unchanged: a single-response listing byte-identical to the last one
+    loaded (or a 304 for it), confirmed against the catalog without parsing or rewriting anything."""
+    digest = listing_digest(normalizer.hash_prefix, first)
+    if digest is None or digest != state.listing_digest:
+        return False
+    _note_fetch(endpoint_source, fetcher, result)
+    result.fetch.pages = 1
+    return confirm_unchanged_listing(
+        connection, slug, run, digest, options, result,
+        validators=first.validators.as_json() if first.validators else None, not_modified=first.not_modified,
+    )
+
+
 def sync_provider_models(
     provider: Provider,
     connect: Callable[[], Any],
@@ -155,33 +197,13 @@ def sync_provider_models(
         normalizer = RecordNormalizer(provider.list_api)
         fetcher = ProviderFetcher(provider, endpoint, fetch_settings, session=session)
         try:
-            pages = fetcher.pages(conditional_validators(state, normalizer.hash_prefix))
-            first = next(pages)
-            digest = listing_digest(normalizer.hash_prefix, first)
-            unchanged = digest is not None and digest == state.listing_digest
-            if unchanged:
-                _note_fetch(endpoint.source, fetcher, result)
-                result.fetch.pages = 1
-                unchanged = confirm_unchanged_listing(
-                    connection, slug, run, digest, options, result,
-                    validators=first.validators.as_json() if first.validators else None,
-                    not_modified=first.not_modified,
-                )
-            if not unchanged and first.not_modified:
-                # The catalog moved after it was read: a 304 has no bytes to load, so ask again unconditionally.
-                pages = fetcher.pages()
-                first = next(pages)
-                digest = listing_digest(normalizer.hash_prefix, first)
-            if not unchanged:
-                validators = first.validators.as_json() if first.validators else None
-                staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result)
-                del state, first
-                _note_fetch(endpoint.source, fetcher, result)
+            listing = _fetch_listing(connection, slug, run, options, state, normalizer, fetcher, endpoint.source, result)
         finally:
             fetcher.close()
-        if not unchanged:
-            load_models(connection, slug, staged, run, options, result, listing_digest=digest,
-                        listing_validators=validators)
+        del state
+        if listing is not None:
+            load_models(connection, slug, listing.staged, run, options, result, listing_digest=listing.digest,
+                        listing_validators=listing.validators)
         return summary
     except ProviderSkipped as skipped:
         result.status, result.error = SKIPPED, skipped.reason
