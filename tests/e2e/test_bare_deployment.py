@@ -108,8 +108,11 @@ def test_the_project_is_importable_only_through_the_bundle(bare):
     dags = bare.api("GET", "/api/v2/dags").json()["dags"]
     assert {(d["dag_id"], d["bundle_name"]) for d in dags} == {
         ("gatewayz_sync_providers", "gatewayz"), ("gatewayz_sync_models", "gatewayz"),
+        ("gatewayz_sync_prices", "gatewayz"),
     }
-    assert {d["relative_fileloc"] for d in dags} == {"dags/gatewayz_sync_providers.py", "dags/gatewayz_sync_models.py"}
+    assert {d["relative_fileloc"] for d in dags} == {
+        "dags/gatewayz_sync_providers.py", "dags/gatewayz_sync_models.py", "dags/gatewayz_sync_prices.py",
+    }
     assert bare.api("GET", "/api/v2/importErrors").json()["total_entries"] == 0
     assert bare.api("GET", "/api/v2/dagWarnings").json()["total_entries"] == 0
 
@@ -211,7 +214,8 @@ def test_a_named_pool_that_does_not_exist_fails_the_run_within_a_minute_with_the
     assert took < 60
     states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in bare.task_instances("gatewayz_sync_models", run_id)}
     assert states == {
-        ("list_providers", -1): "success", ("watch_http_pool", -1): "success", ("finalize", -1): "failed",
+        ("list_providers", -1): "success", ("watch_http_pool", -1): "success", ("notify", -1): "success",
+        ("finalize", -1): "failed",
         ("sync_provider", 0): "skipped", ("sync_provider", 1): "skipped",
     }
     message = f"No sync_provider task entered pool '{MISSING_POOL}' within 30 s"

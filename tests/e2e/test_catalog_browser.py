@@ -54,7 +54,8 @@ def sync_providers(cluster, headers) -> str:
 def sync(cluster, headers, slugs: list[str]) -> dict[str, str]:
     runs = {}
     for slug in slugs:
-        created = requests.post(f"{cluster.url}/admin/model-sync/provider/{slug}", headers=headers, timeout=60)
+        created = requests.post(f"{cluster.url}/admin/model-sync/provider/{slug}", params={"unpause": "true"},
+                                headers=headers, timeout=60)
         assert created.status_code == 200, created.text
         runs[slug] = created.json()["dag_run_id"]
     return {slug: wait_for_run(cluster, headers, "gatewayz_sync_models", run) for slug, run in runs.items()}
