@@ -3,6 +3,7 @@ answers 500, one containing `hang` answers nothing until `close()` (at most `HAN
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -38,12 +39,10 @@ class AlertReceiver:
                     receiver._closing.wait(HANG_SECONDS)
                     return
                 status = 500 if "fail" in self.path else 200
-                try:
+                with contextlib.suppress(OSError):
                     self.send_response(status)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
-                except OSError:
-                    pass
 
             def log_message(self, format, *args):
                 """Silent: requests are kept in `received`."""

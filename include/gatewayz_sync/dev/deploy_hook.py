@@ -4,6 +4,7 @@ then the deploy hook (the provider sync once) and the model DAG's unpause, in th
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 
@@ -20,11 +21,9 @@ def wait_for_api(url: str, check_alive: Callable[[], None], timeout: float) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         check_alive()
-        try:
+        with contextlib.suppress(requests.RequestException):
             if requests.get(f"{url}/api/v2/version", timeout=5).ok:
                 return
-        except requests.RequestException:
-            pass
         time.sleep(1)
     raise TimeoutError(f"the api-server did not answer within {timeout} s")
 
@@ -33,12 +32,10 @@ def wait_for_dags(client: AirflowClient, check_alive: Callable[[], None], timeou
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         check_alive()
-        try:
+        with contextlib.suppress(requests.RequestException):  # a busy api-server: ask again until the deadline
             if all(client.session.get(f"{client.url}/api/v2/dags/{dag_id}", timeout=client.timeout).ok
                    for dag_id in (PROVIDER_DAG, MODEL_DAG)):
                 return
-        except requests.RequestException:
-            pass  # a busy api-server; ask again until the deadline
         time.sleep(2)
     errors = client.request("GET", "/api/v2/importErrors").get("import_errors", [])
     raise TimeoutError(f"the DAGs were not parsed within {timeout} s; import errors: {errors or 'none'}")
