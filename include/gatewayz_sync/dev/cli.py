@@ -105,11 +105,15 @@ class AirflowClient:
         try:
             entry = self.request(
                 "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/list_providers/xcomEntries/return_value",
-                params={"deserialize": "true"},
             )
         except CliError:
             return []
         value = entry.get("value") if isinstance(entry, dict) else None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return []
         return [str(slug) for slug in value] if isinstance(value, list) else []
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -129,10 +133,17 @@ class AirflowClient:
 
 
 def _label(ti: dict[str, Any], slugs: list[str]) -> str:
+    """A provider task by its slug: from the run's provider list (Airflow shows a running instance's map index
+    until the task renders its label)."""
+    index = ti.get("map_index", -1)
     if ti["task_id"] != "sync_provider":
         return ti["task_id"]
-    index = ti.get("map_index", -1)
-    return ti.get("rendered_map_index") or (slugs[index] if 0 <= index < len(slugs) else f"provider #{index}")
+    if index < 0:
+        return "providers"
+    if index < len(slugs):
+        return slugs[index]
+    rendered = ti.get("rendered_map_index")
+    return rendered if rendered and rendered != str(index) else f"provider #{index}"
 
 
 def follow(client: AirflowClient, dag_id: str, run_id: str, timeout: float, poll: float) -> str:
