@@ -97,7 +97,7 @@ def provider_connection(provider):
         return None
 
 
-def _mask_key(provider) -> None:
+def _mask_key(provider, connection) -> None:
     """Tell Airflow's secret masker every form of the provider's key, so no task log line can show it (an env-var
     key is not masked by Airflow on its own)."""
     from airflow.sdk.log import mask_secret
@@ -105,7 +105,7 @@ def _mask_key(provider) -> None:
     from ..sources.endpoints import configured_key
     from ..sources.redaction import key_forms
 
-    key = configured_key(provider, provider_connection(provider), os.environ)
+    key = configured_key(provider, connection, os.environ)
     for form in key_forms(key) if key else ():
         mask_secret(form)
 
@@ -124,7 +124,8 @@ def sync_provider(slug: str) -> dict[str, Any]:
     context["slug_label"] = slug
     params = context["params"]
     provider = get_provider(slug)
-    _mask_key(provider)
+    airflow_connection = provider_connection(provider)
+    _mask_key(provider, airflow_connection)
     ti = context["ti"]
     settings = SyncSettings.from_env()
     run = RunInfo(
@@ -142,7 +143,7 @@ def sync_provider(slug: str) -> dict[str, Any]:
             catalog_connector(),
             run,
             options,
-            connection_for=provider_connection,
+            connection_for=lambda _provider: airflow_connection,
             env=os.environ,
             fetch_settings=FetchSettings.from_env(),
         )
