@@ -30,6 +30,14 @@ from benchmarks.measure import PG_DSN, ROOT, create_database, drop_database
 ADMIN = "admin"
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 BENCH_DAGS = ROOT / "benchmarks" / "scheduler_dags"
+
+
+def bundle_config_list() -> str:
+    """The project's dags/ and the benchmark's no-op DAG, as two local bundles (both modes run the no-op DAG)."""
+    return json.dumps([{"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(ROOT / "dags")}},
+                       {"name": "benchmark", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(BENCH_DAGS)}}])
+
+
 LOCAL_SETTINGS = '''"""Benchmark deployment only: every Airflow process of it knows the benchmark's extra provider."""
 from types import MappingProxyType
 
@@ -66,13 +74,11 @@ class Deployment:
         self.password = secrets.token_urlsafe(12)
         (home / "passwords.json").write_text(json.dumps({ADMIN: self.password}))
         self.queue = f"gatewayz_bench_{secrets.token_hex(3)}"
-        bundles = [{"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(ROOT / "dags")}},
-                   {"name": "benchmark", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(BENCH_DAGS)}}]
         self.env = {
             **os.environ,
             **env,
             **airflow_home_settings(home, metadata_url),
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_config_list(),
             "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{secrets.randbelow(15) + 1}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",

@@ -29,10 +29,14 @@ def print_dag_test(result: dict) -> None:
         print(f"| {name} | {run['state']} | {run['wall_seconds']} | {rows['inserted']} | {rows['updated']} | "
               f"{rows['unchanged']} | {rows['missed']} | {rows['deactivated']} | {run['model_rows_written']} | "
               f"{run['model_changes']} |")
-    print("\n| repeat | cold s | unchanged s | unchanged / cold |\n|---|---|---|---|")
+    noop = result.get("noop_floor", {})
+    print("\n| repeat | cold s | unchanged s | unchanged / cold | unchanged above the no-op DAG s |\n|---|---|---|---|---|")
     for pair in result["repeats"]:
         print(f"| {pair['repeat']} | {pair['cold_seconds']} | {pair['unchanged_seconds']} | "
-              f"{pair['unchanged_share_of_cold']:.0%} |")
+              f"{pair['unchanged_share_of_cold']:.0%} | {pair.get('unchanged_above_noop_seconds', '-')} |")
+    if noop:
+        print(f"no-op DAG of the same shape ({noop['mapped_tasks']} mapped tasks) through dag.test: median "
+              f"{noop['median_seconds']} s (runs {noop['runs_seconds']})")
     cold, floor = result["runs"]["cold"]["largest_provider"], result["floor"]
     print(f"\nlargest provider ({cold['slug']}, {result['catalog']['largest_models']} models, "
           f"{result['catalog']['largest_bytes'] / MB:.1f} MB), cold: fetch {cold['fetch_seconds']} s, parse "
