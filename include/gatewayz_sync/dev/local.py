@@ -15,6 +15,7 @@ import argparse
 import getpass
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -111,11 +112,20 @@ def start_embedded_postgres(keep_running: bool = False):
     from pgserver.utils import PostmasterInfo
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    _admin_tools_on_path()
     PGDATA.mkdir(parents=True, exist_ok=True)
     running = PostmasterInfo.read_from_pgdata(PGDATA)
     already_running = running is not None and running.is_running()
     server = pgserver.get_server(PGDATA, cleanup_mode=None if already_running or keep_running else "stop")
     return server, server.get_postmaster_info().socket_dir, not already_running
+
+
+def _admin_tools_on_path() -> None:
+    """As root, pgserver runs PostgreSQL as a user it creates with `useradd`, which lives in an sbin directory that
+    a minimal PATH (containers, CI, a test's environment) leaves out; the first start then fails."""
+    if os.geteuid() != 0 or shutil.which("useradd"):
+        return
+    os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 
 
 def ensure_database(socket_dir: Path, database: str) -> None:
