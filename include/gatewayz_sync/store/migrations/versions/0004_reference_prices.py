@@ -29,6 +29,18 @@ branch_labels = None
 depends_on = None
 
 NOW = sa.text("now()")
+# models_current's select list as migration 0001 created it: extended on upgrade, restored on downgrade.
+VIEW_0001_COLUMNS = """SELECT m.id, m.provider_id, p.slug AS provider_slug, m.provider_model_id, m.name, m.description,
+               m.context_length, m.max_output_tokens, m.input_modalities, m.output_modalities,
+               m.price_input_usd_per_mtok, m.price_output_usd_per_mtok, m.price_cache_read_usd_per_mtok,
+               m.price_cache_write_usd_per_mtok, m.price_reasoning_usd_per_mtok, m.price_request_usd,
+               m.price_image_usd, m.price_web_search_usd, m.price_is_variable, m.raw_pricing,
+               m.supports_tools, m.supports_vision, m.supports_reasoning, m.supports_structured_output,
+               m.is_free, m.deprecation_date, m.shutdown_date, m.raw, m.content_hash, m.first_seen_at,
+               CASE WHEN m.is_active AND m.missing_count = 0 AND p.models_listed_at IS NOT NULL
+                    THEN GREATEST(m.last_seen_at, p.models_listed_at)
+                    ELSE m.last_seen_at END AS last_seen_at,
+               m.missing_count, m.is_active, m.deactivated_at, m.created_at, m.updated_at"""
 PRICE_SOURCES = ("list_api", "operator", "genai-prices", "models.dev", "litellm")
 REFERENCE_SOURCES = ("genai-prices", "models.dev", "litellm")
 BASE_PRICES = (
@@ -145,17 +157,7 @@ def upgrade() -> None:
     op.execute(
         f"""
         CREATE OR REPLACE VIEW models_current AS
-        SELECT m.id, m.provider_id, p.slug AS provider_slug, m.provider_model_id, m.name, m.description,
-               m.context_length, m.max_output_tokens, m.input_modalities, m.output_modalities,
-               m.price_input_usd_per_mtok, m.price_output_usd_per_mtok, m.price_cache_read_usd_per_mtok,
-               m.price_cache_write_usd_per_mtok, m.price_reasoning_usd_per_mtok, m.price_request_usd,
-               m.price_image_usd, m.price_web_search_usd, m.price_is_variable, m.raw_pricing,
-               m.supports_tools, m.supports_vision, m.supports_reasoning, m.supports_structured_output,
-               m.is_free, m.deprecation_date, m.shutdown_date, m.raw, m.content_hash, m.first_seen_at,
-               CASE WHEN m.is_active AND m.missing_count = 0 AND p.models_listed_at IS NOT NULL
-                    THEN GREATEST(m.last_seen_at, p.models_listed_at)
-                    ELSE m.last_seen_at END AS last_seen_at,
-               m.missing_count, m.is_active, m.deactivated_at, m.created_at, m.updated_at,
+        {VIEW_0001_COLUMNS},
                m.{THRESHOLD}, {", ".join(f"m.{c}" for c in VARIANT_PRICES)},
                m.price_source, m.price_confidence, m.price_source_version, m.price_checked_at, m.price_dispute,
                {LIFECYCLE} AS lifecycle
@@ -167,19 +169,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW models_current")
     op.execute(
-        """
+        f"""
         CREATE VIEW models_current AS
-        SELECT m.id, m.provider_id, p.slug AS provider_slug, m.provider_model_id, m.name, m.description,
-               m.context_length, m.max_output_tokens, m.input_modalities, m.output_modalities,
-               m.price_input_usd_per_mtok, m.price_output_usd_per_mtok, m.price_cache_read_usd_per_mtok,
-               m.price_cache_write_usd_per_mtok, m.price_reasoning_usd_per_mtok, m.price_request_usd,
-               m.price_image_usd, m.price_web_search_usd, m.price_is_variable, m.raw_pricing,
-               m.supports_tools, m.supports_vision, m.supports_reasoning, m.supports_structured_output,
-               m.is_free, m.deprecation_date, m.shutdown_date, m.raw, m.content_hash, m.first_seen_at,
-               CASE WHEN m.is_active AND m.missing_count = 0 AND p.models_listed_at IS NOT NULL
-                    THEN GREATEST(m.last_seen_at, p.models_listed_at)
-                    ELSE m.last_seen_at END AS last_seen_at,
-               m.missing_count, m.is_active, m.deactivated_at, m.created_at, m.updated_at
+        {VIEW_0001_COLUMNS}
         FROM models m JOIN providers p ON p.id = m.provider_id
         """
     )
