@@ -38,8 +38,8 @@ from ..store.runs import RunInfo
 from .fetch import load_reference
 from .matching import match_model
 from .price_set import PriceSet
-from .resolve import LIST_API, OPERATOR, Candidate, Resolution, resolve
-from .sources import REFERENCE_SOURCES, ReferenceSource
+from .resolve import LIST_API, OPERATOR, Resolution, resolve
+from .sources import REFERENCE_NAMES, ReferenceSource
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,7 @@ def _decide(state: PriceState, restored: Mapping[int, PriceSet | None], order: t
         api = PriceSet.from_columns({column: state.values[column] for column in PRICE_COLUMNS.values()})
     elif state.source == OPERATOR and state.operator is None:
         api = restored.get(state.model_id)
-    candidates = [Candidate(c.source, c.prices, c.source_version, c.checked_at) for c in state.candidates]
-    return resolve(candidates, list_api=api, operator=state.operator, operator_version=state.operator_version,
+    return resolve(state.candidates, list_api=api, operator=state.operator, operator_version=state.operator_version,
                    order=order)
 
 
@@ -164,7 +163,7 @@ def resolve_prices(connection) -> ResolveSummary:
     """Decide and store every active model's price in one transaction. `connection` is autocommit."""
     started = time.monotonic()
     summary = ResolveSummary()
-    order = tuple(source.name for source in REFERENCE_SOURCES.values())
+    order = REFERENCE_NAMES
     with connection.transaction(), connection.cursor() as cursor:
         lock_for_resolution(cursor)
         states = load_price_state(cursor)

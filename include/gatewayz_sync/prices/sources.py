@@ -158,7 +158,7 @@ def _registry_slugs() -> set[str]:
 
 
 REFERENCE_SOURCES = validate_sources(_REFERENCE_SOURCES, _registry_slugs())
-PRICE_SOURCE_NAMES = ("list_api", "operator", *(s.name for s in _REFERENCE_SOURCES))
+REFERENCE_NAMES = tuple(source.name for source in REFERENCE_SOURCES.values())
 
 
 def get_source(slug: str) -> ReferenceSource:

@@ -15,11 +15,11 @@ from datetime import date
 from typing import Any
 
 from ..catalog.records import dumps_json
-from ..prices.price_set import COLUMNS, PriceSet
+from ..prices.price_set import PriceSet
 from .copy_text import encode_row
+from .prices import PRICE_FIELDS
 from .runs import RunInfo
 
-PRICE_FIELDS = tuple(COLUMNS.values())
 CONTENT_COLUMNS = ("source_model_id", "match_rule", *PRICE_FIELDS, "checked_at", "detail")
 STAGE_COLUMNS = ("model_id", *CONTENT_COLUMNS, "source_version", "content_hash")
 

@@ -90,9 +90,12 @@ def listing_state(connection, slug: str) -> ListingState:
         return ListingState(_settled(cursor, provider_id), digest, validators)
 
 
+MODELS_LOCK_PREFIX = "gatewayz.models."
+
+
 def lock_provider(cursor, slug: str) -> int:
     """Serialize writers of one provider's models and pin the provider row against concurrent deactivation."""
-    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('gatewayz.models.' || %s, 0))", (slug,))
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s || %s, 0))", (MODELS_LOCK_PREFIX, slug))
     cursor.execute(
         "SELECT id, is_active, disabled_by_operator FROM providers WHERE slug = %s FOR NO KEY UPDATE", (slug,)
     )

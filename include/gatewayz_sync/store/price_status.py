@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..prices.price_set import COLUMNS, PriceSet, unit_error
-from ..prices.sources import REFERENCE_SOURCES
+from ..prices.sources import REFERENCE_NAMES
 from .prices import PRICE_FIELDS, load_price_state
 
-REFERENCE_NAMES = tuple(source.name for source in REFERENCE_SOURCES.values())
 STATUS_FILTERS = ("disputed", "confirmed", "single", "api", "operator", "reference", "none")
 _FILTER_SQL = {
     "disputed": "m.price_confidence = 'disputed'",

@@ -14,7 +14,9 @@ from datetime import date, datetime
 from typing import Any
 
 from ..prices.price_set import COLUMNS, PriceSet
+from ..prices.resolve import Candidate
 from .copy_text import encode_row
+from .load import MODELS_LOCK_PREFIX
 
 PRICE_FIELDS = tuple(COLUMNS.values())
 META_FIELDS = ("price_source", "price_confidence", "price_source_version", "price_checked_at", "price_dispute")
@@ -22,14 +24,12 @@ WRITTEN_FIELDS = (*PRICE_FIELDS, *META_FIELDS)
 TRACKED_FIELDS = (*PRICE_FIELDS, "price_source")
 
 
-@dataclass
-class StoredCandidate:
-    source: str
-    prices: PriceSet
-    source_version: str
-    checked_at: date | None
-    status: str | None
-    status_reason: str | None
+@dataclass(frozen=True)
+class StoredCandidate(Candidate):
+    """A reference candidate as stored, with its standing against the model's stored price."""
+
+    status: str | None = None
+    status_reason: str | None = None
 
 
 @dataclass
@@ -53,8 +53,9 @@ class PriceState:
 def lock_for_resolution(cursor) -> None:
     cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('gatewayz.prices', 0))")
     cursor.execute(
-        """SELECT pg_advisory_xact_lock(hashtextextended('gatewayz.models.' || slug, 0))
-           FROM (SELECT slug FROM providers ORDER BY slug) p"""
+        """SELECT pg_advisory_xact_lock(hashtextextended(%s || slug, 0))
+           FROM (SELECT slug FROM providers ORDER BY slug) p""",
+        (MODELS_LOCK_PREFIX,),
     )
 
 

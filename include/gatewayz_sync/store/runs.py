@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..catalog.records import dumps_json
@@ -25,6 +25,11 @@ class RunInfo:
     dag_run_id: str | None
     try_number: int | None
     started_at: datetime
+
+    @classmethod
+    def of_task(cls, ti) -> RunInfo:
+        """The attempt an Airflow task instance is making, starting now."""
+        return cls(dag_id=ti.dag_id, dag_run_id=ti.run_id, try_number=ti.try_number, started_at=datetime.now(UTC))
 
 
 @dataclass

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from ..config import ConcurrencySettings, FetchSettings, SyncSettings
@@ -128,12 +127,7 @@ def sync_provider(slug: str) -> dict[str, Any]:
     _mask_key(provider, airflow_connection)
     ti = context["ti"]
     settings = SyncSettings.from_env()
-    run = RunInfo(
-        dag_id=ti.dag_id,
-        dag_run_id=ti.run_id,
-        try_number=ti.try_number,
-        started_at=datetime.now(UTC),
-    )
+    run = RunInfo.of_task(ti)
     options = LoadOptions.from_settings(
         settings, allow_shrink=bool(params.get("allow_shrink")), dry_run=bool(params.get("dry_run"))
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 from ..config import FetchSettings
@@ -33,7 +32,7 @@ def refresh_reference_source(slug: str) -> dict[str, Any]:
     context = get_current_context()
     context["slug_label"] = slug
     ti = context["ti"]
-    run = RunInfo(dag_id=ti.dag_id, dag_run_id=ti.run_id, try_number=ti.try_number, started_at=datetime.now(UTC))
+    run = RunInfo.of_task(ti)
     try:
         result = refresh_source(
             get_source(slug), catalog_connector(), run, mode=reference_mode(), connection_for=provider_connection,
@@ -63,9 +62,12 @@ def resolve_reference_prices(slugs: list[str] | None) -> dict[str, Any]:
         outcome = reference_outcome(connection, ti.run_id)
     finally:
         connection.close()
-    names = {slug: get_source(slug).name for slug in slugs or []}
-    failed = {name: (outcome.get(name) or ("failed", "no result was recorded"))[1]
-              for name in names.values() if (outcome.get(name) or ("failed",))[0] != "success"}
+    failed = {}
+    for slug in slugs or []:
+        name = get_source(slug).name
+        status, error = outcome.get(name) or ("failed", "no result was recorded")
+        if status != "success":
+            failed[name] = error
     for name, error in sorted(failed.items()):
         log.error("%s: %s", name, error)
     if failed:
