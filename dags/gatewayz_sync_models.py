@@ -11,6 +11,7 @@ from include.gatewayz_sync.notify.deadline import model_sync_deadline
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY, provider_names
 
 CONCURRENCY = ConcurrencySettings.from_env()
+PROVIDER_NAMES = provider_names()
 
 
 @dag(
@@ -30,8 +31,8 @@ CONCURRENCY = ConcurrencySettings.from_env()
             type=["array", "null"],
             items={"type": "string", "enum": sorted(GATEWAY_REGISTRY)},
             uniqueItems=True,
-            examples=list(provider_names()),
-            values_display=provider_names(),
+            examples=list(PROVIDER_NAMES),
+            values_display=PROVIDER_NAMES,
             title="Providers",
             description="The providers to sync. Leave it empty to sync every active provider that an operator has "
             "not disabled. A provider without a model-list API or without credentials is recorded as skipped.",

@@ -13,13 +13,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS
+from ..prices.resolve import CONFIRMED, DISPUTED, LIST_API, OPERATOR, SINGLE
+from ..prices.sources import REFERENCE_NAMES
 
-PRICE_SOURCES = ("list_api", "operator", "genai-prices", "models.dev", "litellm")
-PRICE_CONFIDENCES = ("confirmed", "single", "disputed")
+PRICE_SOURCES = (LIST_API, OPERATOR, *REFERENCE_NAMES)
+PRICE_CONFIDENCES = (CONFIRMED, SINGLE, DISPUTED)
 LIFECYCLES = ("active", "deprecated", "retired")
 SORTS = ("model", "price", "-price", "context", "-context")
 PRICE_FIELDS = ("input", "output")
-CHARTED_PRICES = ("input", "output")
 NUMERIC_OID = 1700
 
 @dataclass(frozen=True)
@@ -108,8 +109,7 @@ def list_models(connection, query: ModelQuery) -> ModelPage:
                 LIMIT %(limit)s OFFSET %(offset)s""",
             {**params, "limit": query.per_page, "offset": (query.page - 1) * query.per_page},
         )
-        names = [column.name for column in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        _, rows = _rows(cursor)
     return ModelPage(rows, total, query)
 
 
@@ -146,7 +146,7 @@ def _decimal(text: str | None) -> Decimal | None:
 def price_steps(first_seen: datetime, current: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, list]:
     """Each charted price from first seen, one point per recorded change (history in the order written)."""
     steps = {}
-    for name in CHARTED_PRICES:
+    for name in PRICE_FIELDS:
         column = PRICE_COLUMNS[name]
         changes = [c for c in history if c["kind"] == "price_changed" and c["field"] == column]
         start = _decimal(changes[0]["old_value"]) if changes else current.get(column)

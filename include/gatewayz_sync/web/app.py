@@ -18,6 +18,7 @@ from ..config import SyncSettings
 from ..store import health as health_model
 from ..store import price_status, run_stats
 from ..store import status as read_model
+from ..store.catalog_reads import provider_choices
 from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
 from .browse import browse_routes
 from .views import render_page, render_prices
@@ -53,9 +54,7 @@ def _catalog():
 def _check_slug(connection, slug: str) -> None:
     """A 404 for a slug the catalog does not know. The catalog, not this package's registry: an installed plugin
     may be older than the bundle whose provider sync wrote the providers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT slug FROM providers ORDER BY slug")
-        known = [slug for (slug,) in cursor.fetchall()]
+    known = [known_slug for known_slug, _ in provider_choices(connection)]
     if slug not in known:
         raise HTTPException(status_code=404, detail=f"unknown provider {slug!r}; known providers: {', '.join(known)}")
 

@@ -55,9 +55,9 @@ def sparkline(points: Sequence[tuple[str, float]], *, label: str, colour: str = 
     return _svg("sparkline", width, height, len(values), label, body)
 
 
-def stacked_bars(columns: Sequence[tuple[str, Mapping[str, int]]], *, label: str,
-                 colours: Mapping[str, str] = OUTCOME_COLOURS, height: int = 150) -> Markup:
-    """One bar per column (a day), its segments stacked in the order of `colours`; a legend below."""
+def stacked_bars(columns: Sequence[tuple[str, Mapping[str, int]]], *, label: str, height: int = 150) -> Markup:
+    """One bar per column (a day), its segments stacked in the order of OUTCOME_COLOURS; a legend below."""
+    colours = OUTCOME_COLOURS
     bar, gap, axis, legend = 24, 12, 16, 18
     width = max(len(columns) * (bar + gap) + gap, 200)
     plot_bottom = height - axis - legend
@@ -87,7 +87,7 @@ def stacked_bars(columns: Sequence[tuple[str, Mapping[str, int]]], *, label: str
 
 
 def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], *, end: datetime, label: str,
-               unit: str = "", width: int = 640, height: int = 220) -> Markup:
+               width: int = 640, height: int = 220) -> Markup:
     """Each series holds its value from one point until the next (then to `end`); an unknown value is a gap."""
     left, right, top, bottom = 64, 12, 10, height - 40
     times = [when for points in series.values() for when, _ in points] + [end]
@@ -122,7 +122,7 @@ def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], 
                 path.append(f"V{y_of(float(following)):.1f}")
             circles.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
                            f'<title>{escape(name)} {escape(when.strftime("%Y-%m-%d %H:%M"))}: {escape(str(value))}'
-                           f"{escape(unit)}</title></circle>")
+                           "</title></circle>")
         plotted += len(circles)
         body.append(f'<g class="series" data-series="{escape(name)}" data-points="{len(circles)}">'
                     f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2"/>{"".join(circles)}</g>')
