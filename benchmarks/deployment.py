@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from benchmarks.measure import PG_DSN, ROOT, create_database, drop_database
+from include.gatewayz_sync.dev.deployment import free_port
 
 ADMIN = "admin"
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
@@ -46,12 +46,6 @@ from include.gatewayz_sync.sources import registry
 
 registry.GATEWAY_REGISTRY = MappingProxyType(benchmark_providers())
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Deployment:

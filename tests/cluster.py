@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 import requests
 
+from include.gatewayz_sync.dev.deployment import free_port
 from include.gatewayz_sync.dev.local import airflow_home_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +36,6 @@ AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 FINISHED_RUN_STATES = ("success", "failed")
 # What a bare host keeps of this process's environment: nothing that points Python or Airflow at the project.
 HOST_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class _AirflowProcesses:

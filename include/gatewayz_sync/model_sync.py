@@ -137,7 +137,12 @@ class Listing:
 
     staged: list[StagedModel]
     digest: str | None
-    validators: str | None
+    validators: dict[str, str] | None
+
+
+def _known_by(hash_prefix: bytes, first: FetchedPage) -> tuple[str | None, dict[str, str] | None]:
+    """The digest and validators a listing starting with this page is known by."""
+    return listing_digest(hash_prefix, first), first.validators.as_json() if first.validators else None
 
 
 def _fetch_listing(connection, slug: str, run: RunInfo, options: LoadOptions, state, normalizer: RecordNormalizer,
@@ -145,31 +150,31 @@ def _fetch_listing(connection, slug: str, run: RunInfo, options: LoadOptions, st
     """Fetch the listing; None when it was confirmed unchanged (nothing to parse or load), else what to load."""
     pages = fetcher.pages(conditional_validators(state, normalizer.hash_prefix))
     first = next(pages)
-    if _confirmed_unchanged(connection, slug, run, options, state, normalizer, first, fetcher, endpoint_source, result):
+    digest, validators = _known_by(normalizer.hash_prefix, first)
+    if _confirmed_unchanged(connection, slug, run, options, state, first, digest, validators, fetcher, endpoint_source,
+                            result):
         return None
     if first.not_modified:
         # The catalog moved after it was read: a 304 has no bytes to load, so ask again unconditionally.
         pages = fetcher.pages()
         first = next(pages)
-    digest = listing_digest(normalizer.hash_prefix, first)
-    validators = first.validators.as_json() if first.validators else None
+        digest, validators = _known_by(normalizer.hash_prefix, first)
     staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result)
     _note_fetch(endpoint_source, fetcher, result)
     return Listing(staged, digest, validators)
 
 
-def _confirmed_unchanged(connection, slug: str, run: RunInfo, options: LoadOptions, state, normalizer: RecordNormalizer,
-                         first: FetchedPage, fetcher: ProviderFetcher, endpoint_source: str, result: RunResult) -> bool:
+def _confirmed_unchanged(connection, slug: str, run: RunInfo, options: LoadOptions, state, first: FetchedPage,
+                         digest: str | None, validators: dict[str, str] | None, fetcher: ProviderFetcher,
+                         endpoint_source: str, result: RunResult) -> bool:
     """The one place that decides a listing is unchanged: a single-response listing byte-identical to the last one
     loaded (or a 304 for it), confirmed against the catalog without parsing or rewriting anything."""
-    digest = listing_digest(normalizer.hash_prefix, first)
     if digest is None or digest != state.listing_digest:
         return False
     _note_fetch(endpoint_source, fetcher, result)
     result.fetch.pages = 1
     return confirm_unchanged_listing(
-        connection, slug, run, digest, options, result,
-        validators=first.validators.as_json() if first.validators else None, not_modified=first.not_modified,
+        connection, slug, run, digest, options, result, validators=validators, not_modified=first.not_modified,
     )
 
 

@@ -46,6 +46,7 @@ class LocalUp:
         }
         self.output = ""
         self.password = ""
+        self._token = ""
 
     def command(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "include.gatewayz_sync.dev.up", *args], env=self.env,
@@ -55,9 +56,13 @@ class LocalUp:
         return json.loads((self.local_dir / "up" / "state.json").read_text())
 
     def token(self) -> str:
-        response = requests.post(f"{self.url}/auth/token", json={"username": "admin", "password": self.password}, timeout=120)
-        response.raise_for_status()
-        return response.json()["access_token"]
+        """One login per deployment: the polls below would otherwise log in every few seconds."""
+        if not self._token:
+            response = requests.post(f"{self.url}/auth/token", json={"username": "admin", "password": self.password},
+                                     timeout=120)
+            response.raise_for_status()
+            self._token = response.json()["access_token"]
+        return self._token
 
     def api(self, path: str, **params) -> dict:
         response = requests.get(f"{self.url}/api/v2{path}", params=params, timeout=120,

@@ -49,8 +49,8 @@ def ensure_pool(client: AirflowClient, env: Mapping[str, str]) -> None:
                                                       "description": "gatewayz model-list requests"})
 
 
-def _set_paused(client: AirflowClient, dag_id: str, paused: bool) -> None:
-    client.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
+def _set_paused(client: AirflowClient, dag_id: str, paused: bool) -> dict:
+    return client.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
 
 
 def _run_provider_sync(client: AirflowClient, timeout: float) -> tuple[str, str]:
@@ -75,7 +75,7 @@ def deploy_hook(client: AirflowClient, settings: Mapping[str, str]) -> tuple[str
     _set_paused(client, MODEL_DAG, paused=True)
     print(f"Running the provider sync ({PROVIDER_DAG}, the deploy hook)...", flush=True)
     run_id, state = _run_provider_sync(client, PROVIDER_SYNC_TIMEOUT)
-    model_dag = client.request("PATCH", f"/api/v2/dags/{MODEL_DAG}", json={"is_paused": False})
+    model_dag = _set_paused(client, MODEL_DAG, paused=False)
     triggered = None
     if state == "success" and settings.get("SYNC_MODELS_ON_STARTUP", "false").strip().lower() in ("1", "true", "yes"):
         triggered = client.request("POST", f"/api/v2/dags/{MODEL_DAG}/dagRuns", json={"logical_date": None})["dag_run_id"]

@@ -104,8 +104,8 @@ def _start(deployment: Deployment, settings: Mapping[str, str], environ: Mapping
     return client
 
 
-def print_access(deployment: Deployment) -> None:
-    password = read_password(deployment.user)
+def print_access(deployment: Deployment, password: str | None = None) -> None:
+    password = password or read_password(deployment.user)
     print(
         f"""
   UI        {deployment.url}   (Dags -> {MODEL_DAG} -> Trigger; Browse -> Model catalog)
@@ -173,7 +173,7 @@ def up(demo: bool, port: int, environ: Mapping[str, str] = os.environ) -> int:
         print(f"Every provider points at the replay server (http://127.0.0.1:{deployment.ports['replay']}), with demo keys.")
     print(f"Provider sync {run_id}: {state}.")
     print(_model_schedule_line(model_dag, settings, triggered))
-    print_access(deployment)
+    print_access(deployment, password)
     if state != "success":
         print(f"\nThe provider sync ended {state}: open it in the UI, or see `make logs`. Airflow keeps running.")
         return 1
