@@ -169,7 +169,7 @@ def watch_http_pool(slugs: list[str] | None) -> dict[str, Any]:
         return {"pool": settings.pool, "started": True}
     deadline = time.monotonic() + settings.pool_wait_seconds
     while True:
-        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=["sync_provider"], run_ids=[ti.run_id]).get(ti.run_id, {})
+        states = _run_task_states(ti, ["sync_provider"])
         waiting = [key for key, state in states.items() if state in WAITING_STATES]
         if states and len(waiting) < len(states):
             log.info("Pool %s admits provider tasks (%d of %d started)", settings.pool, len(states) - len(waiting),
@@ -186,17 +186,24 @@ def watch_http_pool(slugs: list[str] | None) -> dict[str, Any]:
     )
     log.error("%s", message)
     ti.xcom_push(key=POOL_WAIT_XCOM_KEY, value={"pool": settings.pool, "message": message})
-    stuck = [("sync_provider", int(key.rsplit("_", 1)[1])) for key in waiting]
+    stuck = [("sync_provider", _map_index(key)) for key in waiting]
     log.error("Skipping %d provider tasks that never started so the run ends now", len(stuck))
     raise DownstreamTasksSkipped(tasks=stuck)
 
 
+def _run_task_states(ti, task_ids: list[str]) -> dict[str, str]:
+    """These tasks' states in this run; Airflow keys mapped instances `<task id>_<map index>`."""
+    return ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id]).get(ti.run_id, {})
+
+
+def _map_index(key: str) -> int:
+    return int(key.rsplit("_", 1)[1])
+
+
 def task_states(ti) -> dict[str, str]:
-    """This run's task states; Airflow keys mapped instances `sync_provider_<map index>`."""
+    """This run's list and provider task states, or none when Airflow cannot say."""
     try:
-        return ti.get_task_states(
-            dag_id=ti.dag_id, task_ids=["list_providers", "sync_provider"], run_ids=[ti.run_id]
-        ).get(ti.run_id, {})
+        return _run_task_states(ti, ["list_providers", "sync_provider"])
     except Exception as exc:
         log.warning("could not read this run's task states (%s); relying on sync_runs", exc)
         return {}
