@@ -19,6 +19,7 @@ from .conditional import is_not_modified
 from .faults import MAX_HANG_SECONDS, Fault, bend_body, make_looping, with_foreign_link
 
 if TYPE_CHECKING:
+    from ...prices.sources import ReferenceSource
     from .server import ReplayServer
 
 
@@ -78,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
             if pattern.match(parts.path):
                 return self._serve_provider(provider, parts.path, query)
         if (source := self.replay.references.find(parts.path)) is not None:
-            return self._serve_reference(source.slug, self.replay.references.body(source), parts.path, query)
+            return self._serve_reference(source, parts.path, query)
         self.replay.requests.append(LoggedRequest(None, parts.path, query, "Authorization" in self.headers, time.time()))
         self._json(404, {"error": {"message": f"no such path on the replay server: {parts.path}"}})
 
@@ -137,15 +138,15 @@ class Handler(BaseHTTPRequestHandler):
             self.replay._stopping.wait(fault.delay)
         return False
 
-    def _serve_reference(self, slug: str, body: bytes, path: str, query: dict[str, str]) -> None:
+    def _serve_reference(self, source: ReferenceSource, path: str, query: dict[str, str]) -> None:
         """A reference source's document, after the source's queued fault (error status, delay, hang, bad body)."""
-        self.replay.requests.append(LoggedRequest(slug, path, query, "Authorization" in self.headers, time.time()))
-        fault = self.replay._next_fault(slug)
+        self.replay.requests.append(LoggedRequest(source.slug, path, query, "Authorization" in self.headers, time.time()))
+        fault = self.replay._next_fault(source.slug)
         if self._stalled(fault):
             return
         if fault and fault.status is not None and fault.status >= 300:
             return self._send(fault.status, fault.error_body(None), fault.headers)
-        body, content_type = bend_body(fault, body)
+        body, content_type = bend_body(fault, self.replay.references.body(source))
         self._send(200, body, fault.headers if fault else {}, content_type, chunked=bool(fault and fault.chunked))
 
     def _control(self, method: str, path: str) -> None:
