@@ -193,6 +193,15 @@ def scratch_database(prefix: str):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def scratch_catalog(prefix: str):
+    """A connection (autocommit) to a new, empty scratch database: a deployment's catalog before its first sync."""
+    import psycopg
+
+    with scratch_database(prefix) as name, psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+        yield connection
+
+
 @pytest.fixture(scope="session")
 def e2e_catalog_db():
     import psycopg

@@ -24,16 +24,11 @@ import pytest
 from include.gatewayz_sync.dev.local import catalog_connection_json
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from tests import readme
-from tests.cluster import PROJECT_ROOT, BareAirflow
-from tests.conftest import E2E_PAGE_SIZES, PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection, scratch_database
+from tests.cluster import LOCAL_BUNDLE, BareAirflow
+from tests.conftest import E2E_PAGE_SIZES, PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection, scratch_catalog
 
 pytestmark = pytest.mark.slow
 
-LOCAL_BUNDLE = {
-    "name": "gatewayz",
-    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-    "kwargs": {"path": str(PROJECT_ROOT)},
-}
 MISSING_POOL = "gatewayz_provider_http"
 
 
@@ -57,10 +52,7 @@ def provider_connections(replay) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def bare_catalog():
     """An empty database: the provider sync creates the schema."""
-    import psycopg
-
-    with scratch_database("gatewayz_bare_catalog") as name, \
-            psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+    with scratch_catalog("gatewayz_bare_catalog") as connection:
         yield connection
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from include.gatewayz_sync.store import schema
 from include.gatewayz_sync.store.providers import sync_registry
 from tests.alert_receiver import AlertReceiver
 from tests.cluster import AirflowCluster
-from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection
+from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -35,38 +35,34 @@ READ_TIMEOUT_SECONDS = 45
 
 @pytest.fixture(scope="module")
 def deadline_cluster():
-    database = f"gatewayz_deadline_catalog_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    receiver = AlertReceiver().start()
-    replay = ReplayServer().start()
-    cluster = None
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, dbname=database, autocommit=True) as catalog:
-            schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=database))
-            sync_registry(catalog, GATEWAY_REGISTRY.values())
-            catalog.execute("UPDATE providers SET disabled_by_operator = true WHERE slug <> 'groq'")
-        env = {
-            "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_ADMIN_DSN, database),
-            "AIRFLOW_CONN_GATEWAYZ_ALERTS": receiver.connection_json("/alerts"),
-            "GATEWAYZ_BASE_URL_OVERRIDE": replay.base_url_override,
-            "MODEL_SYNC_DEADLINE_MINUTES": str(DEADLINE_SECONDS / 60),
-            "GATEWAYZ_TASK_RETRIES": "0",
-            "GATEWAYZ_HTTP_ATTEMPTS": "1",
-            "GATEWAYZ_HTTP_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS),
-            "GATEWAYZ_ALERT_TIMEOUT_SECONDS": "10",
-        }
-        cluster = AirflowCluster(SESSION_DIR / f"deadline-{secrets.token_hex(2)}", admin_connection, PG_USER, env,
-                                 executor="LocalExecutor", triggerer=True)
-        cluster.start()
-        yield cluster, receiver, replay
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        replay.stop()
-        receiver.close()
-        with admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    with scratch_database("gatewayz_deadline_catalog") as database:
+        receiver = AlertReceiver().start()
+        replay = ReplayServer().start()
+        cluster = None
+        try:
+            with psycopg.connect(PG_ADMIN_DSN, dbname=database, autocommit=True) as catalog:
+                schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=database))
+                sync_registry(catalog, GATEWAY_REGISTRY.values())
+                catalog.execute("UPDATE providers SET disabled_by_operator = true WHERE slug <> 'groq'")
+            env = {
+                "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_ADMIN_DSN, database),
+                "AIRFLOW_CONN_GATEWAYZ_ALERTS": receiver.connection_json("/alerts"),
+                "GATEWAYZ_BASE_URL_OVERRIDE": replay.base_url_override,
+                "MODEL_SYNC_DEADLINE_MINUTES": str(DEADLINE_SECONDS / 60),
+                "GATEWAYZ_TASK_RETRIES": "0",
+                "GATEWAYZ_HTTP_ATTEMPTS": "1",
+                "GATEWAYZ_HTTP_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS),
+                "GATEWAYZ_ALERT_TIMEOUT_SECONDS": "10",
+            }
+            cluster = AirflowCluster(SESSION_DIR / f"deadline-{secrets.token_hex(2)}", admin_connection, PG_USER, env,
+                                     executor="LocalExecutor", triggerer=True)
+            cluster.start()
+            yield cluster, receiver, replay
+        finally:
+            if cluster is not None:
+                cluster.stop()
+            replay.stop()
+            receiver.close()
 
 
 def _time(iso: str) -> float:

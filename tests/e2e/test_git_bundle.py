@@ -30,7 +30,7 @@ from include.gatewayz_sync.dev.local import catalog_connection_json
 from include.gatewayz_sync.sources.registry import get_provider
 from tests import readme
 from tests.cluster import PROJECT_ROOT, BareAirflow
-from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection, scratch_database
+from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection, scratch_catalog
 
 pytestmark = pytest.mark.slow
 
@@ -83,10 +83,7 @@ def plugin_python(origin):
 
 @pytest.fixture(scope="module")
 def git_catalog():
-    import psycopg
-
-    with scratch_database("gatewayz_git_catalog") as name, \
-            psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+    with scratch_catalog("gatewayz_git_catalog") as connection:
         yield connection
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from include.gatewayz_sync.dev.deployment import port_is_free
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from tests.cluster import PROJECT_ROOT, free_port
 from tests.conftest import SESSION_DIR
-from tests.e2e.test_operations import CHROMEDRIVER, CHROMIUM, SCREENSHOTS
+from tests.e2e.test_operations import SCREENSHOTS, headless_chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -157,19 +157,8 @@ def test_the_catch_up_model_sync_loads_every_provider_like_make_demo(local_up):
 
 @pytest.fixture
 def chromium():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1400,1100", f"--user-data-dir={SESSION_DIR / 'chromium-local-up'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(90)
-    yield driver
-    driver.quit()
+    with headless_chromium("chromium-local-up", height=1100, page_load_timeout=90) as driver:
+        yield driver
 
 
 def test_the_trigger_form_runs_the_one_provider_chosen(local_up, chromium):

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -132,11 +133,9 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCREENSHOTS = Path(os.environ.get("GATEWAYZ_SCREENSHOT_DIR", SESSION_DIR / "screenshots"))
 
 
-@pytest.fixture
-def browser():
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("Chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver); "
-                    "`make test` installs them via scripts/ensure-test-deps")
+@contextmanager
+def headless_chromium(profile: str, height: int, page_load_timeout: float):
+    """Debian's Chromium driven by chromedriver, headless, with a profile of its own under the session folder."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -144,12 +143,23 @@ def browser():
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1400,1000", f"--user-data-dir={SESSION_DIR / 'chromium-profile'}"):
+                 "--disable-sync", f"--window-size=1400,{height}", f"--user-data-dir={SESSION_DIR / profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    driver.set_page_load_timeout(page_load_timeout)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser():
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("Chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver); "
+                    "`make test` installs them via scripts/ensure-test-deps")
+    with headless_chromium("chromium-profile", height=1000, page_load_timeout=60) as driver:
+        yield driver
 
 
 def _wait_for_run(cluster, headers, run_id: str, timeout: float = 180) -> str:

@@ -19,8 +19,8 @@ import pytest
 from include.gatewayz_sync.dev.local import catalog_connection_json
 from include.gatewayz_sync.dev.replay.server import ReplayServer
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from tests.cluster import PROJECT_ROOT, BareAirflow
-from tests.conftest import PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection, scratch_database
+from tests.cluster import LOCAL_BUNDLE, BareAirflow
+from tests.conftest import PG_ADMIN_DSN, PG_USER, PROVIDER_KEYS, SESSION_DIR, admin_connection, scratch_catalog
 
 pytestmark = pytest.mark.slow
 
@@ -34,11 +34,8 @@ MODEL_DAG = "gatewayz_sync_models"
 
 @pytest.fixture(scope="module")
 def crash_catalog():
-    import psycopg
-
-    with scratch_database("gatewayz_crash_catalog") as name, \
-            psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
-        yield name, connection
+    with scratch_catalog("gatewayz_crash_catalog") as connection:
+        yield connection.info.dbname, connection
 
 @pytest.fixture(scope="module")
 def deployment(crash_catalog):
@@ -56,9 +53,8 @@ def deployment(crash_catalog):
             "CLOUDFLARE_ACCOUNT_ID": "test-account",
             **{provider.api_key_env: PROVIDER_KEYS[slug] for slug, provider in GATEWAY_REGISTRY.items()},
         }
-        bundle = {"name": "gatewayz", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                  "kwargs": {"path": str(PROJECT_ROOT)}}
-        airflow = BareAirflow(SESSION_DIR / f"crash-{secrets.token_hex(2)}", admin_connection, PG_USER, [bundle], env)
+        airflow = BareAirflow(SESSION_DIR / f"crash-{secrets.token_hex(2)}", admin_connection, PG_USER, [LOCAL_BUNDLE],
+                              env)
         try:
             airflow.start(timeout=300)
             yield airflow, replay
