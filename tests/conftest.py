@@ -16,10 +16,14 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from include.gatewayz_sync.clock import NOW_ENV, pin_session
 from include.gatewayz_sync.dev.local import DAGS_TEST_SETTINGS, airflow_home_settings, catalog_connection_json
 from tests.cluster import AirflowCluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The catalog's clock for the whole session (and every process it starts): what counts retired models, picks
+# genai-prices' dated prices and bounds the alerts' lifecycle window never moves with the calendar.
+PINNED_NOW = "2026-11-28T12:00:00+00:00"
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="gatewayz-tests-"))
 AIRFLOW_HOME = SESSION_DIR / "airflow"
 PG_ADMIN_DSN = os.environ.get(
@@ -54,6 +58,7 @@ os.environ.update(
         "GATEWAYZ_HTTP_READ_TIMEOUT": "5",
         "GATEWAYZ_HTTP_CONNECT_TIMEOUT": "3",
         "CLOUDFLARE_ACCOUNT_ID": "test-account",
+        NOW_ENV: PINNED_NOW,
     }
 )
 for _name in list(os.environ):
@@ -90,7 +95,7 @@ def admin_connection():
 def catalog_connection():
     import psycopg
 
-    return psycopg.connect(PG_ADMIN_DSN, dbname=CATALOG_DB, autocommit=True)
+    return pin_session(psycopg.connect(PG_ADMIN_DSN, dbname=CATALOG_DB, autocommit=True))
 
 
 @pytest.fixture(scope="session", autouse=True)

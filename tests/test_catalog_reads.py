@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
+from include.gatewayz_sync import clock
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.store.catalog_reads import ModelQuery, list_models, model_detail
 from include.gatewayz_sync.store.providers import sync_registry
 
 D = Decimal
-NOW = datetime.now(UTC)
+NOW = clock.now()
 
 
 def add_model(catalog, slug: str, model_id: str, *, name: str | None = None, price_in=None, price_out=None,
@@ -93,7 +94,7 @@ def test_price_source_confidence_and_lifecycle_filters(seeded):
     catalog, ids = seeded
     catalog.execute("UPDATE models SET price_source = 'genai-prices', price_confidence = 'confirmed' WHERE id = %s",
                     (ids["mixtral"],))
-    catalog.execute("UPDATE models SET shutdown_date = now() - interval '1 day' WHERE id = %s", (ids["grok-3"],))
+    catalog.execute("UPDATE models SET shutdown_date = catalog_now() - interval '1 day' WHERE id = %s", (ids["grok-3"],))
     assert ids_of(listing(catalog, price_source="genai-prices")) == ["mixtral_8x7b"]
     assert ids_of(listing(catalog, price_confidence="confirmed")) == ["mixtral_8x7b"]
     assert "grok-3" in ids_of(listing(catalog, lifecycle="retired")), "lifecycle follows the shutdown date"

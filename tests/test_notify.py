@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from include.gatewayz_sync import clock
 from include.gatewayz_sync.notify.digest import change_digest
 from include.gatewayz_sync.notify.messages import MAX_BODY_CHARS, RunRef, failed_run_alert
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
@@ -62,7 +63,7 @@ def test_the_digest_reads_only_notable_changes_of_its_run_largest_moves_first_an
         change(seeded, run, f"m{n}", "added")
     change(seeded, run, "m20", "removed", "missing_count", "1", "2")
     change(seeded, run, "m21", "reappeared", "is_active", "false", "true")
-    soon, later = datetime.now(UTC) + timedelta(days=10), datetime.now(UTC) + timedelta(days=60)
+    soon, later = clock.now() + timedelta(days=10), clock.now() + timedelta(days=60)
     change(seeded, run, "m22", "deprecated", "shutdown_date", None, str(soon))
     change(seeded, run, "m23", "deprecated", "deprecation_date", None, str(later))
     change(seeded, run, "m24", "limits_changed", "context_length", "1000", "2000")

@@ -5,11 +5,11 @@ price checked against an independent reading of its source, and an unchanged rer
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
+from include.gatewayz_sync import clock
 from include.gatewayz_sync.dev.price_report import price_figures
 from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES
 from tests.airflow_helpers import rendered_map_indexes, task_states, xcom_values
@@ -95,7 +95,7 @@ def _litellm(entry: dict) -> dict:
 
 def _genai(providers: list, provider_id: str, model_id: str) -> dict:
     model = next(m for p in providers if p.id == provider_id for m in p.models if m.id == model_id)
-    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    noon = clock.now().replace(hour=12, minute=0, second=0, microsecond=0)
     price = model.get_prices(noon)
     out = {}
     for ours, theirs in (("input", "input_mtok"), ("output", "output_mtok"), ("cache_read", "cache_read_mtok"),

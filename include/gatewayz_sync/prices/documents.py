@@ -12,10 +12,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from .. import clock
 from ..catalog.units import InvalidPrice, usd_per_mtok
 from ..sources.specs import PriceUnit
 from .price_set import PriceSet
@@ -189,8 +190,8 @@ def _base_and_tiers(value: Any) -> tuple[Any, list]:
 
 
 def read_genai_prices(providers: list, on: date | None = None) -> ReferenceIndex:
-    """genai-prices' bundled `providers` (its pydantic types), prices as in force on `on` (today, UTC)."""
-    on = on or datetime.now(UTC).date()
+    """genai-prices' bundled `providers` (its pydantic types), prices as in force on `on` (the catalog's today)."""
+    on = on or clock.today()
     index = ReferenceIndex()
     for provider in providers:
         aliases = index.aliases.setdefault(provider.id, {})

@@ -24,7 +24,7 @@ WITH run_changes AS (
                 WHEN c.kind IN ('added', 'removed', 'reappeared') THEN c.kind
                 WHEN c.kind = 'deprecated' AND c.new_value IS NOT NULL THEN 'lifecycle' END AS section,
            CASE WHEN c.kind = 'deprecated' AND c.new_value IS NOT NULL
-                THEN c.new_value::timestamptz <= now() + make_interval(days => %(lifecycle_days)s) END AS soon
+                THEN c.new_value::timestamptz <= catalog_now() + make_interval(days => %(lifecycle_days)s) END AS soon
     FROM model_changes c JOIN sync_runs s ON s.id = c.sync_run_id
     WHERE s.dag_run_id = %(dag_run_id)s
 ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from ..clock import pin_session
 from ..config import CATALOG_CONN_ID
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,6 @@ def catalog_connector():
             log.error("%s", message)
             raise CatalogUnreachable(message) from None
         connection.autocommit = True
-        return connection
+        return pin_session(connection)
 
     return connect

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .. import clock
 from ..store.catalog_reads import LIFECYCLES, PRICE_CONFIDENCES, PRICE_SOURCES, ModelDetail, ModelPage
 from .charts import SERIES_COLOURS, sparkline, stacked_bars, step_chart
 
@@ -120,7 +121,7 @@ def render_model(detail: ModelDetail) -> str:
     fields = detail.fields
     chart = step_chart(
         {f"{name} (USD per 1M tokens)": points for name, points in detail.price_steps.items()},
-        end=datetime.now(UTC) if fields["is_active"] else fields["listed_last_seen_at"],
+        end=clock.now() if fields["is_active"] else fields["listed_last_seen_at"],
         label=f"input and output price of {fields['provider_slug']} {fields['provider_model_id']} over time",
     )
     hidden = {"raw", "raw_pricing", "effective_lifecycle", "effective_price_source", "listed_last_seen_at"}
