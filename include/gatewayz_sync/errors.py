@@ -1,7 +1,8 @@
 """Why a provider's sync did not succeed, in words an operator can act on; each names the provider.
 
 `retryable` says whether another attempt could help (an outage may pass; a bad key or a pagination loop will
-not), so the task layer can fail fast instead of burning retries.
+not), so the task layer can fail fast instead of burning retries. `retry_now` says whether that attempt should
+come within the same request, seconds later, or only as the task's own retry, minutes later.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ class ProviderSyncError(Exception):
     """Its message may quote the provider, so control characters are escaped once, here, for every reader."""
 
     retryable = True
+    retry_now = True
 
     def __init__(self, slug: str, message: str):
         super().__init__(escape_controls(message))
@@ -46,6 +48,20 @@ class ProviderHttpError(ProviderSyncError):
 
 class ProviderUnreachable(ProviderSyncError):
     """Connection refused, DNS failure or a connection broken mid-response."""
+
+
+class ResolverFailure(ProviderUnreachable):
+    """The resolver could not answer for now: it has already retried by its own settings, so the request is not
+    retried again; the task's retry, minutes later, may find the resolver back."""
+
+    retry_now = False
+
+
+class UnresolvableHost(ResolverFailure):
+    """The host name does not exist for the resolver: no network, or a wrong host. Another attempt gets the same
+    answer, so neither the request nor the task is retried."""
+
+    retryable = False
 
 
 class ProviderTimeout(ProviderSyncError):

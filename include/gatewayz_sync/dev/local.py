@@ -179,7 +179,8 @@ def run_dag(dag_id: str, env: dict[str, str], conf: dict[str, Any] | None = None
     return result.returncode == 0, log_path
 
 
-def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, int]:
+def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The per-provider table of the latest model-sync run; returns its failed count and what the rows say."""
     import psycopg
 
     with psycopg.connect(**connect_kwargs) as connection:
@@ -189,7 +190,7 @@ def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, int]:
         ).fetchone()
         if run is None:
             print("No model sync has finished yet.")
-            return {"failed": 0}
+            return {"failed": 0, "rows": []}
         rows = connection.execute(
             """SELECT DISTINCT ON (provider_slug) provider_slug, status, fetched, inserted, updated, unchanged,
                       deactivated, rejected, COALESCE(error, '')
@@ -206,16 +207,39 @@ def print_summary(connect_kwargs: dict[str, Any]) -> dict[str, int]:
     print(
         f"\nModel sync {run[0]}: {run[2]} ok, {run[3]} failed, {run[4]} skipped; {run[5]} active models"
     )
-    return {"failed": run[3]}
+    return {"failed": run[3], "active": run[5], "rows": [(slug, status, error) for slug, status, *_, error in rows]}
+
+
+def next_step(summary: dict[str, Any]) -> str:
+    """The one line `make run` ends with: what to do next, from what this run met."""
+    from ..sources.registry import GATEWAY_REGISTRY
+
+    rows = summary["rows"]
+    failed = [slug for slug, status, _ in rows if status == "failed"]
+    unreachable = [slug for slug, status, error in rows if status == "failed" and "could not resolve" in error]
+    keyless = {slug for slug, status, error in rows if status == "skipped" and error.startswith("no credentials")}
+    missing_keys = [provider.api_key_env for provider in GATEWAY_REGISTRY.values() if provider.slug in keyless]
+    if failed and len(unreachable) == len(failed):
+        return ("Next: this machine resolves no provider host (no network?): `make demo` runs the same job offline, "
+                f"against recorded provider APIs; online, `make run` syncs the {len(failed)} providers that need no key"
+                + (f", and {', '.join(missing_keys[:3])} ... add more." if missing_keys else "."))
+    if failed:
+        return (f"Next: {len(failed)} provider(s) failed ({', '.join(failed[:5])}): their errors are in the table "
+                "above; `make demo` shows the whole job offline.")
+    if missing_keys:
+        return (f"Next: set a key to sync more providers ({', '.join(missing_keys[:3])}, ... in the "
+                "environment), or `make up` for the real Airflow: UI, REST API, schedule.")
+    return "Next: `make up` for the real Airflow: UI, REST API, the six-hourly schedule."
 
 
 def print_prices(connect_kwargs: dict[str, Any]) -> None:
     import psycopg
 
+    from ..clock import pin_session
     from .price_report import print_price_report
 
     with psycopg.connect(**connect_kwargs, autocommit=True) as connection:
-        print_price_report(connection)
+        print_price_report(pin_session(connection))
 
 
 def demo_environment(replay_url: str) -> dict[str, str]:
@@ -285,12 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"The model sync run failed before recording results; see {log_path}")
             return 1
         if summary["failed"]:
-            print(
-                f"\n{summary['failed']} provider(s) failed (errors above). Without internet access every provider "
-                "that needs no key fails to connect; `make demo` runs the same job offline."
-            )
-            return 1 if args.strict else 0
-        return 0
+            print(f"\n{summary['failed']} provider(s) failed (errors above)"
+                  + ("; `make run STRICT=1` exits non-zero then." if not args.strict else "."))
+        print("\n" + next_step(summary))
+        return 1 if summary["failed"] and args.strict else 0
     finally:
         if replay is not None:
             replay.stop()

@@ -60,10 +60,11 @@ def print_price_report(connection) -> dict[str, Any]:
                  c["reference_disputed"], c["none"], share, c["retired"])
         print("  ".join(str(v).ljust(w) for v, w in zip(cells, WIDTHS, strict=True)))
     unlisted = figures["unlisted"]
+    share = "no models to price" if unlisted["share"] is None else f"{unlisted['share']:.1%}"
     print(
         f"\nProviders whose list API prices none of their models: {len(unlisted['providers'])} providers, "
         f"{unlisted['models']} active models; {unlisted['reference_priced']} priced from references "
-        f"({unlisted['share']:.1%}): {unlisted['reference_confirmed']} confirmed, {unlisted['reference_single']} "
+        f"({share}): {unlisted['reference_confirmed']} confirmed, {unlisted['reference_single']} "
         f"single, {unlisted['reference_disputed']} disputed"
     )
     outside = figures["free_outside_explicit_variants"]

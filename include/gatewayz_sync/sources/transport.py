@@ -20,7 +20,9 @@ from ..errors import (
     ProviderSyncError,
     ProviderTimeout,
     ProviderUnreachable,
+    ResolverFailure,
     ResponseTooLarge,
+    UnresolvableHost,
 )
 from .paging import PageRequest
 from .responses import check_status
@@ -105,7 +107,7 @@ class Transport:
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=wait,
-            retry=retry_if_exception(lambda e: isinstance(e, ProviderSyncError) and e.retryable),
+            retry=retry_if_exception(lambda e: isinstance(e, ProviderSyncError) and e.retryable and e.retry_now),
             sleep=self._sleep,
             reraise=True,
         )
@@ -114,7 +116,7 @@ class Transport:
                 with attempt:
                     return self._get_once(request, conditional)
         except ProviderSyncError as error:
-            if error.retryable and attempts > 1:
+            if error.retryable and error.retry_now and attempts > 1:
                 error.args = (f"{error.args[0]} (after {attempts} attempts)",)
             raise
         raise AssertionError("unreachable")
@@ -167,8 +169,10 @@ class Transport:
                 raise ProviderReadTimeout(self.slug, read_timeout) from None
             if "refused" in text:
                 raise ProviderUnreachable(self.slug, f"connection refused by {self.slug} at {netloc}") from None
-            if "name resolution" in text or "name or service not known" in text or "nodename nor servname" in text:
-                raise ProviderUnreachable(self.slug, f"could not resolve {netloc} for {self.slug} (DNS)") from None
+            if "name or service not known" in text or "nodename nor servname" in text or "no address associated" in text:
+                raise UnresolvableHost(self.slug, f"could not resolve {netloc} for {self.slug} (DNS: no such host)") from None
+            if "name resolution" in text:
+                raise ResolverFailure(self.slug, f"could not resolve {netloc} for {self.slug} (DNS)") from None
             raise ProviderUnreachable(self.slug, f"could not connect to {self.slug} at {netloc}") from None
         except requests.exceptions.ChunkedEncodingError:
             raise ProviderUnreachable(self.slug, f"the connection to {self.slug} broke mid-response") from None
