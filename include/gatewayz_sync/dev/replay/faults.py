@@ -1,7 +1,8 @@
 """Injected misbehaviour for the replay server: one `Fault` per bad answer, and the bodies it bends.
 
-A fault applies to the next `times` list requests of a provider (-1: all of them): an error status, a delay or
-a hung connection, a malformed or padded body, a pagination loop, a next-page link to a foreign host, an error
+A fault applies to the next `times` list requests of a provider (-1: all of them): an error status, a delay, an
+answer held until the test releases it (`hold`, a `threading.Event`), a hung connection, a malformed or padded
+body, a pagination loop, a next-page link to a foreign host, an error
 that echoes the key it received (plain, URL- or base64-encoded, after `echo_offset` filler characters, in a
 JSON message or plain text), or hostile text (`ansi`: terminal escapes and a bidi override).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -32,6 +34,7 @@ class Fault:
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = None
     hang: float | None = None
     malformed: str | None = None
     repeat_cursor: bool = False

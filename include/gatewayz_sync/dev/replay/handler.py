@@ -136,6 +136,10 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if fault and fault.delay:
             self.replay._stopping.wait(fault.delay)
+        if fault and fault.hold is not None:
+            deadline = time.monotonic() + MAX_HANG_SECONDS
+            while not fault.hold.wait(0.2) and not self.replay._stopping.is_set() and time.monotonic() < deadline:
+                pass
         return False
 
     def _serve_reference(self, source: ReferenceSource, path: str, query: dict[str, str]) -> None:
