@@ -58,8 +58,10 @@ PROVIDER_NAMES = provider_names()
     doc_md="""
     Fetches every provider's model list (one mapped task per provider, at most `GATEWAYZ_MAX_ACTIVE_PROVIDERS`
     at once, in the pool `GATEWAYZ_HTTP_POOL` only if one is named), normalizes prices to exact USD per 1M
-    tokens and loads each provider in one transaction. The final task fails the run when any provider failed,
-    or when no provider task could enter the named pool. Conf: `{"providers": ["openai"], "dry_run": true}`.
+    tokens and loads each provider in one transaction. A provider known to skip (no list API, no credentials,
+    disabled by an operator) gets no task: `list_providers` records it as skipped, with the reason.
+    The final task fails the run when any provider failed, or when no provider task could enter the named pool.
+    Conf: `{"providers": ["openai"], "dry_run": true}`.
     `notify` tells the `gatewayz_alerts` connection about failures and changes (best-effort; it runs before
     `finalize` so that `finalize` alone decides the run's state); a run unfinished MODEL_SYNC_DEADLINE_MINUTES
     after it was queued raises a Deadline Alert.

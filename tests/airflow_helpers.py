@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def xcom_values(dag_run, task_id: str) -> dict[int, Any]:
-    """XCom return values of one task in one run, by map index."""
+def xcom_values(dag_run, task_id: str, key: str = "return_value") -> dict[int, Any]:
+    """XCom values (return values unless `key` says otherwise) of one task in one run, by map index."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
         rows = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
         ).all()
         return {row.map_index: XComModel.deserialize_value(row) for row in rows}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 
 import pytest
@@ -52,6 +53,11 @@ def runs(catalog, dag_run) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
+def run_record(catalog, dag_run) -> tuple:
+    return catalog.execute("SELECT status, ok, failed, skipped, dry_run FROM model_sync_runs WHERE dag_run_id = %s",
+                           (dag_run.run_id,)).fetchone()
+
+
 def test_first_sync_loads_every_provider_with_exact_counts_and_prices(providers_synced, run_dag, replay):
     catalog = providers_synced
     run = run_dag("gatewayz_sync_models")
@@ -81,11 +87,21 @@ def test_first_sync_loads_every_provider_with_exact_counts_and_prices(providers_
     states = task_states(run)
     assert states[("finalize", -1)] == "success"
     labels = set(rendered_map_indexes(run, "sync_provider").values())
-    assert {"openrouter", "alpaca", "google-vertex"} <= labels
+    assert len(labels) == 29 and {"openrouter", "google-vertex"} <= labels
+    assert not {"alpaca", "simplismart"} & labels, "a provider known to skip never becomes a task instance"
+    no_api = "no public model list API"
+    assert xcom_values(run, "list_providers", "skipped")[-1] == {"alpaca": no_api, "simplismart": no_api}
+    skipped = catalog.execute(
+        "SELECT provider_slug, xmin::text, provider_id IS NOT NULL FROM sync_runs WHERE dag_run_id = %s "
+        "AND status = 'skipped' ORDER BY id", (run.run_id,)
+    ).fetchall()
+    assert [slug for slug, _, _ in skipped] == ["alpaca", "simplismart"] and all(linked for _, _, linked in skipped)
+    assert len({xmin for _, xmin, _ in skipped}) == 1, "list_providers records the skips together"
     summaries = xcom_values(run, "sync_provider")
     assert all(set(s) >= {"slug", "status", "inserted"} and "models" not in s for s in summaries.values())
     final = xcom_values(run, "finalize")[-1]
     assert final == {"ok": 29, "failed": 0, "skipped": 2, "active_models": sum(EXPECTED_COUNTS.values())}
+    assert run_record(catalog, run) == ("success", 29, 0, 2, False)
     added = catalog.execute("SELECT count(*) FROM model_changes WHERE kind = 'added'").fetchone()[0]
     assert added == sum(EXPECTED_COUNTS.values())
     listed = catalog.execute("SELECT count(*) FROM providers WHERE models_listed_at IS NOT NULL").fetchone()[0]
@@ -177,7 +193,7 @@ def test_dry_run_writes_nothing_but_dry_run_rows(providers_synced, run_dag, repl
     replay.set_records("openrouter", records[:-1])
     before = row_versions(catalog)
     changes_before = catalog.execute("SELECT count(*) FROM model_changes").fetchone()[0]
-    run = run_dag("gatewayz_sync_models", {"providers": ["openrouter", "groq"], "dry_run": True})
+    run = run_dag("gatewayz_sync_models", {"providers": ["openrouter", "groq", "alpaca"], "dry_run": True})
     assert run.state == "success"
     assert row_versions(catalog) == before
     assert catalog.execute("SELECT count(*) FROM model_changes").fetchone()[0] == changes_before
@@ -185,7 +201,9 @@ def test_dry_run_writes_nothing_but_dry_run_rows(providers_synced, run_dag, repl
         "SELECT provider_slug, status, updated, missed, details->'changes' FROM sync_runs WHERE dag_run_id = %s ORDER BY 1",
         (run.run_id,),
     ).fetchall()
-    assert rows == [("groq", "dry_run", 0, 0, None), ("openrouter", "dry_run", 1, 1, {"price_changed": 1})]
+    assert rows == [("alpaca", "skipped", 0, 0, None), ("groq", "dry_run", 0, 0, None),
+                    ("openrouter", "dry_run", 1, 1, {"price_changed": 1})]
+    assert run_record(catalog, run) == ("success", 2, 0, 1, True)
 
 
 def test_one_failing_provider_fails_the_run_but_every_other_provider_is_loaded(providers_synced, run_dag, replay):
@@ -214,7 +232,8 @@ def test_a_single_provider_run_touches_only_that_provider(providers_synced, run_
     assert set(runs(catalog, run)) == {"anthropic"}
 
 
-def test_missing_credentials_skip_the_provider_with_the_reason(providers_synced, run_dag, monkeypatch):
+def test_missing_credentials_skip_the_provider_with_the_reason_and_no_task(providers_synced, run_dag, replay,
+                                                                          monkeypatch):
     catalog = providers_synced
     monkeypatch.delenv("OPENAI_API_KEY")
     run = run_dag("gatewayz_sync_models", {"providers": ["openai", "groq"]})
@@ -223,12 +242,64 @@ def test_missing_credentials_skip_the_provider_with_the_reason(providers_synced,
     assert outcome["openai"][0] == "skipped"
     assert outcome["openai"][-1] == "no credentials (set OPENAI_API_KEY or connection gatewayz_openai)"
     assert outcome["groq"][0] == "success"
-    assert task_states(run)[("sync_provider", 0)] == "skipped"
+    assert rendered_map_indexes(run, "sync_provider") == {0: "groq"}
+    assert task_states(run)[("sync_provider", 0)] == "success"
+    assert replay.requests_for("openai") == []
+    assert run_record(catalog, run) == ("success", 1, 0, 1, False)
+
+
+def test_credentials_only_in_connections_are_found_before_any_provider_task(providers_synced, run_dag, replay,
+                                                                            monkeypatch):
+    catalog = providers_synced
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("CLOUDFLARE_ACCOUNT_ID")
+    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_OPENAI", json.dumps({"conn_type": "http", "password": "sk-in-a-connection"}))
+    run = run_dag("gatewayz_sync_models", {"providers": ["openai", "cloudflare-workers-ai"]})
+    assert run.state == "success"
+    outcome = runs(catalog, run)
+    assert outcome["openai"][0] == "success" and replay.requests_for("openai")[0].auth_present
+    assert outcome["cloudflare-workers-ai"][0] == "skipped"
+    assert outcome["cloudflare-workers-ai"][-1] == (
+        "no account_id (set CLOUDFLARE_ACCOUNT_ID or extra 'account_id' on connection gatewayz_cloudflare_workers_ai)"
+    )
+    assert rendered_map_indexes(run, "sync_provider") == {0: "openai"}
+    listed = {**xcom_values(run, "list_providers"), **xcom_values(run, "list_providers", "skipped")}
+    assert "sk-in-a-connection" not in json.dumps(listed), "a key never reaches XCom"
+
+    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_CLOUDFLARE_WORKERS_AI",
+                       json.dumps({"conn_type": "http", "extra": {"account_id": "test-account"}}))
+    again = run_dag("gatewayz_sync_models", {"providers": ["openai", "cloudflare-workers-ai"]})
+    assert again.state == "success"
+    assert {slug: row[0] for slug, row in runs(catalog, again).items()} == {"openai": "success",
+                                                                             "cloudflare-workers-ai": "success"}
+    assert set(rendered_map_indexes(again, "sync_provider").values()) == {"openai", "cloudflare-workers-ai"}
+
+
+def test_a_provider_an_operator_disabled_is_skipped_without_a_request_or_a_task(providers_synced, run_dag, replay):
+    catalog = providers_synced
+    catalog.execute("UPDATE providers SET disabled_by_operator = true, disabled_reason = 'paused' WHERE slug = 'groq'")
+    run = run_dag("gatewayz_sync_models", {"providers": ["groq", "anthropic"]})
+    assert run.state == "success"
+    outcome = runs(catalog, run)
+    assert (outcome["groq"][0], outcome["groq"][-1]) == ("skipped", "disabled by an operator")
+    assert outcome["anthropic"][0] == "success"
+    assert replay.requests_for("groq") == []
+    assert rendered_map_indexes(run, "sync_provider") == {0: "anthropic"}
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_a_run_whose_providers_all_skip_succeeds_without_provider_tasks(providers_synced, run_dag, replay, dry_run):
+    catalog = providers_synced
+    run = run_dag("gatewayz_sync_models", {"providers": ["alpaca", "simplismart"], "dry_run": dry_run})
+    assert run.state == "success"
+    assert {slug: row[0] for slug, row in runs(catalog, run).items()} == {"alpaca": "skipped", "simplismart": "skipped"}
+    assert [i for i in rendered_map_indexes(run, "sync_provider") if i >= 0] == []
+    assert xcom_values(run, "finalize")[-1] == {"ok": 0, "failed": 0, "skipped": 2, "active_models": 0}
+    assert run_record(catalog, run) == ("success", 0, 0, 2, dry_run)
+    assert replay.requests == []
 
 
 def test_a_connection_overrides_the_registry_endpoint_and_key(providers_synced, run_dag, replay, monkeypatch):
-    import json
-
     monkeypatch.delenv("GATEWAYZ_BASE_URL_OVERRIDE")
     monkeypatch.delenv("MISTRAL_API_KEY")
     monkeypatch.setenv(

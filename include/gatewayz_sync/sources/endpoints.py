@@ -68,13 +68,32 @@ def configured_key(provider: Provider, connection: ConnectionLike | None, env: M
     return (key or "").strip() or None
 
 
+def skip_reason(provider: Provider, connection: ConnectionLike | None, env: Mapping[str, str]) -> str | None:
+    """Why the provider is skipped rather than asked for its list: no list API, no key, no path value; else None.
+
+    The one check for both places that make it: the model sync's `list_providers`, which records the skip before
+    any provider task exists, and `resolve_endpoint`, which raises it as MissingCredentials.
+    """
+    spec = provider.list_api
+    if spec is None:
+        return provider.no_list_reason or "no public model list API"
+    if spec.key_required and configured_key(provider, connection, env) is None:
+        return f"no credentials (set {provider.api_key_env} or connection {provider.connection_id})"
+    extra = connection.extra_dejson if connection is not None else {}
+    for placeholder, env_name in spec.path_params.items():
+        if not (extra.get(placeholder) or env.get(env_name)):
+            return f"no {placeholder} (set {env_name} or extra {placeholder!r} on connection {provider.connection_id})"
+    return None
+
+
 def resolve_endpoint(
     provider: Provider, connection: ConnectionLike | None, env: Mapping[str, str]
 ) -> Endpoint:
-    """Raises MissingCredentials (a skip, not a failure) when a required key or path value is absent."""
+    """Raises MissingCredentials (a skip, not a failure) when there is no list API or a key or path value is absent."""
+    reason = skip_reason(provider, connection, env)
+    if reason is not None:
+        raise MissingCredentials(provider.slug, reason)
     spec = provider.list_api
-    if spec is None:
-        raise MissingCredentials(provider.slug, provider.no_list_reason or "no public model list API")
 
     from_connection = connection_base_url(connection) if connection is not None else None
     override = env.get(BASE_URL_OVERRIDE_ENV, "").strip()
@@ -87,22 +106,9 @@ def resolve_endpoint(
         base_url, source = spec.base_url, "registry"
 
     key = configured_key(provider, connection, env)
-    if key is None and spec.key_required:
-        raise MissingCredentials(
-            provider.slug,
-            f"no credentials (set {provider.api_key_env} or connection {provider.connection_id})",
-        )
-
-    path_values: dict[str, str] = {}
     extra = connection.extra_dejson if connection is not None else {}
-    for placeholder, env_name in spec.path_params.items():
-        value = extra.get(placeholder) or env.get(env_name)
-        if not value:
-            raise MissingCredentials(
-                provider.slug,
-                f"no {placeholder} (set {env_name} or extra {placeholder!r} on connection {provider.connection_id})",
-            )
-        path_values[placeholder] = str(value)
+    path_values = {placeholder: str(extra.get(placeholder) or env.get(env_name))
+                   for placeholder, env_name in spec.path_params.items()}
 
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

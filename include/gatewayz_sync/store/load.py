@@ -28,6 +28,7 @@ from .model_sql import (
     STAGE_COLUMNS,
     UPSERT_SQL,
 )
+from .providers import catalog_skip_reason
 from .runs import (
     DRY_RUN,
     SUCCESS,
@@ -100,14 +101,10 @@ def lock_provider(cursor, slug: str) -> int:
         "SELECT id, is_active, disabled_by_operator FROM providers WHERE slug = %s FOR NO KEY UPDATE", (slug,)
     )
     row = cursor.fetchone()
-    if row is None:
-        raise ProviderSkipped(slug, "not in the catalog yet (run gatewayz_sync_providers)")
-    provider_id, is_active, disabled = row
-    if not is_active:
-        raise ProviderSkipped(slug, "no longer in the registry (deactivated)")
-    if disabled:
-        raise ProviderSkipped(slug, "disabled by an operator")
-    return provider_id
+    reason = catalog_skip_reason(row and row[1:])
+    if reason is not None:
+        raise ProviderSkipped(slug, reason)
+    return row[0]
 
 
 def confirm_unchanged_listing(connection, slug: str, run: RunInfo, digest: str, options: LoadOptions,

@@ -140,3 +140,29 @@ def syncable_slugs(connection) -> list[str]:
             "SELECT slug FROM providers WHERE is_active AND NOT disabled_by_operator ORDER BY slug"
         )
         return [slug for (slug,) in cursor.fetchall()]
+
+
+NOT_IN_CATALOG = "not in the catalog yet (run gatewayz_sync_providers)"
+DEACTIVATED = "no longer in the registry (deactivated)"
+DISABLED = "disabled by an operator"
+
+
+def catalog_skip_reason(row: tuple[bool, bool] | None) -> str | None:
+    """Why the catalog holds a provider back from a model sync, from its (is_active, disabled_by_operator), or None."""
+    if row is None:
+        return NOT_IN_CATALOG
+    is_active, disabled = row
+    if not is_active:
+        return DEACTIVATED
+    return DISABLED if disabled else None
+
+
+def catalog_skip_reasons(connection, slugs: list[str]) -> dict[str, str]:
+    """`catalog_skip_reason` for each of these providers that the catalog holds back, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT slug, is_active, disabled_by_operator FROM providers WHERE slug = ANY(%s)", (list(slugs),)
+        )
+        rows = {slug: (is_active, disabled) for slug, is_active, disabled in cursor.fetchall()}
+    reasons = {slug: catalog_skip_reason(rows.get(slug)) for slug in slugs}
+    return {slug: reason for slug, reason in reasons.items() if reason is not None}

@@ -140,6 +140,24 @@ def record_provider_run_alone(connection, run: RunInfo, slug: str, result: RunRe
         return record_provider_run(cursor, run, slug, result)
 
 
+def record_skipped_runs(connection, run: RunInfo, reasons: Mapping[str, str]) -> None:
+    """One finished `skipped` attempt per provider (slug -> reason), all in one statement: the providers a run
+    knows will skip before any of their tasks would start."""
+    if not reasons:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO sync_runs (dag_id, dag_run_id, try_number, provider_id, provider_slug, started_at,
+                                      finished_at, status, error)
+               SELECT %s, %s, %s, p.id, skip.slug, %s, clock_timestamp(), %s, skip.reason
+               FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS skip (slug, reason, position)
+               LEFT JOIN providers p ON p.slug = skip.slug
+               ORDER BY skip.position""",
+            (run.dag_id, run.dag_run_id, run.try_number, run.started_at, SKIPPED, list(reasons),
+             list(reasons.values())),
+        )
+
+
 def last_success_counts(cursor, slug: str) -> FetchCounts | None:
     """The fetch counts of the provider's last successful attempt (an unchanged listing repeats them)."""
     cursor.execute(

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from ..store.connection import catalog_connector
-from .models import provider_task_states, task_states
+from .models import planned_skips, provider_task_states, task_states
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
         return [unlisted_run_alert(run)]
     connection = catalog_connector()()
     try:
-        outcome = run_outcome(connection, ti.run_id, slugs, provider_task_states(task_states(ti), slugs))
+        outcome = run_outcome(connection, ti.run_id, [*slugs, *planned_skips(ti)],
+                              provider_task_states(task_states(ti), slugs))
         failed = sorted(slug for slug, status in outcome.statuses.items() if status == "failed")
         streaks = failure_streaks(connection, failed)
         changes = run_changes(connection, ti.run_id, min_ratio=Decimal(str(settings.price_move_percent)) / 100,

@@ -48,7 +48,9 @@ def requested_providers(params: dict[str, Any]) -> list[str]:
 
 
 def list_provider_slugs() -> list[str]:
-    """The providers this run covers: conf `providers` if given, else every active, enabled provider.
+    """The providers this run fetches: conf `providers` if given, else every active, enabled provider, less those
+    known to skip (`sync_plan`), whose `skipped` rows this records in one statement and whose reasons it pushes as
+    the XCom `skipped`. Only the returned providers become `sync_provider` task instances.
 
     A conf with unknown keys fails the run before any provider is fetched, and leaves a failed model_sync_runs row.
     The schema is migrated first: on a new deployment the model sync may run (its cron fires on unpause) before
@@ -57,33 +59,42 @@ def list_provider_slugs() -> list[str]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from ..store.providers import syncable_slugs
-    from ..store.runs import RunOutcome, record_dag_run
+    from ..store.providers import catalog_skip_reasons, syncable_slugs
+    from ..store.runs import RunInfo, RunOutcome, record_dag_run, record_skipped_runs
+    from ..sync_plan import SKIPPED_XCOM_KEY, plan_sync
 
     context = get_current_context()
-    params, dag_run = context["params"], context["dag_run"]
+    params, dag_run, ti = context["params"], context["dag_run"], context["ti"]
     migrate_catalog()
     problem = _conf_problem(dict(dag_run.conf or {}))
-    if problem:
-        connection = catalog_connector()()
-        try:
-            record_dag_run(connection, dag_run.dag_id, dag_run.run_id, RunOutcome(), dry_run=False, error=problem)
-        finally:
-            connection.close()
-        raise AirflowFailException(f"Model sync refused: {problem}")
-    requested = requested_providers(params)
-    if requested:
-        log.info("Syncing the providers named in the run conf: %s", ", ".join(requested))
-        return requested
     connection = catalog_connector()()
     try:
-        slugs = syncable_slugs(connection)
+        if problem:
+            record_dag_run(connection, dag_run.dag_id, dag_run.run_id, RunOutcome(), dry_run=False, error=problem)
+            raise AirflowFailException(f"Model sync refused: {problem}")
+        slugs = requested_providers(params)
+        if slugs:
+            log.info("Syncing the providers named in the run conf: %s", ", ".join(slugs))
+        else:
+            slugs = syncable_slugs(connection)
+            if not slugs:
+                log.warning("No active providers in the catalog; has gatewayz_sync_providers run?")
+        plan = plan_sync(slugs, catalog_skip_reasons(connection, slugs), provider_connection, os.environ)
+        record_skipped_runs(connection, RunInfo.of_task(ti), plan.skipped)
     finally:
         connection.close()
-    if not slugs:
-        log.warning("No active providers in the catalog; has gatewayz_sync_providers run?")
-    log.info("Syncing %d providers: %s", len(slugs), ", ".join(slugs))
-    return slugs
+    ti.xcom_push(key=SKIPPED_XCOM_KEY, value=plan.skipped)
+    for slug, reason in plan.skipped.items():
+        log.info("%s skipped: %s", slug, reason)
+    log.info("Syncing %d providers: %s", len(plan.fetch), ", ".join(plan.fetch))
+    return plan.fetch
+
+
+def planned_skips(ti) -> dict[str, str]:
+    """The providers `list_providers` recorded as skipped in this run (none if it did not finish)."""
+    from ..sync_plan import SKIPPED_XCOM_KEY
+
+    return dict(ti.xcom_pull(task_ids="list_providers", key=SKIPPED_XCOM_KEY) or {})
 
 
 def provider_connection(provider):
@@ -219,7 +230,8 @@ def provider_task_states(by_key: dict[str, str], slugs: list[str]) -> dict[str, 
 
 
 def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
-    """Summarize the run from sync_runs and the mapped task states; fail the run if any provider failed, or if the
+    """Summarize the run from sync_runs and the mapped task states (`slugs`: the providers fetched, by map index;
+    those that skipped without a task come from `list_providers`); fail the run if any provider failed, or if the
     providers could not even be listed (a run that synced nothing is never reported as a success)."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
@@ -239,7 +251,7 @@ def finalize_model_sync(slugs: list[str] | None) -> dict[str, Any]:
             record_dag_run(connection, ti.dag_id, ti.run_id, RunOutcome(), dry_run, error=reason, replace=False)
             raise AirflowFailException(f"Model sync failed: {reason}")
         provider_states = provider_task_states(states, slugs)
-        outcome = run_outcome(connection, ti.run_id, slugs, provider_states)
+        outcome = run_outcome(connection, ti.run_id, [*slugs, *planned_skips(ti)], provider_states)
         if pool_wait:
             for slug in slugs:
                 if provider_states.get(slug) == "skipped" and outcome.statuses.get(slug) == "failed":
