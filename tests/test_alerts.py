@@ -90,6 +90,28 @@ def test_a_provider_answering_503_sends_the_failure_alert_then_the_streak_alert(
     assert [m.title for m in alerts.messages("/alerts")] == ["Model sync failed: groq"], "the streak alert once"
 
 
+def test_a_run_that_skips_a_provider_before_any_task_neither_breaks_nor_extends_its_streak(
+    providers_synced, run_dag, replay, alerts, monkeypatch
+):
+    catalog = providers_synced
+    replay.add_fault("groq", status=503, times=-1)
+    assert run_dag("gatewayz_sync_models", {"providers": ["groq"]}).state == "failed"
+    alerts.clear()
+    with monkeypatch.context() as keyless:
+        keyless.delenv("GROQ_API_KEY")
+        skipped = run_dag("gatewayz_sync_models", {"providers": ["groq", "alpaca"]})
+    assert skipped.state == "success"
+    assert statuses(catalog, skipped) == {"groq": "skipped", "alpaca": "skipped"}
+    assert alerts.messages() == [], "a run that only skipped tells nobody"
+
+    failing = run_dag("gatewayz_sync_models", {"providers": ["groq", "alpaca"]})
+    assert failing.state == "failed"
+    failure, streak = alerts.messages("/alerts")
+    assert "1 provider(s) failed, 0 ok, 1 skipped" in failure.message, "the skip without a task is counted"
+    assert "(2 failed runs in a row)" in failure.message
+    assert streak.title == "Model sync: groq failed 2 runs in a row"
+
+
 def _scaled(price: str, factor: str) -> str:
     return str(Decimal(price) * Decimal(factor))
 
