@@ -26,11 +26,13 @@ from typing import Any
 import requests
 
 from ..sources.registry import GATEWAY_REGISTRY
+from ..sync_plan import SKIPPED_XCOM_KEY
 from ..untrusted import escape_controls
 
 MODEL_DAG = "gatewayz_sync_models"
 PROVIDER_DAG = "gatewayz_sync_providers"
 TERMINAL_RUN_STATES = {"success", "failed"}
+FINISHED_TASK_STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -100,21 +102,31 @@ class AirflowClient:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
 
-    def provider_labels(self, dag_id: str, run_id: str) -> list[str]:
-        """The slugs the run covers, by map index (list_providers' return value), once it has run."""
+    def list_providers_xcom(self, dag_id: str, run_id: str, key: str) -> Any:
+        """One XCom value of the run's list_providers task, or None."""
         try:
             entry = self.request(
-                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/list_providers/xcomEntries/return_value",
+                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/list_providers/xcomEntries/{key}",
             )
         except CliError:
-            return []
+            return None
         value = entry.get("value") if isinstance(entry, dict) else None
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                return json.loads(value)
             except ValueError:
-                return []
+                return None
+        return value
+
+    def provider_labels(self, dag_id: str, run_id: str) -> list[str]:
+        """The slugs the run fetches, by map index (list_providers' return value), once it has run."""
+        value = self.list_providers_xcom(dag_id, run_id, "return_value")
         return [str(slug) for slug in value] if isinstance(value, list) else []
+
+    def planned_skips(self, dag_id: str, run_id: str) -> dict[str, str]:
+        """The providers the run skipped before any task of theirs (they have none): slug -> reason."""
+        value = self.list_providers_xcom(dag_id, run_id, SKIPPED_XCOM_KEY)
+        return {str(slug): str(reason) for slug, reason in value.items()} if isinstance(value, dict) else {}
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         document = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
@@ -138,8 +150,6 @@ def _label(ti: dict[str, Any], slugs: list[str]) -> str:
     index = ti.get("map_index", -1)
     if ti["task_id"] != "sync_provider":
         return ti["task_id"]
-    if index < 0:
-        return "providers"
     if index < len(slugs):
         return slugs[index]
     rendered = ti.get("rendered_map_index")
@@ -151,15 +161,20 @@ def follow(client: AirflowClient, dag_id: str, run_id: str, timeout: float, poll
     print(f"Following {dag_id} run {run_id}")
     seen: dict[tuple[str, int], str] = {}
     slugs: list[str] = []
+    skipped: dict[str, str] | None = None
     last_done = -1
     deadline = time.monotonic() + timeout
     state = "queued"
     while time.monotonic() < deadline:
         state = client.run_state(dag_id, run_id)
         instances = client.task_instances(dag_id, run_id)
-        if not slugs and any(ti["task_id"] == "sync_provider" for ti in instances):
+        # Before list_providers ends, the mapped task is one placeholder instance that stands for no provider.
+        mapped = [ti for ti in instances if ti["task_id"] == "sync_provider" and ti.get("map_index", -1) >= 0]
+        if not slugs and mapped:
             slugs = client.provider_labels(dag_id, run_id)
         for ti in sorted(instances, key=lambda t: (t["task_id"] != "list_providers", t.get("map_index", -1))):
+            if ti["task_id"] == "sync_provider" and ti.get("map_index", -1) < 0:
+                continue
             key = (ti["task_id"], ti.get("map_index", -1))
             ti_state = ti.get("state") or "queued"
             if seen.get(key) == ti_state:
@@ -171,12 +186,18 @@ def follow(client: AirflowClient, dag_id: str, run_id: str, timeout: float, poll
                 error = client.provider_error(label, run_id)
                 line += f": {safe(error)}" if error else ""
             print(line, flush=True)
-        mapped = [ti for ti in instances if ti["task_id"] == "sync_provider"]
-        done = sum(1 for ti in mapped if ti.get("state") in ("success", "failed", "skipped", "upstream_failed"))
-        if mapped and done != last_done:
+            if ti["task_id"] == "list_providers" and ti_state == "success" and skipped is None:
+                skipped = client.planned_skips(dag_id, run_id)
+                for slug, reason in skipped.items():
+                    print(f"  {safe(slug):<24} skipped: {safe(reason)}", flush=True)
+        expanding = any(ti["task_id"] == "sync_provider" and ti.get("map_index", -1) < 0
+                        and ti.get("state") not in FINISHED_TASK_STATES for ti in instances)
+        planned = len(skipped or {})
+        done = planned + sum(1 for ti in mapped if ti.get("state") in FINISHED_TASK_STATES)
+        if (mapped or planned) and not expanding and done != last_done:
             running = [_label(ti, slugs) for ti in mapped if ti.get("state") == "running"]
             suffix = f"; running: {safe(', '.join(running))}" if running else ""
-            print(f"  [{done}/{len(mapped)} providers done{suffix}]", flush=True)
+            print(f"  [{done}/{len(mapped) + planned} providers done{suffix}]", flush=True)
             last_done = done
         if state in TERMINAL_RUN_STATES:
             break
