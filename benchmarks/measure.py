@@ -115,6 +115,19 @@ def run_summary(connection, dag_run_id: str) -> dict:
     return {"totals": totals, "model_changes": changes, "providers": providers, "statuses": statuses}
 
 
+def mapped_width(connection, env: dict[str, str]) -> int:
+    """How many `sync_provider` task instances a full model sync maps with these keys: the syncable providers
+    less those it knows will skip (no list API, no key), which get no task. The no-op DAG maps as many."""
+    from benchmarks.catalog import benchmark_providers
+    from include.gatewayz_sync.store.providers import catalog_skip_reasons, syncable_slugs
+    from include.gatewayz_sync.sync_plan import plan_sync
+
+    slugs = syncable_slugs(connection)
+    plan = plan_sync(slugs, catalog_skip_reasons(connection, slugs), lambda _provider: None, env,
+                     registry=benchmark_providers())
+    return len(plan.fetch)
+
+
 def row_versions(connection, table: str = "models") -> dict:
     """Each row's physical version (xmin): a row whose version moved was written."""
     return dict(connection.execute(f"SELECT id, xmin::text FROM {table}").fetchall())

@@ -36,6 +36,7 @@ from benchmarks.measure import (
     high_water_rss,
     load_average,
     machine,
+    mapped_width,
     row_versions,
     rows_written,
     run_summary,
@@ -168,9 +169,7 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
                           "unchanged_seconds": runs["unchanged"]["wall_seconds"],
                           "unchanged_share_of_cold": round(runs["unchanged"]["wall_seconds"]
                                                            / runs["cold"]["wall_seconds"], 3)})
-        from include.gatewayz_sync.store.providers import syncable_slugs
-
-        noop = noop_floor(len(syncable_slugs(connection)))
+        noop = noop_floor(mapped_width(connection, provider_env()))
         replay = replay.swap(workdir / "catalog-churn")
         runs["churn"] = sync_run("churn", dags["gatewayz_sync_models"], connection, sampler)
         sampler.running = False

@@ -38,6 +38,7 @@ def plan_sync(
     held_back: Mapping[str, str],
     connection_for: Callable[[Provider], ConnectionLike | None],
     env: Mapping[str, str],
+    registry: Mapping[str, Provider] = GATEWAY_REGISTRY,
 ) -> SyncPlan:
     """Split a run's providers into those to fetch and those that skip, with the reason their task would give.
 
@@ -49,7 +50,7 @@ def plan_sync(
     fetch: list[str] = []
     skipped: dict[str, str] = {}
     for slug in slugs:
-        reason = _credentials_skip(slug, connection_for, env) or held_back.get(slug)
+        reason = _credentials_skip(registry.get(slug), connection_for, env) or held_back.get(slug)
         if reason is None:
             fetch.append(slug)
         else:
@@ -57,10 +58,9 @@ def plan_sync(
     return SyncPlan(fetch, skipped)
 
 
-def _credentials_skip(slug: str, connection_for: Callable[[Provider], ConnectionLike | None],
+def _credentials_skip(provider: Provider | None, connection_for: Callable[[Provider], ConnectionLike | None],
                       env: Mapping[str, str]) -> str | None:
     """`skip_reason` for a provider; None for a slug the registry does not know (its task fails and names it)."""
-    provider = GATEWAY_REGISTRY.get(slug)
     if provider is None:
         return None
     reason = skip_reason(provider, None, env)
@@ -72,6 +72,6 @@ def _credentials_skip(slug: str, connection_for: Callable[[Provider], Connection
         # Left to the provider's task, which looks the connection up again and fails or retries on its own. Only
         # the error's type is logged: a connection's text may carry its password.
         log.warning("Could not look up connection %s (%s); the %s task decides", provider.connection_id,
-                    type(error).__name__, slug)
+                    type(error).__name__, provider.slug)
         return None
     return reason if connection is None else skip_reason(provider, connection, env)
