@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import Connection
 
+from include.gatewayz_sync.sources.endpoints import configured_key
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.store.providers import catalog_skip_reasons, sync_registry
 from include.gatewayz_sync.store.runs import RunInfo, record_skipped_runs
@@ -56,8 +57,11 @@ def test_a_missing_key_or_account_id_is_looked_up_in_the_connection_as_the_task_
     })
     assert plan_sync(["openai", "cloudflare-workers-ai"], {}, connections, env).fetch == ["openai",
                                                                                         "cloudflare-workers-ai"]
-    blank = Lookups({"gatewayz_openai": Connection(conn_id="gatewayz_openai", conn_type="http", password="  ")})
-    assert plan_sync(["openai"], {}, blank, env).skipped == {"openai": NO_OPENAI_KEY}
+    blank_password = Connection(conn_id="gatewayz_openai", conn_type="http", password="  ")
+    assert plan_sync(["openai"], {}, Lookups({"gatewayz_openai": blank_password}), env).skipped == {
+        "openai": NO_OPENAI_KEY}
+    assert configured_key(GATEWAY_REGISTRY["openai"], blank_password, KEYS) == "sk-env", (
+        "a blank password does not hide the env var's key, so the plan may skip the lookup when the env has one")
 
 
 def test_a_failing_lookup_leaves_the_provider_to_its_task_and_logs_no_connection_text(caplog):

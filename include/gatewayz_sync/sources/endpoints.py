@@ -63,9 +63,12 @@ def _is_loopback(hostname: str | None) -> bool:
 
 
 def configured_key(provider: Provider, connection: ConnectionLike | None, env: Mapping[str, str]) -> str | None:
-    """The provider's key: the connection's password, else its env var; None when neither is set."""
-    key = (connection.password if connection is not None else None) or env.get(provider.api_key_env)
-    return (key or "").strip() or None
+    """The provider's key: the connection's password, else its env var; None when neither is set (a blank one is
+    not set, so a connection only ever adds a key to the environment's)."""
+    for key in (connection.password if connection is not None else None, env.get(provider.api_key_env)):
+        if key and key.strip():
+            return key.strip()
+    return None
 
 
 def skip_reason(provider: Provider, connection: ConnectionLike | None, env: Mapping[str, str]) -> str | None:
