@@ -4,7 +4,8 @@ A listing is unchanged when its bytes are those of the last loaded listing, or w
 conditional request with 304 for them; either way it is confirmed by one function and never parsed.
 
 Every outcome leaves a sync_runs row: success, dry_run, skipped (no key, no list API, disabled) or failed
-(with the cause in plain words). A failed fetch never reaches the database, so existing rows stay exactly as
+(with the cause in plain words). A skip known before the run's provider tasks start is recorded by the run's plan
+(`sync_plan`) instead, and such a provider never gets here. A failed fetch never reaches the database, so existing rows stay exactly as
 they were. Returns a small summary for XCom; the model list itself never leaves this module.
 """
 
