@@ -62,9 +62,10 @@ PROVIDER_NAMES = provider_names()
     disabled by an operator) gets no task: `list_providers` records it as skipped, with the reason.
     The final task fails the run when any provider failed, or when no provider task could enter the named pool.
     Conf: `{"providers": ["openai"], "dry_run": true}`.
-    `notify` tells the `gatewayz_alerts` connection about failures and changes (best-effort; it runs before
-    `finalize` so that `finalize` alone decides the run's state); a run unfinished MODEL_SYNC_DEADLINE_MINUTES
-    after it was queued raises a Deadline Alert.
+    `notify` tells the `gatewayz_alerts` connection about failures and changes (best-effort: it never changes a
+    sync's outcome, but fails itself, and shows on /health, when alerting fails; it runs before `finalize` so
+    that `finalize` alone decides the run's state); a run unfinished MODEL_SYNC_DEADLINE_MINUTES after it was
+    queued raises a Deadline Alert.
     """,
 )
 def gatewayz_sync_models():

@@ -21,7 +21,8 @@ from include.gatewayz_sync.config import TaskRetrySettings
     Migrates the catalog schema, upserts every provider of `GATEWAY_REGISTRY`, deactivates providers that
     left the registry (and their models) and never re-enables one an operator disabled. Trigger it on
     deploy: `airflow dags trigger gatewayz_sync_providers`. Its asset update starts a model sync.
-    `notify` tells the `gatewayz_alerts` connection which providers were deactivated (best-effort).
+    `notify` tells the `gatewayz_alerts` connection which providers were deactivated (best-effort; a failed send is
+    recorded for /health and logged, and does not fail this run).
     """,
 )
 def gatewayz_sync_providers():

@@ -153,25 +153,67 @@ def test_the_digest_names_each_changed_model_with_old_and_new_price_and_an_uncha
 
 
 @pytest.mark.parametrize("receiver_path", ["/fail", "/hang?rto=60"], ids=["answers-500", "hangs"])
-def test_a_receiver_that_fails_or_hangs_leaves_the_sync_outcome_unchanged(providers_synced, run_dag, replay,
-                                                                         receiver, monkeypatch, receiver_path):
+def test_a_receiver_that_fails_or_hangs_fails_notify_but_leaves_the_sync_outcome_unchanged(
+    providers_synced, run_dag, replay, receiver, monkeypatch, receiver_path
+):
+    from include.gatewayz_sync.store.alerting import broken_alerting
+
     receiver.clear()
     monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json(receiver_path))
     monkeypatch.setenv("GATEWAYZ_ALERT_TIMEOUT_SECONDS", "2")
     clean = run_dag("gatewayz_sync_models", {"providers": ["openrouter"]})
-    assert clean.state == "success"
-    assert task_states(clean)[("finalize", -1)] == "success"
-    assert xcom_values(clean, "notify")[-1]["alerts"][0]["outcome"] == ("failed" if "fail" in receiver_path
-                                                                         else "timed out")
+    assert clean.state == "success", "finalize alone decides the run's state"
+    states = task_states(clean)
+    assert states[("notify", -1)] == "failed" and states[("finalize", -1)] == "success"
+    (broken,) = broken_alerting(providers_synced)
+    outcome = "failed" if "fail" in receiver_path else "timed out"
+    assert broken.dag_id == "gatewayz_sync_models" and broken.dag_run_id == clean.run_id
+    assert broken.error.startswith(f"1 of 1 alert(s) not delivered: 'Catalog changes: 225 added' {outcome}")
 
     replay.add_fault("groq", status=503, times=-1)
     failing = run_dag("gatewayz_sync_models", {"providers": ["groq", "openrouter"]})
     assert failing.state == "failed"
     states = task_states(failing)
-    assert states[("notify", -1)] == "success" and states[("finalize", -1)] == "failed"
+    assert states[("notify", -1)] == "failed" and states[("finalize", -1)] == "failed"
     assert statuses(providers_synced, failing) == {"groq": "failed", "openrouter": "success"}
     assert [m.title for m in receiver.messages()][-1] == "Model sync failed: groq", "the send was attempted"
     assert task_durations(failing)["notify"] < 15, "a hanging receiver is cut off by GATEWAYZ_ALERT_TIMEOUT_SECONDS"
+    (still,) = broken_alerting(providers_synced)
+    assert still.since == broken.since and still.dag_run_id == failing.run_id, "broken since the first failure"
+
+
+def test_broken_alerting_shows_on_health_and_the_page_until_a_send_succeeds(providers_synced, run_dag, replay,
+                                                                           receiver, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from include.gatewayz_sync.web.app import create_app
+
+    app = create_app()
+    app.dependency_overrides[app.router.dependencies[0].dependency] = lambda: None
+    client = TestClient(app)
+    receiver.clear()
+    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/fail"))
+    assert run_dag("gatewayz_sync_models", {"providers": ["openrouter"]}).state == "success"
+
+    health = client.get("/health")
+    assert health.status_code == 503
+    body = health.json()
+    assert body["cause"].startswith("alerting broken since "), "named first, before stale providers"
+    assert "1 of 1 alert(s) not delivered: 'Catalog changes: 225 added' failed" in body["cause"]
+    assert body["cause"].endswith("(gatewayz_sync_models)")
+    assert [broken["dag_id"] for broken in body["alerting"]] == ["gatewayz_sync_models"]
+    page = client.get("/page").text
+    assert "Alerting broken since" in page and "Catalog changes: 225 added" in page
+
+    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/alerts"))
+    records = copy.deepcopy(replay.catalog("openrouter").records)
+    next(r for r in records if r["id"] == QWEN)["pricing"]["prompt"] = "0.0000009"
+    replay.set_records("openrouter", records)
+    run = run_dag("gatewayz_sync_models", {"providers": ["openrouter"]})
+    assert task_states(run)[("notify", -1)] == "success"
+    assert [m.title for m in receiver.messages("/alerts")] == ["Catalog changes: 1 price move"]
+    assert client.get("/health").json()["alerting"] == [], "a successful send clears it"
+    assert "Alerting broken" not in client.get("/page").text
 
 
 def test_without_the_connection_nothing_is_sent_and_the_run_says_so(providers_synced, run_dag, replay, receiver,
@@ -234,3 +276,35 @@ def test_a_run_that_cannot_list_its_providers_sends_a_failure_alert(catalog, run
     assert alert.type == "failure" and alert.title == "Model sync failed: could not list providers"
     assert "list_providers did not finish" in alert.message
     assert run.state == "failed"
+
+
+def test_the_pipeline_a_deployment_runs_keeps_alerting_after_reference_prices(providers_synced, run_dag, replay,
+                                                                             alerts):
+    """providers -> models -> prices -> a model sync with a failing provider and a moved price: the reference
+    prices' change rows (text values such as `genai-prices`) must not silence the next run's alerts."""
+    catalog = providers_synced
+    slugs = ["groq", "openai", "openrouter"]
+    assert run_dag("gatewayz_sync_models", {"providers": slugs}).state == "success"
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    reference_rows = catalog.execute(
+        "SELECT count(*) FROM model_changes WHERE field = 'price_source' AND new_value = 'genai-prices'"
+    ).fetchone()[0]
+    assert reference_rows > 0, "the price sync stored reference prices, with text change rows"
+
+    records = copy.deepcopy(replay.catalog("openrouter").records)
+    moved = next(r for r in records if r["id"] == QWEN)
+    moved["pricing"]["prompt"] = "0.0000009"
+    replay.set_records("openrouter", records)
+    replay.add_fault("groq", status=503, times=-1)
+    alerts.clear()
+
+    run = run_dag("gatewayz_sync_models", {"providers": slugs})
+    assert run.state == "failed"
+    states = task_states(run)
+    assert states[("notify", -1)] == "success" and states[("finalize", -1)] == "failed"
+    titles = [m.title for m in alerts.messages("/alerts")]
+    assert titles == ["Model sync failed: groq", "Catalog changes: 1 price move"], titles
+    failure, digest = alerts.messages("/alerts")
+    assert "- groq: HTTP 503 from groq: injected HTTP 503 (after 3 attempts)" in failure.message
+    assert f"- openrouter {QWEN}: input 0.45 -> 0.9 USD/1M tokens (+100.0%)" in digest.message
+    assert xcom_values(run, "notify")[-1]["alerts"][0]["outcome"] == "sent"

@@ -160,3 +160,64 @@ def test_health_names_the_cause_a_monitor_can_act_on(seeded):
     )
     last = last_model_sync_run(seeded)
     assert (last.dag_run_id, last.status) == ("real", "failed")
+
+
+def test_every_kind_and_field_any_writer_records_is_read_without_a_cast_error(seeded):
+    """Rows of every writer's fields, with text values where the field is text, in this run and in others (a
+    condition pushed down to other runs' rows once cast `genai-prices` to numeric and silenced every alert)."""
+    from include.gatewayz_sync.store import model_sql, prices
+    from include.gatewayz_sync.store.catalog_reads import model_detail
+    from include.gatewayz_sync.store.changes import FIELD_TYPES, KINDS
+    from include.gatewayz_sync.store.status import recent_changes
+
+    samples = {"numeric": ("1.5", "2"), "integer": ("1000", "2000"), "text": ("genai-prices", "list_api"),
+               "boolean": ("false", "true"), "timestamp": (None, str(clock.now() + timedelta(days=3))),
+               "text[]": ("{text}", "{text,image}")}
+    written = {field for _, field in model_sql._TRACKED_FIELDS} | set(prices.TRACKED_FIELDS) | {
+        "missing_count", "is_active", "provider"}
+    assert written <= set(FIELD_TYPES), "every field a writer records has a declared type"
+    for run_id in ("r1", "other"):
+        sync_run = attempt(seeded, "openrouter", run_id, "success")
+        for n, field in enumerate(sorted(FIELD_TYPES)):
+            old, new = samples[FIELD_TYPES[field]]
+            for kind in KINDS:
+                change(seeded, sync_run, f"m{1 + n % 30}", kind, field, old, new)
+    seeded.execute(
+        """INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value, source)
+           SELECT provider_id, id, provider_model_id, 'price_changed', 'price_source', NULL, 'genai-prices',
+                  'genai-prices' FROM models LIMIT 3"""
+    )
+    changes = run_changes(seeded, "r1", min_ratio=Decimal("0.1"), lifecycle_days=30, per_section=10)
+    assert changes.totals[PRICE_MOVES] == 15, "the numeric price fields only; a price source is not a move"
+    assert {row.field for row in changes.rows[PRICE_MOVES]} <= set(FIELD_TYPES)
+    assert change_digest(changes, RUN, price_move_percent=10, lifecycle_days=30) is not None
+    total = seeded.execute("SELECT count(*) FROM model_changes").fetchone()[0]
+    assert len(recent_changes(seeded, limit=1000)) == total == 2 * len(FIELD_TYPES) * len(KINDS) + 3
+    model = seeded.execute("SELECT id FROM models WHERE provider_model_id = 'm1'").fetchone()[0]
+    detail = model_detail(seeded, model)
+    assert detail.history and set(detail.price_steps) == {"input", "output"}
+
+
+def test_health_names_broken_alerting_until_a_successful_send_clears_it(seeded):
+    from include.gatewayz_sync.store.alerting import broken_alerting, record_alerting_failed, record_alerting_sent
+
+    record_alerting_sent(seeded, "gatewayz_sync_models", "r0")
+    assert broken_alerting(seeded) == []
+    record_alerting_failed(seeded, "gatewayz_sync_models", "r1", "InvalidTextRepresentation: invalid input\n syntax")
+    record_alerting_failed(seeded, "gatewayz_sync_models", "r2", "1 of 1 alert(s) not delivered")
+    (broken,) = broken_alerting(seeded)
+    first = seeded.execute("SELECT failing_since FROM alert_outcomes").fetchone()[0]
+    assert (broken.since, broken.dag_run_id, broken.error) == (first, "r2", "1 of 1 alert(s) not delivered")
+
+    fresh = [provider("openai", "fresh")]
+    healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=LastRun("r", NOW, "success"),
+                                  paused=False, scheduler=None, alerting=[broken])
+    assert not healthy and body["status"] == "alerting broken"
+    assert body["cause"] == (f"alerting broken since {first.isoformat()}: 1 of 1 alert(s) not delivered "
+                             "(gatewayz_sync_models)")
+    assert body["alerting"] == [broken.as_dict()]
+
+    record_alerting_sent(seeded, "gatewayz_sync_providers", "p1")
+    assert broken_alerting(seeded) == [broken], "another DAG's successful send says nothing about this one"
+    record_alerting_sent(seeded, "gatewayz_sync_models", "r3")
+    assert broken_alerting(seeded) == []

@@ -1,33 +1,78 @@
 """One digest per model-sync run of what changed in the catalog, or nothing when nothing notable changed.
 
-Sections, each with its total and its first entries (largest price moves first): price moves of at least the
-threshold, models added, removed and reappeared, and deprecation or shutdown dates that fall within the
-lifecycle window. Values are the catalog's own: token prices in USD per 1M tokens, other meters in USD.
+Sections, each with its total and its first entries (largest moves first): list-API price jumps held (10x or
+more; the stored price kept), price moves of at least the threshold, fields a listing took away from a model,
+models added, removed and reappeared, deprecation or shutdown dates that fall within the lifecycle window, and
+providers whose listing changed shape. Values are the catalog's own: token prices in USD per 1M tokens, other
+meters in USD.
 """
 
 from __future__ import annotations
 
-from ..catalog.records import PRICE_COLUMNS
-from ..store.alerts import ADDED, LIFECYCLE, PRICE_MOVES, REAPPEARED, REMOVED, ChangeRow, RunChanges
-from .messages import RunRef, clamp, listed
-from .send import INFO, Alert
+from decimal import Decimal
 
-PRICE_LABELS = {column: key.replace("_", " ") for key, column in PRICE_COLUMNS.items()}
+from ..prices.price_set import COLUMNS
+from ..store.alerts import (
+    ADDED,
+    FIELDS_REMOVED,
+    LIFECYCLE,
+    PRICE_MOVES,
+    PRICES_HELD,
+    REAPPEARED,
+    REMOVED,
+    ChangeRow,
+    RunChanges,
+)
+from .messages import RunRef, clamp, listed
+from .send import INFO, WARNING, Alert
+
+PRICE_LABELS = {column: key.replace("_", " ") for key, column in COLUMNS.items()}
 LIFECYCLE_LABELS = {"deprecation_date": "deprecation", "shutdown_date": "shutdown"}
-TITLE_WORDS = {PRICE_MOVES: "price move", ADDED: "added", REMOVED: "removed", REAPPEARED: "reappeared",
-               LIFECYCLE: "lifecycle date"}
+TITLE_WORDS = {PRICES_HELD: ("price jump held", "price jumps held"), PRICE_MOVES: ("price move", "price moves"),
+               FIELDS_REMOVED: ("field removed", "fields removed"), ADDED: ("added", "added"),
+               REMOVED: ("removed", "removed"), REAPPEARED: ("reappeared", "reappeared"),
+               LIFECYCLE: ("lifecycle date", "lifecycle dates")}
 
 
 def counted(section: str, total: int) -> str:
-    word = TITLE_WORDS[section]
-    return f"{total} {word}{'s' if total != 1 and section in (PRICE_MOVES, LIFECYCLE) else ''}"
+    singular, plural = TITLE_WORDS[section]
+    return f"{total} {singular if total == 1 else plural}"
+
+
+def label(field: str | None) -> str:
+    return PRICE_LABELS.get(field or "", field or "")
+
+
+def _unit(field: str) -> str:
+    return "USD/1M tokens" if field.endswith("_per_mtok") else "USD"
 
 
 def price_line(row: ChangeRow) -> str:
-    unit = "USD/1M tokens" if row.field.endswith("_per_mtok") else "USD"
     move = f" ({row.ratio * 100:+.1f}%)" if row.ratio is not None else ""
-    label = PRICE_LABELS.get(row.field, row.field)
-    return f"{row.provider} {row.model}: {label} {row.old_value or 'none'} -> {row.new_value or 'none'} {unit}{move}"
+    return (f"{row.provider} {row.model}: {label(row.field)} {row.old_value or 'none'} -> {row.new_value or 'none'} "
+            f"{_unit(row.field)}{move}")
+
+
+def factor_text(ratio: Decimal | None) -> str:
+    """A held jump's size: `1000x up`, `1000x down`."""
+    if ratio is None:
+        return "from nothing"
+    factor = ratio + 1
+    if factor >= 1:
+        return f"{factor.quantize(Decimal(1)) if factor >= 100 else round(factor, 1)}x up"
+    inverse = 1 / factor if factor else Decimal(0)
+    return f"{inverse.quantize(Decimal(1)) if inverse >= 100 else round(inverse, 1)}x down"
+
+
+def held_line(row: ChangeRow) -> str:
+    return (f"{row.provider} {row.model}: {label(row.field)} {row.old_value} -> {row.new_value} {_unit(row.field)} "
+            f"held ({factor_text(row.ratio)}; the stored price stays)")
+
+
+def removed_field_line(row: ChangeRow) -> str:
+    if row.field in PRICE_LABELS:
+        return f"{row.provider} {row.model}: {label(row.field)} price removed (was {row.old_value} {_unit(row.field)})"
+    return f"{row.provider} {row.model}: {row.field} removed (was {row.old_value})"
 
 
 def lifecycle_line(row: ChangeRow) -> str:
@@ -41,20 +86,29 @@ def model_line(row: ChangeRow) -> str:
 def change_digest(changes: RunChanges, run: RunRef, *, price_move_percent: float,
                   lifecycle_days: int) -> Alert | None:
     """The run's digest, or None when it changed nothing worth telling."""
-    if changes.empty:
+    if changes.empty and not changes.drift:
         return None
     headings = {
+        PRICES_HELD: ("List-API price jumps of 10x or more, held until accepted (an operator_prices row or conf "
+                      "accept_price_jumps)", held_line),
         PRICE_MOVES: (f"Price moves of at least {price_move_percent:g}%", price_line),
+        FIELDS_REMOVED: ("Fields removed", removed_field_line),
         ADDED: ("Added", model_line),
         REMOVED: ("Removed", model_line),
         REAPPEARED: ("Reappeared", model_line),
         LIFECYCLE: (f"Deprecation or shutdown within {lifecycle_days} days", lifecycle_line),
     }
     lines = [f"Catalog changes in run {run.run_id}:"]
+    if changes.drift:
+        drift = [f"{slug}: {'; '.join(notes)}" for slug, notes in sorted(changes.drift.items())]
+        lines += ["", f"Listings that changed shape ({len(drift)}):", *listed(drift)]
     for section, (heading, line) in headings.items():
         total = changes.totals.get(section, 0)
         if total:
             lines += ["", f"{heading} ({total}):", *listed([line(row) for row in changes.rows[section]], total)]
     lines += ["", f"Run: {run.url}"]
-    counts = ", ".join(counted(s, changes.totals[s]) for s in headings if changes.totals.get(s))
-    return Alert(f"Catalog changes: {counts}", clamp("\n".join(lines)), INFO)
+    counts = [counted(s, changes.totals[s]) for s in headings if changes.totals.get(s)]
+    if changes.drift:
+        counts.insert(0, f"{len(changes.drift)} listing{'s' if len(changes.drift) != 1 else ''} changed shape")
+    notify_type = WARNING if changes.drift or changes.totals.get(PRICES_HELD) else INFO
+    return Alert(f"Catalog changes: {', '.join(counts)}", clamp("\n".join(lines)), notify_type)

@@ -11,22 +11,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-PRICE_MOVES, ADDED, REMOVED, REAPPEARED, LIFECYCLE = "price_moves", "added", "removed", "reappeared", "lifecycle"
-SECTIONS = (PRICE_MOVES, ADDED, REMOVED, REAPPEARED, LIFECYCLE)
+from .changes import LIFECYCLE_FIELDS, PRICE_FIELDS
 
-# Casts sit inside CASE: PostgreSQL does not promise to evaluate AND/OR operands in order.
+PRICE_MOVES, ADDED, REMOVED, REAPPEARED, LIFECYCLE = "price_moves", "added", "removed", "reappeared", "lifecycle"
+FIELDS_REMOVED, PRICES_HELD = "fields_removed", "prices_held"
+SECTIONS = (PRICES_HELD, PRICE_MOVES, FIELDS_REMOVED, ADDED, REMOVED, REAPPEARED, LIFECYCLE)
+
+# The run's rows are read first (MATERIALIZED: no condition below is pushed down to other runs' rows), and a
+# value is cast only for the fields whose type says it holds one (store/changes.py): a price change row may be
+# a price source (`genai-prices`), and PostgreSQL does not promise to evaluate AND/OR operands in order.
 RUN_CHANGES_SQL = """
-WITH run_changes AS (
-    SELECT c.id, c.kind, c.field, c.old_value, c.new_value, c.provider_model_id, s.provider_slug AS provider,
-           CASE WHEN c.kind = 'price_changed' AND c.field <> 'price_is_variable'
-                THEN (c.new_value::numeric - c.old_value::numeric) / NULLIF(c.old_value::numeric, 0) END AS ratio,
-           CASE WHEN c.kind = 'price_changed' AND c.field <> 'price_is_variable' THEN 'price_moves'
-                WHEN c.kind IN ('added', 'removed', 'reappeared') THEN c.kind
-                WHEN c.kind = 'deprecated' AND c.new_value IS NOT NULL THEN 'lifecycle' END AS section,
-           CASE WHEN c.kind = 'deprecated' AND c.new_value IS NOT NULL
-                THEN c.new_value::timestamptz <= catalog_now() + make_interval(days => %(lifecycle_days)s) END AS soon
+WITH run_rows AS MATERIALIZED (
+    SELECT c.id, c.kind, c.field, c.old_value, c.new_value, c.provider_model_id, s.provider_slug AS provider
     FROM model_changes c JOIN sync_runs s ON s.id = c.sync_run_id
     WHERE s.dag_run_id = %(dag_run_id)s
+),
+run_changes AS (
+    SELECT r.*,
+           CASE WHEN r.kind IN ('price_changed', 'price_held', 'field_removed') AND r.field = ANY(%(price_fields)s)
+                THEN (r.new_value::numeric - r.old_value::numeric) / NULLIF(r.old_value::numeric, 0) END AS ratio,
+           CASE WHEN r.kind = 'price_changed' AND r.field = ANY(%(price_fields)s) THEN 'price_moves'
+                WHEN r.kind = 'price_held' THEN 'prices_held'
+                WHEN r.kind = 'field_removed' THEN 'fields_removed'
+                WHEN r.kind IN ('added', 'removed', 'reappeared') THEN r.kind
+                WHEN r.kind = 'deprecated' AND r.field = ANY(%(date_fields)s) AND r.new_value IS NOT NULL
+                THEN 'lifecycle' END AS section,
+           CASE WHEN r.kind = 'deprecated' AND r.field = ANY(%(date_fields)s) AND r.new_value IS NOT NULL
+                THEN r.new_value::timestamptz <= catalog_now() + make_interval(days => %(lifecycle_days)s) END AS soon
+    FROM run_rows r
 ),
 notable AS (
     SELECT * FROM run_changes
@@ -60,10 +72,12 @@ class ChangeRow:
 
 @dataclass
 class RunChanges:
-    """Each section's total and its first rows (most significant first), for one DAG run."""
+    """Each section's total and its first rows (most significant first), for one DAG run, and what each provider's
+    listing changed in shape (`drift`: slug -> notes)."""
 
     totals: dict[str, int] = field(default_factory=dict)
     rows: dict[str, list[ChangeRow]] = field(default_factory=lambda: defaultdict(list))
+    drift: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -72,17 +86,27 @@ class RunChanges:
 
 def run_changes(connection, dag_run_id: str, *, min_ratio: Decimal, lifecycle_days: int,
                 per_section: int) -> RunChanges:
-    """The notable changes one DAG run recorded: price moves of at least `min_ratio` (a price appearing, going
-    away or leaving zero always counts), added, removed and reappeared models, and deprecation or shutdown
-    dates that fall within `lifecycle_days` from now."""
+    """The notable changes one DAG run recorded: list-API price jumps held, price moves of at least `min_ratio` (a
+    price appearing or leaving zero always counts), fields removed, added, removed and reappeared models, and
+    deprecation or shutdown dates that fall within `lifecycle_days` from now."""
     changes = RunChanges()
     with connection.cursor() as cursor:
         cursor.execute(RUN_CHANGES_SQL, {"dag_run_id": dag_run_id, "min_ratio": min_ratio,
-                                         "lifecycle_days": lifecycle_days, "per_section": per_section})
+                                         "lifecycle_days": lifecycle_days, "per_section": per_section,
+                                         "price_fields": list(PRICE_FIELDS), "date_fields": list(LIFECYCLE_FIELDS)})
         for section, total, provider, model, field_name, old_value, new_value, ratio in cursor.fetchall():
             changes.totals[section] = total
             changes.rows[section].append(ChangeRow(provider, model, field_name, old_value, new_value, ratio))
+        cursor.execute(DRIFT_SQL, (dag_run_id,))
+        changes.drift = {slug: list(notes) for slug, notes in cursor.fetchall() if notes}
     return changes
+
+
+DRIFT_SQL = """
+SELECT DISTINCT ON (provider_slug) provider_slug, details -> 'drift'
+FROM sync_runs WHERE dag_run_id = %s AND status <> 'running'
+ORDER BY provider_slug, id DESC
+"""
 
 
 FAILURE_STREAKS_SQL = """

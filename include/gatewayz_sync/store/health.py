@@ -3,6 +3,8 @@
 Runs that are never created (the DAG paused, the scheduler down) cannot alert from inside Airflow; an external
 monitor polling `/admin/model-sync/health` sees the catalog go stale, and this report says why: "model sync
 paused", "scheduler not heartbeating since ...", "no model-sync run since ...", failing or stale providers.
+Alerting that fails is a cause of its own ("alerting broken since ...: <error>"): the catalog may be fresh, but
+nobody would be told when it is not, so the report is not healthy either.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .alerting import BrokenAlerting
 from .status import ProviderStatus, health
 
 MAX_NAMED = 10
@@ -67,14 +70,19 @@ def causes(stale: list[dict[str, Any]], *, stale_hours: float, now: datetime, la
 
 
 def health_report(statuses: list[ProviderStatus], *, stale_hours: float, now: datetime, last_run: LastRun | None,
-                  paused: bool | None, scheduler: dict[str, Any] | None) -> tuple[bool, dict[str, Any]]:
-    """Healthy when every tracked provider is fresh (as before); the body names the causes either way."""
-    healthy, stale = health(statuses)
-    found = causes(stale, stale_hours=stale_hours, now=now, last_run=last_run, paused=paused, scheduler=scheduler)
+                  paused: bool | None, scheduler: dict[str, Any] | None,
+                  alerting: list[BrokenAlerting] = ()) -> tuple[bool, dict[str, Any]]:
+    """Healthy when every tracked provider is fresh and alerting works; the body names the causes either way."""
+    fresh, stale = health(statuses)
+    found = [broken.sentence() for broken in alerting]
+    found += causes(stale, stale_hours=stale_hours, now=now, last_run=last_run, paused=paused, scheduler=scheduler)
+    healthy = fresh and not alerting
+    status = "ok" if healthy else ("stale" if not fresh else "alerting broken")
     return healthy, {
-        "status": "ok" if healthy else "stale",
+        "status": status,
         "cause": None if healthy else (found[0] if found else "stale providers"),
         "causes": found,
+        "alerting": [broken.as_dict() for broken in alerting],
         "stale_after_hours": stale_hours,
         "stale": stale,
         "paused": paused,

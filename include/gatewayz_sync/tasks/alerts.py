@@ -1,4 +1,9 @@
-"""Task bodies that tell the operators (connection `gatewayz_alerts`): best-effort, never failing a sync."""
+"""Task bodies that tell the operators (connection `gatewayz_alerts`): best-effort, never silent.
+
+An alert that cannot be computed or delivered never changes a sync's outcome, but it is recorded in the catalog
+(`alert_outcomes`, read by `/health` and the Model catalog page) and the model sync's `notify` task fails, so
+broken alerting shows where operators look; the run's state still comes from `finalize` alone.
+"""
 
 from __future__ import annotations
 
@@ -80,38 +85,78 @@ def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
     return alerts
 
 
-def notify_model_sync(slugs: list[str] | None) -> dict[str, Any]:
-    """Best-effort, never raising: the failed-run alert, providers whose failed runs in a row reached
-    GATEWAYZ_ALERT_FAILED_RUNS, and the run's change digest."""
-    from airflow.sdk import get_current_context
+def _undelivered(result: dict[str, Any]) -> str | None:
+    """What was not delivered, in one line, or None when every alert reached every URL."""
+    failed = [d for d in result["alerts"] if d["outcome"] != "sent"]
+    if not failed:
+        return None
+    shown = "; ".join(f"{d['title']!r} {d['outcome']} ({d['detail']})" for d in failed[:3])
+    return f"{len(failed)} of {len(result['alerts'])} alert(s) not delivered: {shown}"
 
-    ti = get_current_context()["ti"]
+
+def _record_outcome(ti, error: str | None, sent: bool) -> None:
+    """Remember the outcome in the catalog; a catalog that cannot be reached only costs this record."""
+    from ..store.alerting import record_alerting_failed, record_alerting_sent
+
+    try:
+        connection = catalog_connector()()
+        try:
+            if error is not None:
+                record_alerting_failed(connection, ti.dag_id, ti.run_id, error)
+            elif sent:
+                record_alerting_sent(connection, ti.dag_id, ti.run_id)
+        finally:
+            connection.close()
+    except Exception as exc:
+        log.warning("Could not record the alerting outcome in the catalog: %s", exc)
+
+
+def _tell(ti, compute) -> tuple[dict[str, Any], str | None]:
+    """Compute and send the alerts; returns the result and the reason alerting failed (None when it worked)."""
     try:
         connection = _alerts_connection()
         if connection is None:
-            return {"connection": False, "alerts": []}
-        return _send(connection, _model_sync_alerts(ti, None if slugs is None else list(slugs)))
-    except Exception:
+            return {"connection": False, "alerts": []}, None
+        result = _send(connection, compute())
+    except Exception as error:
         log.exception("Alerting failed; the sync's outcome is unchanged")
-        return {"connection": None, "alerts": [], "error": "alerting failed; see the task log"}
+        reason = f"{type(error).__name__}: {' '.join(str(error).split())}"
+        return {"connection": None, "alerts": [], "error": reason}, reason
+    return result, _undelivered(result)
+
+
+def notify_model_sync(slugs: list[str] | None) -> dict[str, Any]:
+    """The failed-run alert, providers whose failed runs in a row reached GATEWAYZ_ALERT_FAILED_RUNS, and the run's
+    change digest. Never touches the sync's outcome; fails itself (after recording why) when alerting failed."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    ti = get_current_context()["ti"]
+    result, failure = _tell(ti, lambda: _model_sync_alerts(ti, None if slugs is None else list(slugs)))
+    _record_outcome(ti, failure, sent=bool(result["alerts"]))
+    if failure is not None:
+        raise AirflowFailException(f"Alerting failed (the sync's outcome is unchanged; see finalize): {failure}")
+    return result
 
 
 def notify_provider_sync(summary: dict[str, Any] | None) -> dict[str, Any]:
-    """Best-effort, never raising: tell the alert connection which providers the provider sync deactivated."""
+    """Tell the alert connection which providers the provider sync deactivated. It is this DAG's leaf, so a failure
+    does not fail the task (the run's state is the provider sync's); it is recorded for `/health` and logged."""
     from airflow.sdk import get_current_context
 
     from ..notify.messages import deactivation_alert
 
     ti = get_current_context()["ti"]
-    try:
-        connection = _alerts_connection()
-        if connection is None:
-            return {"connection": False, "alerts": []}
+
+    def compute() -> list:
         deactivated = list((summary or {}).get("deactivated") or [])
-        alerts = []
-        if deactivated:
-            alerts.append(deactivation_alert(_run_ref(ti), deactivated, int(summary.get("models_deactivated") or 0)))
-        return _send(connection, alerts)
-    except Exception:
-        log.exception("Alerting failed; the provider sync's outcome is unchanged")
-        return {"connection": None, "alerts": [], "error": "alerting failed; see the task log"}
+        if not deactivated:
+            return []
+        return [deactivation_alert(_run_ref(ti), deactivated, int(summary.get("models_deactivated") or 0))]
+
+    result, failure = _tell(ti, compute)
+    _record_outcome(ti, failure, sent=bool(result["alerts"]))
+    if failure is not None:
+        log.error("Alerting failed (recorded for /health): %s", failure)
+        result["error"] = failure
+    return result

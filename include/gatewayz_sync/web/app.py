@@ -18,6 +18,7 @@ from ..config import SyncSettings
 from ..store import health as health_model
 from ..store import price_status, run_stats
 from ..store import status as read_model
+from ..store.alerting import broken_alerting
 from ..store.catalog_reads import provider_choices
 from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
 from .browse import browse_routes
@@ -29,7 +30,8 @@ MAX_OFFSET = 1_000_000
 MAX_BIGINT = 2**63 - 1
 HEALTH_RUNS, OUTCOME_DAYS = 20, 14
 ChangeKind = Literal[
-    "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated"
+    "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated",
+    "field_removed", "price_held",
 ]
 PriceStatusFilter = Literal["disputed", "confirmed", "single", "api", "operator", "reference", "none"]
 
@@ -84,6 +86,7 @@ def status_document(connection, provider: str | None, limit: int, offset: int, h
             connection, days=health_days or OUTCOME_DAYS, today=now.date()
         ),
         "totals": totals,
+        "alerting": [broken.as_dict() for broken in broken_alerting(connection)],
         "next_model_sync": next_model_sync(),
         "limit": limit,
         "offset": offset,
@@ -121,9 +124,10 @@ def create_app() -> FastAPI:
         with _catalog() as connection:
             statuses = read_model.provider_statuses(connection, stale_hours=settings.stale_hours, now=now, limit=100_000)
             last_run = health_model.last_model_sync_run(connection)
+            alerting = broken_alerting(connection)
         healthy, body = health_model.health_report(
             statuses, stale_hours=settings.stale_hours, now=now, last_run=last_run,
-            paused=next_model_sync().get("paused"), scheduler=scheduler_health(),
+            paused=next_model_sync().get("paused"), scheduler=scheduler_health(), alerting=alerting,
         )
         return JSONResponse(body, status_code=200 if healthy else 503)
 
