@@ -54,6 +54,23 @@ PROVIDER_NAMES = provider_names()
             "untouched. Each model missing from a loaded listing counts a miss and is deactivated after "
             "MODEL_MISS_THRESHOLD (default 2) misses in a row, so removing them takes that many runs with this on.",
         ),
+        "allow_field_loss": Param(
+            False,
+            type=["boolean", "null"],
+            title="Allow field loss",
+            description="Load a listing even when it takes a field (a price, the context length, max output, "
+            "modalities, a capability) away from more than MODEL_FIELD_LOSS_GUARD_RATIO (default 30%) of the "
+            "provider's listed models that had it, and from at least MODEL_FIELD_LOSS_GUARD_MIN_MODELS (default 5); "
+            "without it such a listing fails the provider and writes nothing. Checked with allow_shrink too.",
+        ),
+        "accept_price_jumps": Param(
+            False,
+            type=["boolean", "null"],
+            title="Accept price jumps",
+            description="Store list-API prices that moved 10x or more from the stored ones. Without it such a price "
+            "is held: the stored price stays and the new value waits as a disputed list_api candidate (see /prices) "
+            "until a run with this on, or an operator_prices row, accepts it.",
+        ),
     },
     doc_md="""
     Fetches every provider's model list (one mapped task per provider, at most `GATEWAYZ_MAX_ACTIVE_PROVIDERS`

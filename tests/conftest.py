@@ -45,6 +45,9 @@ def fake_key(slug: str) -> str:
 
 
 PROVIDER_KEYS: dict[str, str] = {}
+# dag.test() keeps a run's conf in the DAG object's params: a test run spells every param out.
+MODEL_SYNC_DEFAULTS = {"providers": [], "dry_run": False, "allow_shrink": False, "allow_field_loss": False,
+                       "accept_price_jumps": False}
 
 os.environ.update(
     {
@@ -172,7 +175,7 @@ def dagbag(airflow_metadata_db):
 def run_dag(dagbag):
     """Run a DAG through `dag.test()` and return the DagRun."""
 
-    defaults = {"gatewayz_sync_models": {"providers": [], "dry_run": False, "allow_shrink": False}}
+    defaults = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
 
     def run(dag_id: str, conf: dict | None = None):
         # dag.test() keeps a run's conf in the DAG object's params; spell every param out each time.

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MODEL_SYNC_DEFAULTS
+
 DAG_FILES = sorted((Path(__file__).resolve().parents[1] / "dags").glob("*.py"))
 EXPECTED_DAGS = {"gatewayz_sync_providers", "gatewayz_sync_models", "gatewayz_sync_prices"}
 
@@ -188,11 +190,13 @@ def test_the_trigger_form_offers_every_provider_by_name_and_requires_nothing(dag
     assert providers["values_display"] == {slug: p.name for slug, p in GATEWAY_REGISTRY.items()}
     assert providers["values_display"]["openrouter"] == "OpenRouter"
     assert providers["items"]["enum"] == sorted(GATEWAY_REGISTRY)
-    for name in ("providers", "dry_run", "allow_shrink"):
+    for name in ("providers", "dry_run", "allow_shrink", "allow_field_loss", "accept_price_jumps"):
         param = params.get_param(name)
         assert "null" in param.schema["type"], name
         assert param.schema["title"] and param.description, name
     assert "70%" in params.get_param("allow_shrink").description
+    assert "30%" in params.get_param("allow_field_loss").description
+    assert "10x" in params.get_param("accept_price_jumps").description
 
 
 def test_a_cleared_form_means_the_defaults(dagbag, catalog):
@@ -201,16 +205,17 @@ def test_a_cleared_form_means_the_defaults(dagbag, catalog):
     from include.gatewayz_sync.tasks import requested_providers
 
     sync_registry(catalog, GATEWAY_REGISTRY.values())
-    cleared = _model_sync_params(dagbag, {"providers": None, "dry_run": None, "allow_shrink": None})
-    assert cleared == {"providers": None, "dry_run": None, "allow_shrink": None}
+    cleared = _model_sync_params(dagbag, dict.fromkeys(MODEL_SYNC_DEFAULTS))
+    assert cleared == dict.fromkeys(MODEL_SYNC_DEFAULTS)
     defaults = _model_sync_params(dagbag, {})
-    assert defaults == {"providers": [], "dry_run": False, "allow_shrink": False}
+    assert defaults == MODEL_SYNC_DEFAULTS
     assert requested_providers(cleared) == requested_providers(defaults) == [], "no provider named: all of them"
     assert syncable_slugs(catalog) == sorted(GATEWAY_REGISTRY)
 
 
 @pytest.mark.parametrize("conf", [{"providers": ["nope"]}, {"providers": ["openai", "openai"]}, {"providers": "openai"},
-                                  {"providers": [{"slug": "openai"}]}, {"dry_run": "yes"}, {"allow_shrink": 1}])
+                                  {"providers": [{"slug": "openai"}]}, {"dry_run": "yes"}, {"allow_shrink": 1},
+                                  {"allow_field_loss": "true"}, {"accept_price_jumps": 1}])
 def test_conf_outside_the_form_is_refused(dagbag, conf):
     from airflow.sdk.exceptions import ParamValidationError
 

@@ -77,7 +77,10 @@ def test_operator_price_over_list_api_over_reference(synced, run_dag, replay):
     operator_changes = changes_since(catalog, mark)
     assert {(m, f, s) for m, _, f, _, _, s in operator_changes} >= {
         (api_model, "price_input_usd_per_mtok", "operator"), ("gpt-4o", "price_source", "operator")}
-    assert {kind for _, kind, *_ in operator_changes} == {"price_changed"}
+    removed = [(f, old, new) for _, kind, f, old, new, _ in operator_changes if kind == "field_removed"]
+    assert {kind for _, kind, *_ in operator_changes} <= {"price_changed", "field_removed"}
+    assert removed and all(f.startswith("price_") and old is not None and new is None for f, old, new in removed), \
+        "a price the operator's row does not give is removed, recorded with its old value"
 
     # the provider moves its list price: the sync keeps the operator price and reports no change for it
     records = copy.deepcopy(replay.catalog("groq").records)

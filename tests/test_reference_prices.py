@@ -13,10 +13,10 @@ from include.gatewayz_sync import clock
 from include.gatewayz_sync.dev.price_report import price_figures
 from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES
 from tests.airflow_helpers import rendered_map_indexes, task_states, xcom_values
-from tests.conftest import CATALOG_TABLES, TEST_PAGE_SIZES, catalog_connection
+from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, TEST_PAGE_SIZES, catalog_connection
 
 D = Decimal
-RUN_DEFAULTS = {"gatewayz_sync_models": {"providers": [], "dry_run": False, "allow_shrink": False}}
+RUN_DEFAULTS = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
 EXPECTED_RULES = {
     "genai-prices": {"exact": 112, "source-alias": 84},
     "models.dev": {"exact": 164, "snapshot-alias+exact": 27},

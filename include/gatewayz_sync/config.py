@@ -87,6 +87,8 @@ class SyncSettings:
     miss_threshold: int = 2
     stale_hours: float = 12.0
     shrink_guard_ratio: float = 0.7
+    field_loss_ratio: float = 0.3
+    field_loss_min_models: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SyncSettings:
@@ -94,6 +96,10 @@ class SyncSettings:
             miss_threshold=int(_number(env, "MODEL_MISS_THRESHOLD", cls.miss_threshold, 1, 100)),
             stale_hours=_number(env, "MODEL_SYNC_STALE_HOURS", cls.stale_hours, 0.01, 24 * 365),
             shrink_guard_ratio=_number(env, "MODEL_SHRINK_GUARD_RATIO", cls.shrink_guard_ratio, 0, 1),
+            field_loss_ratio=_number(env, "MODEL_FIELD_LOSS_GUARD_RATIO", cls.field_loss_ratio, 0, 1),
+            field_loss_min_models=int(
+                _number(env, "MODEL_FIELD_LOSS_GUARD_MIN_MODELS", cls.field_loss_min_models, 1, 1_000_000)
+            ),
         )
 
 

@@ -109,5 +109,17 @@ class SuspiciousShrink(ProviderSyncError):
         self.active = active
 
 
+class SuspiciousFieldLoss(ProviderSyncError):
+    """A listing would take fields away from a large share of the models that had them (a renamed price object,
+    a moved limit): nothing of the provider is written."""
+
+    def __init__(self, slug: str, losses: list[str]):
+        super().__init__(
+            slug,
+            f"suspicious field loss: the listing from {slug} would remove {'; '.join(losses)}; nothing was written "
+            "(re-run with conf allow_field_loss=true if the provider really dropped them)",
+        )
+
+
 class CatalogUnavailable(ProviderSyncError):
     """The catalog database failed mid-sync; the provider's transaction rolled back and a retry can succeed."""

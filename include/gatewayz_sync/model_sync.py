@@ -24,6 +24,7 @@ import requests
 from tenacity import Retrying, stop_after_delay, wait_exponential
 
 from .catalog.normalize import RecordNormalizer
+from .catalog.shape import ListingShape, drift_notes
 from .config import FetchSettings
 from .errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
 from .sources.endpoints import ConnectionLike, resolve_endpoint
@@ -161,8 +162,20 @@ def _fetch_listing(connection, slug: str, run: RunInfo, options: LoadOptions, st
         first = next(pages)
         digest, validators = _known_by(normalizer.hash_prefix, first)
     staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result)
+    _note_shape(slug, state, normalizer, result)
     _note_fetch(endpoint_source, fetcher, result)
     return Listing(staged, digest, validators)
+
+
+def _note_shape(slug: str, state: ListingState, normalizer: RecordNormalizer, result: RunResult) -> None:
+    """The listing's shape, and how it drifted from the last successful listing's, into the attempt's record."""
+    shape = normalizer.shape.shape()
+    result.details["shape"] = shape.as_dict()
+    notes = drift_notes(ListingShape.from_dict(state.previous_shape), state.previous_report, shape,
+                        result.details["normalize"])
+    if notes:
+        result.details["drift"] = notes
+        log.warning("%s: the listing changed shape: %s", slug, "; ".join(notes))
 
 
 def _confirmed_unchanged(connection, slug: str, run: RunInfo, options: LoadOptions, state, first: FetchedPage,

@@ -256,7 +256,8 @@ def test_row8_conf_is_bounded_at_the_plugin_and_checked_by_the_run(providers_syn
         requests.post(f"{cluster.url}{PLUGIN}/all", json={"dry_run": "maybe"}, headers=headers, timeout=60),
     ]
     assert [r.status_code for r in refusals] == [422, 422, 422, 413, 422], [r.text[:120] for r in refusals]
-    assert "surprise" in refusals[0].json()["detail"] and "allowed: dry_run, allow_shrink, unpause" in refusals[1].json()["detail"]
+    assert "surprise" in refusals[0].json()["detail"]
+    assert "allowed: dry_run, allow_shrink, allow_field_loss, accept_price_jumps, unpause" in refusals[1].json()["detail"]
     assert _runs(cluster) == before, "no run was created"
 
     run_id = _trigger(cluster, {"providers": ["groq"], "surprise": 1})
@@ -264,5 +265,6 @@ def test_row8_conf_is_bounded_at_the_plugin_and_checked_by_the_run(providers_syn
     status, details = e2e_catalog.execute(
         "SELECT status, details FROM model_sync_runs WHERE dag_run_id = %s", (run_id,)).fetchone()
     assert status == "failed"
-    assert details["error"] == "unknown conf key(s) ['surprise']; a model sync accepts only ['providers', 'dry_run', 'allow_shrink']"
+    assert details["error"] == ("unknown conf key(s) ['surprise']; a model sync accepts only ['providers', 'dry_run', "
+                                "'allow_shrink', 'allow_field_loss', 'accept_price_jumps']")
     assert e2e_catalog.execute("SELECT count(*) FROM sync_runs WHERE dag_run_id = %s", (run_id,)).fetchone()[0] == 0

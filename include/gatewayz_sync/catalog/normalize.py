@@ -2,7 +2,8 @@
 
 A broken field is nulled and counted with a reason; a record without a usable id is rejected and counted;
 neither ever aborts the provider. The provider's own id is kept verbatim. Duplicate ids in one listing are
-collapsed to their first occurrence.
+collapsed to their first occurrence. The keys every record carries are counted (`shape`), so a listing whose
+shape drifted can be named.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .records import (
     dumps_json,
     hash_prefix,
 )
+from .shape import ShapeCounter
 from .units import InvalidPrice, usd_each, usd_per_mtok
 
 
@@ -77,6 +79,7 @@ class RecordNormalizer:
         self.prepare = quirks.RECORD_QUIRKS[spec.quirk] if spec.quirk else None
         self.keep = quirks.RECORD_FILTERS[spec.record_filter] if spec.record_filter else None
         self.report = NormalizeReport()
+        self.shape = ShapeCounter()
         self._seen_ids: set[str] = set()
 
     def normalize_all(self, records: Iterable[Any]) -> Iterator[NormalizedModel]:
@@ -102,6 +105,7 @@ class RecordNormalizer:
         if self.keep is not None and not self.keep(record):
             report.filtered_out += 1
             return None
+        self.shape.count(record)
         view = self.prepare(record) if self.prepare else record
         model_id = read_path(view, self.fields.id)
         reason = self._id_problem(model_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from ..store.alerts import FailureStreak
@@ -68,8 +69,10 @@ def _when(value: datetime | str | None) -> str:
 
 
 def failed_run_alert(run: RunRef, statuses: Mapping[str, str], errors: Mapping[str, str],
-                     streaks: Mapping[str, FailureStreak]) -> Alert:
-    """A model-sync run in which providers failed: which, each with its error, and the run's link."""
+                     streaks: Mapping[str, FailureStreak],
+                     field_losses: Mapping[str, list[Mapping[str, Any]]] | None = None) -> Alert:
+    """A model-sync run in which providers failed: which, each with its error, and the run's link. A load the
+    field-loss guard refused lists every field the listing would have taken away."""
     failed = sorted(slug for slug, status in statuses.items() if status == "failed")
     ok = sum(1 for status in statuses.values() if status in ("success", "dry_run"))
     skipped = sum(1 for status in statuses.values() if status == "skipped")
@@ -78,10 +81,16 @@ def failed_run_alert(run: RunRef, statuses: Mapping[str, str], errors: Mapping[s
         streak = streaks.get(slug)
         in_a_row = f" ({streak.runs} failed runs in a row)" if streak and streak.runs > 1 else ""
         lines.append(f"{slug}: {shorten(errors.get(slug) or 'no error recorded')}{in_a_row}")
+    refused = []
+    for slug, losses in sorted((field_losses or {}).items()):
+        refused += [f"{slug}: {loss['field']} on {loss['lost']} of {loss['had']} models "
+                    f"(e.g. {', '.join(loss['examples'])})" for loss in losses]
     body = "\n".join([
         f"Run {run.run_id} of {run.dag_id} failed: {len(failed)} provider(s) failed, {ok} ok, {skipped} skipped.",
         "",
         *listed(lines),
+        *(["", "Fields the refused listings would have removed (nothing was written):", *listed(refused)]
+          if refused else []),
         "",
         f"Run: {run.url}",
     ])

@@ -17,6 +17,7 @@ AGREEMENT = Decimal("0.01")
 UNIT_ERROR_RATIO = Decimal(10)
 AGREEMENT_FIELDS = ("input", "output")
 RATIO_FIELDS = ("input", "output", "cache_read", "cache_write")
+JUMP_FIELDS = tuple(PRICE_COLUMNS)
 
 VARIANT_COLUMNS = {
     "long_context_threshold": "price_long_context_threshold_tokens",
@@ -77,13 +78,13 @@ def agrees(a: PriceSet, b: PriceSet) -> bool:
     return bool(shared) and all(within(getattr(a, name), getattr(b, name)) for name in shared)
 
 
-def widest_gap(a: PriceSet, b: PriceSet) -> tuple[Decimal, str] | None:
+def widest_gap(a: PriceSet, b: PriceSet, names: tuple[str, ...] = RATIO_FIELDS) -> tuple[Decimal, str] | None:
     """The largest ratio between two prices both give above zero, and its field; None when nothing compares.
 
     A zero next to a price is no measure of a unit error (an embedding's output), so it is left out.
     """
     widest: tuple[Decimal, str] | None = None
-    for name in RATIO_FIELDS:
+    for name in names:
         x, y = getattr(a, name), getattr(b, name)
         if x is None or y is None or x <= 0 or y <= 0:
             continue
@@ -96,4 +97,12 @@ def widest_gap(a: PriceSet, b: PriceSet) -> tuple[Decimal, str] | None:
 def unit_error(a: PriceSet, b: PriceSet) -> tuple[Decimal, str] | None:
     """(ratio, field) when two price sets are 10x or more apart on some field: a unit error, not a price."""
     gap = widest_gap(a, b)
+    return gap if gap is not None and gap[0] >= UNIT_ERROR_RATIO else None
+
+
+def price_jump(stored: PriceSet, listed: PriceSet) -> tuple[Decimal, str] | None:
+    """(ratio, meter) when a listing moves a stored list-API price 10x or more, either way, on any meter both give
+    above zero: a unit slip (per 1K read as per token) until someone confirms it. Meter by meter, as per-meter
+    price rows will compare."""
+    gap = widest_gap(stored, listed, JUMP_FIELDS)
     return gap if gap is not None and gap[0] >= UNIT_ERROR_RATIO else None

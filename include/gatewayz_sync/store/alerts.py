@@ -147,3 +147,21 @@ def failure_streaks(connection, slugs: list[str]) -> dict[str, FailureStreak]:
     with connection.cursor() as cursor:
         cursor.execute(FAILURE_STREAKS_SQL, {"slugs": list(slugs)})
         return {slug: FailureStreak(slug, runs, since, error) for slug, runs, since, error in cursor.fetchall()}
+
+
+REFUSED_LOSSES_SQL = """
+SELECT provider_slug, details -> 'field_loss' FROM (
+    SELECT DISTINCT ON (provider_slug) provider_slug, status, error, details
+    FROM sync_runs WHERE dag_run_id = %s AND status <> 'running'
+    ORDER BY provider_slug, id DESC
+) latest
+WHERE status = 'failed' AND error LIKE 'suspicious field loss%%' AND details ? 'field_loss'
+"""
+
+
+def refused_field_losses(connection, dag_run_id: str) -> dict[str, list[dict]]:
+    """The providers whose load the field-loss guard refused in this run: slug -> every field the listing would
+    have taken away (field, lost, had, examples), as the attempt recorded them."""
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSED_LOSSES_SQL, (dag_run_id,))
+        return {slug: list(losses) for slug, losses in cursor.fetchall()}

@@ -1,9 +1,10 @@
 """Load one provider's staged models in one transaction, writing only what changed.
 
 Per provider: advisory lock -> lock the provider row -> COPY into a temp stage (full rows only where the content
-hash or state differs; bare ids for the rest) -> shrink guard -> change rows -> upsert -> count misses and
-deactivate after `miss_threshold` consecutive misses -> stamp the provider's listing time -> finish the
-attempt's `sync_runs` row. A dry run does all of it and rolls back, keeping only the counts.
+hash or state differs; bare ids for the rest) -> shrink guard -> content guards (field loss refuses the load,
+price jumps are held; `guards.py`) -> change rows -> upsert -> count misses and deactivate after
+`miss_threshold` consecutive misses -> stamp the provider's listing time -> finish the attempt's `sync_runs`
+row. A dry run does all of it and rolls back, keeping only the counts (and what a guard refused).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ..config import SyncSettings
-from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousShrink
+from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousFieldLoss, SuspiciousShrink
+from .guards import field_losses, hold_price_jumps, price_jumps
 from .model_sql import (
     DATA_COLUMNS,
     FIELD_CHANGES_SQL,
     KEEP_STORED_PRICES_SQL,
     MISSES_SQL,
     PENDING_MISSES,
+    PREVIOUS_SHAPE_SQL,
     REAPPEARED_SQL,
     SETTLED_SQL,
     STAGE_COLUMNS,
@@ -43,6 +46,7 @@ from .runs import (
 from .staging import StagedModel
 
 LARGE_STAGE = 2_000
+MAX_JUMPS_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,16 @@ class LoadOptions:
     shrink_ratio: float
     allow_shrink: bool = False
     dry_run: bool = False
+    field_loss_ratio: float = SyncSettings.field_loss_ratio
+    field_loss_min_models: int = SyncSettings.field_loss_min_models
+    allow_field_loss: bool = False
+    accept_price_jumps: bool = False
 
     @classmethod
-    def from_settings(cls, settings: SyncSettings, *, allow_shrink: bool = False, dry_run: bool = False) -> LoadOptions:
-        return cls(settings.miss_threshold, settings.shrink_guard_ratio, allow_shrink, dry_run)
+    def from_settings(cls, settings: SyncSettings, *, allow_shrink: bool = False, dry_run: bool = False,
+                      allow_field_loss: bool = False, accept_price_jumps: bool = False) -> LoadOptions:
+        return cls(settings.miss_threshold, settings.shrink_guard_ratio, allow_shrink, dry_run,
+                   settings.field_loss_ratio, settings.field_loss_min_models, allow_field_loss, accept_price_jumps)
 
     @property
     def status(self) -> str:
@@ -63,12 +73,15 @@ class LoadOptions:
 
 @dataclass(frozen=True)
 class ListingState:
-    """What the last successful load left: settled rows' hashes, and the listing digest (with the validators the
-    provider sent with it) when nothing is pending."""
+    """What the last successful load left: settled rows' hashes, the listing digest (with the validators the
+    provider sent with it) when nothing is pending, and the shape and normalizer counts of the last successful
+    listing that was parsed (what a new listing's drift is measured against)."""
 
     known_hashes: dict[str, str]
     listing_digest: str | None
     listing_validators: Mapping[str, Any] | None = None
+    previous_shape: Mapping[str, Any] | None = None
+    previous_report: Mapping[str, Any] | None = None
 
 
 def _settled(cursor, provider_id: int) -> dict[str, str]:
@@ -86,9 +99,11 @@ def listing_state(connection, slug: str) -> ListingState:
         if row is None:
             return ListingState({}, None)
         provider_id, digest, validators, pending_misses = row
+        cursor.execute(PREVIOUS_SHAPE_SQL, (slug,))
+        previous_shape, previous_report = cursor.fetchone() or (None, None)
         if pending_misses:
-            return ListingState(_settled(cursor, provider_id), None)
-        return ListingState(_settled(cursor, provider_id), digest, validators)
+            digest, validators = None, None
+        return ListingState(_settled(cursor, provider_id), digest, validators, previous_shape, previous_report)
 
 
 MODELS_LOCK_PREFIX = "gatewayz.models."
@@ -171,8 +186,11 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
             if shrunk and not options.allow_shrink:
                 raise SuspiciousShrink(slug, got=len(models), active=load.active_before)
 
+            held = False
             if changed_rows:
                 cursor.execute(KEEP_STORED_PRICES_SQL, params)
+                _guard_field_loss(cursor, slug, provider_id, options, result)
+                held = _guard_price_jumps(cursor, slug, provider_id, sync_run_id, run, options, result)
                 cursor.execute(FIELD_CHANGES_SQL, params)
                 load.changes.update(kind for (kind,) in cursor.fetchall())
                 cursor.execute(REAPPEARED_SQL, params)
@@ -190,6 +208,8 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
             result.status = options.status
             if options.dry_run:
                 raise _DryRunRollback
+            if held:
+                listing_digest = None  # a held price is checked again on the next listing, even an identical one
             cursor.execute(
                 "UPDATE providers SET models_listed_at = now(), listing_digest = %s, listing_validators = %s "
                 "WHERE id = %s",
@@ -201,6 +221,32 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
         result.timings.load_seconds = time.monotonic() - started
         record_provider_run_alone(connection, run, slug, result)
     return result
+
+
+def _guard_field_loss(cursor, slug: str, provider_id: int, options: LoadOptions, result: RunResult) -> None:
+    """Record every field the listing takes away; refuse the load when one goes from too many models at once."""
+    losses = field_losses(cursor, provider_id)
+    if not losses:
+        return
+    result.details["field_loss"] = [loss.as_dict() for loss in losses]
+    refused = [loss for loss in losses if loss.refused(options.field_loss_ratio, options.field_loss_min_models)]
+    if refused and not options.allow_field_loss:
+        raise SuspiciousFieldLoss(slug, [loss.words() for loss in refused])
+
+
+def _guard_price_jumps(cursor, slug: str, provider_id: int, sync_run_id: int, run: RunInfo, options: LoadOptions,
+                       result: RunResult) -> bool:
+    """Hold list-API prices that jump 10x or more (unless the run accepts them); True when any is held."""
+    jumps = price_jumps(cursor, provider_id, slug)
+    if jumps:
+        key = "price_jumps_accepted" if options.accept_price_jumps else "price_jumps_held"
+        result.details[key] = [jump.as_dict() for jump in jumps[:MAX_JUMPS_LISTED]]
+        result.details[f"{key}_count"] = len(jumps)
+    held = [] if options.accept_price_jumps else jumps
+    written = hold_price_jumps(cursor, provider_id, sync_run_id, held, f"listing of {run.dag_run_id or 'a sync'}")
+    if written:
+        result.load.changes["price_held"] += written
+    return bool(held)
 
 
 def _stage(cursor, slug: str, models: Sequence[StagedModel], settled: dict[str, str]) -> int:

@@ -9,6 +9,7 @@ listing has nothing to replace with, back into the stage, so neither is overwrit
 from __future__ import annotations
 
 from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS
+from .changes import REMOVABLE_FIELDS
 
 DATA_COLUMNS = (
     "name",
@@ -45,12 +46,15 @@ _TRACKED_FIELDS = (
 
 
 def _change_values() -> str:
+    """One VALUES row per tracked field; a removable field that goes from a value to NULL is `field_removed`."""
     rows = []
     for kind, column in _TRACKED_FIELDS:
         differs = f"m.{column} IS DISTINCT FROM s.{column}"
         if kind == "deprecated":
             differs += f" AND s.{column} IS NOT NULL"
-        rows.append(f"('{kind}', '{column}', m.{column}::text, s.{column}::text, {differs})")
+        recorded = f"CASE WHEN s.{column} IS NULL THEN 'field_removed' ELSE '{kind}' END" \
+            if column in REMOVABLE_FIELDS else f"'{kind}'"
+        rows.append(f"({recorded}, '{column}', m.{column}::text, s.{column}::text, {differs})")
     return ",\n        ".join(rows)
 
 
@@ -67,7 +71,8 @@ FIELD_CHANGES_SQL = f"""
 INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value, sync_run_id,
                            source)
 SELECT m.provider_id, m.id, m.provider_model_id, c.kind, c.field, c.old_value, c.new_value, %(run_id)s,
-       CASE WHEN c.kind = 'price_changed' THEN 'list_api' END
+       CASE WHEN c.field IN ({", ".join(f"'{column}'" for kind, column in _TRACKED_FIELDS if kind == "price_changed")})
+            THEN 'list_api' END
 FROM stage_models s
 JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
 CROSS JOIN LATERAL (VALUES
@@ -141,3 +146,7 @@ SETTLED_SQL = """SELECT provider_model_id, content_hash FROM models
                  WHERE provider_id = %s AND is_active AND missing_count = 0"""
 
 PENDING_MISSES = "EXISTS (SELECT 1 FROM models m WHERE m.provider_id = p.id AND m.is_active AND m.missing_count > 0)"
+
+PREVIOUS_SHAPE_SQL = """SELECT details -> 'shape', details -> 'normalize' FROM sync_runs
+                        WHERE provider_slug = %s AND status = 'success' AND details ? 'shape'
+                        ORDER BY id DESC LIMIT 1"""

@@ -2,7 +2,8 @@
 
 Coverage splits each provider's active models into priced by the list API, by an operator, by a reference
 (confirmed, single or disputed) and not priced; `retired` counts models past their shutdown date (the
-`lifecycle` of `models_current`).
+`lifecycle` of `models_current`); `held` counts models whose new list-API price jumped 10x or more and waits, as
+a disputed `list_api` candidate, for an operator to accept it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from ..prices.price_set import COLUMNS, PriceSet, unit_error
 from ..prices.sources import REFERENCE_NAMES
 from .prices import PRICE_FIELDS, load_price_state
 
-STATUS_FILTERS = ("disputed", "confirmed", "single", "api", "operator", "reference", "none")
+STATUS_FILTERS = ("disputed", "held", "confirmed", "single", "api", "operator", "reference", "none")
+HELD = "EXISTS (SELECT 1 FROM model_price_candidates h WHERE h.model_id = m.id AND h.source = 'list_api')"
 _FILTER_SQL = {
-    "disputed": "m.price_confidence = 'disputed'",
+    "disputed": f"(m.price_confidence = 'disputed' OR {HELD})",
+    "held": HELD,
     "confirmed": "m.price_confidence = 'confirmed'",
     "single": "m.price_confidence = 'single'",
     "api": "m.price_source = 'list_api'",
@@ -25,7 +28,7 @@ _FILTER_SQL = {
 }
 COVERAGE_KEYS = ("api", "operator", "reference_confirmed", "reference_single", "reference_disputed", "none")
 
-COVERAGE_SQL = """
+COVERAGE_SQL = f"""
 SELECT m.provider_slug, count(*),
        count(*) FILTER (WHERE m.price_source = 'list_api'),
        count(*) FILTER (WHERE m.price_source = 'operator'),
@@ -36,7 +39,8 @@ SELECT m.provider_slug, count(*),
        count(*) FILTER (WHERE m.price_source IS NULL AND m.price_confidence = 'disputed'),
        count(*) FILTER (WHERE m.price_confidence = 'disputed'),
        count(*) FILTER (WHERE m.lifecycle = 'retired'),
-       count(*) FILTER (WHERE m.lifecycle = 'deprecated')
+       count(*) FILTER (WHERE m.lifecycle = 'deprecated'),
+       count(*) FILTER (WHERE {HELD})
 FROM models_current m WHERE m.is_active AND (%(provider)s::text IS NULL OR m.provider_slug = %(provider)s)
 GROUP BY m.provider_slug ORDER BY m.provider_slug
 """
@@ -44,14 +48,14 @@ GROUP BY m.provider_slug ORDER BY m.provider_slug
 
 def price_coverage(connection, provider: str | None = None) -> dict[str, dict[str, Any]]:
     """slug -> {active, api, operator, reference_confirmed/single/disputed, none, refused, disputed, retired,
-    deprecated, priced_share}; `refused`: unpriced models whose every candidate the unit-error guard refused;
-    `disputed`: models flagged disputed whatever their source."""
+    deprecated, held, priced_share}; `refused`: unpriced models whose every candidate the unit-error guard refused;
+    `disputed`: models flagged disputed whatever their source; `held`: models with a held list-API price jump."""
     with connection.cursor() as cursor:
         cursor.execute(COVERAGE_SQL, {"references": list(REFERENCE_NAMES), "provider": provider})
         rows = cursor.fetchall()
     coverage = {}
     for slug, active, *counts in rows:
-        entry = dict(zip((*COVERAGE_KEYS, "refused", "disputed", "retired", "deprecated"), counts, strict=True))
+        entry = dict(zip((*COVERAGE_KEYS, "refused", "disputed", "retired", "deprecated", "held"), counts, strict=True))
         entry["active"] = active
         entry["priced_share"] = round((active - entry["none"]) / active, 4) if active else None
         coverage[slug] = entry

@@ -3,7 +3,8 @@
 Reading and writing happen in one transaction that holds every provider's model lock (the one each provider's
 load takes), so a model sync never interleaves with a resolution. Only rows whose decision differs are
 written; every change of a stored price or of its source becomes a `price_changed` row of `model_changes`
-with the source of the new value.
+(`field_removed` when a price goes away) with the source of the new value. A held list-API price jump (a
+`list_api` candidate, see `guards.py`) is the model sync's business and is not read here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from ..prices.price_set import COLUMNS, PriceSet
 from ..prices.resolve import Candidate
+from .changes import PRICE_CHANGED, change_kind
 from .copy_text import encode_row
 from .load import MODELS_LOCK_PREFIX
 
@@ -81,7 +83,8 @@ def load_price_state(cursor) -> list[PriceState]:
     cursor.execute(
         f"""SELECT c.model_id, c.source, c.source_version, c.checked_at, c.status, c.status_reason,
                    {", ".join(f"c.{col}" for col in PRICE_FIELDS)}
-            FROM model_price_candidates c JOIN models m ON m.id = c.model_id WHERE m.is_active ORDER BY c.id"""
+            FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+            WHERE m.is_active AND c.source <> 'list_api' ORDER BY c.id"""
     )
     for model_id, source, version, checked_at, status, reason, *prices in cursor.fetchall():
         candidate = PriceSet.from_columns(dict(zip(PRICE_FIELDS, prices, strict=True)))
@@ -137,7 +140,8 @@ def apply_decisions(
     ) as copy:
         for change in changes:
             state = change.state
-            copy.write(encode_row((state.provider_id, state.model_id, state.provider_model_id, "price_changed",
+            kind = change_kind(PRICE_CHANGED, change.field, change.old, change.new)
+            copy.write(encode_row((state.provider_id, state.model_id, state.provider_model_id, kind,
                                    change.field, _text(change.old), _text(change.new), change.source)))
             recorded += 1
     cursor.execute("CREATE TEMP TABLE stage_status (model_id bigint, source text, status text, reason text) ON COMMIT DROP")

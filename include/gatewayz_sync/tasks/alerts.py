@@ -55,7 +55,7 @@ def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
     from ..config import AlertSettings
     from ..notify.digest import change_digest
     from ..notify.messages import MAX_LISTED, failed_run_alert, failure_streak_alert, unlisted_run_alert
-    from ..store.alerts import failure_streaks, run_changes
+    from ..store.alerts import failure_streaks, refused_field_losses, run_changes
     from ..store.runs import run_outcome
 
     settings = AlertSettings.from_env()
@@ -70,11 +70,12 @@ def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
         streaks = failure_streaks(connection, failed)
         changes = run_changes(connection, ti.run_id, min_ratio=Decimal(str(settings.price_move_percent)) / 100,
                               lifecycle_days=settings.lifecycle_days, per_section=MAX_LISTED)
+        losses = refused_field_losses(connection, ti.run_id) if failed else {}
     finally:
         connection.close()
     alerts = []
     if failed:
-        alerts.append(failed_run_alert(run, outcome.statuses, outcome.errors, streaks))
+        alerts.append(failed_run_alert(run, outcome.statuses, outcome.errors, streaks, losses))
     reached = [streak for streak in streaks.values() if streak.runs == settings.failed_runs]
     if reached:
         alerts.append(failure_streak_alert(run, reached, settings.failed_runs))

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 POOL_WAIT_XCOM_KEY = "pool_wait"
 WAITING_STATES = (None, "scheduled")
-MODEL_SYNC_CONF_KEYS = ("providers", "dry_run", "allow_shrink")
+MODEL_SYNC_CONF_KEYS = ("providers", "dry_run", "allow_shrink", "allow_field_loss", "accept_price_jumps")
 MAX_CONF_BYTES = 16_384
 
 
@@ -140,7 +140,9 @@ def sync_provider(slug: str) -> dict[str, Any]:
     settings = SyncSettings.from_env()
     run = RunInfo.of_task(ti)
     options = LoadOptions.from_settings(
-        settings, allow_shrink=bool(params.get("allow_shrink")), dry_run=bool(params.get("dry_run"))
+        settings, allow_shrink=bool(params.get("allow_shrink")), dry_run=bool(params.get("dry_run")),
+        allow_field_loss=bool(params.get("allow_field_loss")),
+        accept_price_jumps=bool(params.get("accept_price_jumps")),
     )
     try:
         summary = sync_provider_models(

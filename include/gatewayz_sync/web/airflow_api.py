@@ -26,6 +26,8 @@ class TriggerOptions(BaseModel):
 
     dry_run: bool = False
     allow_shrink: bool = False
+    allow_field_loss: bool = False
+    accept_price_jumps: bool = False
     unpause: bool = False
 
 
@@ -78,8 +80,9 @@ def trigger_model_sync(request: Request, providers: list[str], options: TriggerO
     """Create a model-sync run; a paused DAG is a 409 unless `options.unpause`. Airflow's errors keep their status."""
     headers = {"Authorization": f"Bearer {caller_token(request)}"}
     conf: dict[str, Any] = {"providers": providers, "dry_run": options.dry_run}
-    if options.allow_shrink:
-        conf["allow_shrink"] = True
+    for name in ("allow_shrink", "allow_field_loss", "accept_price_jumps"):
+        if getattr(options, name):
+            conf[name] = True
     with httpx.Client(base_url=_api_url(request), headers=headers, timeout=30) as client:
         dag = client.get(f"/api/v2/dags/{MODEL_SYNC_DAG}")
         if dag.status_code != 200:

@@ -20,6 +20,7 @@ from ..store import price_status, run_stats
 from ..store import status as read_model
 from ..store.alerting import broken_alerting
 from ..store.catalog_reads import provider_choices
+from ..store.shape_health import shape_health
 from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
 from .browse import browse_routes
 from .views import render_page, render_prices
@@ -33,7 +34,7 @@ ChangeKind = Literal[
     "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated",
     "field_removed", "price_held",
 ]
-PriceStatusFilter = Literal["disputed", "confirmed", "single", "api", "operator", "reference", "none"]
+PriceStatusFilter = Literal["disputed", "held", "confirmed", "single", "api", "operator", "reference", "none"]
 
 
 def _authenticated():
@@ -75,11 +76,15 @@ def status_document(connection, provider: str | None, limit: int, offset: int, h
     api_health = run_stats.provider_api_health(
         connection, runs=health_runs, days=health_days, slugs=[s.slug for s in statuses]
     )
+    shapes = shape_health(connection, [s.slug for s in statuses])
+    totals["held_prices"] = sum(c["held"] for c in coverage.values())
     return {
         "generated_at": now.isoformat(),
         "stale_after_hours": settings.stale_hours,
         "providers": [
-            {**s.as_dict(), "prices": coverage.get(s.slug), "api_health": api_health[s.slug].as_dict()} for s in statuses
+            {**s.as_dict(), "prices": coverage.get(s.slug), "api_health": api_health[s.slug].as_dict(),
+             "shape": shapes[s.slug]}
+            for s in statuses
         ],
         "api_health_window": {"runs": health_runs, "days": health_days},
         "run_outcomes_per_day": run_stats.run_outcomes_per_day(

@@ -81,6 +81,8 @@ def render_page(document: dict[str, Any], changes: list[dict[str, Any]]) -> str:
         changes=changes,
         state_styles=STATE_STYLES,
         api_health=api_health_rows(document["providers"]),
+        shape_rows=[{"slug": p["slug"], "shape": p["shape"]} for p in sorted(document["providers"], key=lambda p: p["slug"])
+                    if p.get("shape") and (p["shape"]["runs"] or p["shape"]["listing"])],
         outcomes_chart=stacked_bars(
             [(day["day"], day) for day in document.get("run_outcomes_per_day", [])],
             label="provider sync attempts per day by outcome",

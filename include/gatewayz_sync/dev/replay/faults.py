@@ -5,18 +5,26 @@ answer held until the test releases it (`hold`, a `threading.Event`), a hung con
 body, a pagination loop, a next-page link to a foreign host, an error
 that echoes the key it received (plain, URL- or base64-encoded, after `echo_offset` filler characters, in a
 JSON message or plain text), or hostile text (`ansi`: terminal escapes and a bidi override).
+
+Drift faults bend the records themselves, as an upstream API change would, and the listing is served (and paged)
+from the bent records: `rename_keys` moves a key (dotted paths) in every record, `drop_keys` removes keys from
+the first `drop_share` of the records, `scale_prices` multiplies every price the spec reads (a per-1K price read
+as per token is `scale_prices="1000"`), and `scale_ids` restricts that to the records with those ids.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
 from ...sources.paging import BodyNextLink, HasMoreCursor, LinkHeader, PageToken, Paginator
-from ...sources.paths import write_path
+from ...sources.paths import read_path, write_path
+from ...sources.specs import ListApiSpec
 from .catalogs import Page
 
 HTML_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
@@ -47,6 +55,11 @@ class Fault:
     echo_encoding: str = "plain"
     echo_as_json: bool = True
     ansi: bool = False
+    rename_keys: dict[str, str] = field(default_factory=dict)
+    drop_keys: list[str] = field(default_factory=list)
+    drop_share: float = 1.0
+    scale_prices: str | None = None
+    scale_ids: list[str] = field(default_factory=list)
 
     MALFORMED = ("truncated", "not_json", "html", "wrong_shape", "empty_list")
 
@@ -55,6 +68,30 @@ class Fault:
             raise ValueError(f"malformed must be one of {self.MALFORMED}, got {self.malformed!r}")
         if self.echo_encoding not in ECHO_ENCODINGS:
             raise ValueError(f"echo_encoding must be one of {ECHO_ENCODINGS}, got {self.echo_encoding!r}")
+
+    @property
+    def bends_records(self) -> bool:
+        return bool(self.rename_keys or self.drop_keys or self.scale_prices)
+
+    def bend_records(self, records: list, spec: ListApiSpec) -> list:
+        """The records as the drifted API would list them (copies; the recording stays as it was)."""
+        records = copy.deepcopy(records)
+        price_paths = [*spec.fields.token_prices.values(), *spec.fields.unit_prices_usd.values()]
+        dropped = int(len(records) * self.drop_share)
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                continue
+            for old, new in self.rename_keys.items():
+                value = _pop_path(record, old)
+                if value is not None:
+                    write_path(record, new, value)
+            if index < dropped:
+                for path in self.drop_keys:
+                    _pop_path(record, path)
+            if self.scale_prices and (not self.scale_ids or read_path(record, spec.fields.id) in self.scale_ids):
+                for path in price_paths:
+                    _scale(record, path, Decimal(self.scale_prices), spec.variable_price_sentinel)
+        return records
 
     def error_body(self, received_key: str | None) -> bytes:
         """The body of an injected error: the key echoed back, hostile text, the given body, or a plain message."""
@@ -67,6 +104,24 @@ class Fault:
         if self.ansi:
             return json.dumps({"error": {"message": ANSI_TEXT}}).encode()
         return (self.body or json.dumps({"error": {"message": f"injected HTTP {self.status}"}})).encode()
+
+
+def _pop_path(record: dict, path: str):
+    *parents, last = path.split(".")
+    holder = read_path(record, ".".join(parents)) if parents else record
+    return holder.pop(last, None) if isinstance(holder, dict) else None
+
+
+def _scale(record: dict, path: str, factor: Decimal, sentinel: str | None) -> None:
+    """Multiply a price in place, keeping its JSON type (providers send strings or numbers)."""
+    value = read_path(record, path)
+    if isinstance(value, bool) or value is None or (sentinel is not None and str(value).strip() == sentinel):
+        return
+    try:
+        scaled = Decimal(str(value)) * factor
+    except InvalidOperation:
+        return
+    write_path(record, path, format(scaled.normalize(), "f") if isinstance(value, str) else scaled)
 
 
 def make_looping(page: Page, paginator: Paginator, path: str) -> Page:

@@ -118,6 +118,11 @@ class Handler(BaseHTTPRequestHandler):
         elif fault and fault.malformed == "empty_list":
             page = self.replay.catalog(slug).with_records([]).page(query, path, None)
             body, headers = dumps_json(page.body), page.headers
+        elif fault and fault.bends_records:
+            catalog = self.replay.catalog(slug)
+            bent = catalog.with_records(fault.bend_records(catalog.records, provider.list_api))
+            page = bent.page(query, path, self.replay._page_sizes.get(slug))
+            body, headers = dumps_json(page.body), page.headers
         else:
             body, headers = self.replay.page_bytes(provider, query, path)
             validators = self.replay.validator_headers(slug, body)

@@ -1,0 +1,207 @@
+"""The content guards of a provider's load: fields a listing would take away, and list-API prices that jump.
+
+Both run inside the load's transaction on the filled stage, after stored operator and reference prices were put
+back into it, and compare like with like: only models both stored (active) and listed.
+
+- Field loss: a price (any meter), limit, modality or capability that the listing would take away from more than
+  `field_loss_ratio` (30%) of the models that had it, and from at least `field_loss_min_models` (5) of them,
+  refuses the provider's load unless the run allows it; the loss is measured whatever `allow_shrink` says.
+- Price jumps: a list-API price 10x or more away from the stored list-API price (`price_jump`) is held: the stage
+  gets the stored prices back, the row is marked (`held:` before its content hash) so the next listing is
+  checked again, and the listed value is kept as a disputed `list_api` candidate until an operator accepts it
+  (an `operator_prices` row, or a run with `accept_price_jumps`). A `price_held` change row is written when a
+  held value is new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from ..catalog.records import PRICE_COLUMNS, dumps_json
+from ..prices.price_set import PriceSet, price_jump
+from .changes import REMOVABLE_FIELDS
+from .model_sql import DATA_COLUMNS
+
+MAX_EXAMPLES = 3
+LIST_API = "list_api"
+HELD_PREFIX = "held:"
+LIST_PRICE_COLUMNS = tuple(PRICE_COLUMNS.values())
+GUARDED_FIELDS = tuple(field for field in REMOVABLE_FIELDS if field in DATA_COLUMNS)
+
+LOST_SQL = f"""
+SELECT f.field, count(*), (array_agg(s.provider_model_id ORDER BY s.provider_model_id))[1:{MAX_EXAMPLES}]
+FROM stage_models s
+JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id AND m.is_active
+CROSS JOIN LATERAL (VALUES
+    {", ".join(f"('{c}', m.{c} IS NOT NULL AND s.{c} IS NULL)" for c in GUARDED_FIELDS)}
+) AS f(field, lost)
+WHERE s.changed AND f.lost
+GROUP BY f.field
+"""
+
+
+@dataclass(frozen=True)
+class FieldLoss:
+    """How many of the listed models that had a field the listing would take it from, with a few ids."""
+
+    field: str
+    lost: int
+    had: int
+    examples: tuple[str, ...]
+
+    def refused(self, ratio: float, min_models: int) -> bool:
+        return self.lost >= min_models and self.lost > ratio * self.had
+
+    def words(self) -> str:
+        return f"{self.field} from {self.lost} of {self.had} models that had it (e.g. {', '.join(self.examples)})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "lost": self.lost, "had": self.had, "examples": list(self.examples)}
+
+
+def field_losses(cursor, provider_id: int) -> list[FieldLoss]:
+    """Every field the staged listing would take from some stored, listed model, most models first."""
+    cursor.execute(LOST_SQL, {"provider_id": provider_id})
+    lost = {field: (count, tuple(examples)) for field, count, examples in cursor.fetchall()}
+    if not lost:
+        return []
+    fields = sorted(lost)
+    cursor.execute(
+        f"""SELECT {", ".join(f"count(*) FILTER (WHERE m.{field} IS NOT NULL)" for field in fields)}
+            FROM stage_models s
+            JOIN models m ON m.provider_id = %s AND m.provider_model_id = s.provider_model_id AND m.is_active""",
+        (provider_id,),
+    )
+    had = dict(zip(fields, cursor.fetchone(), strict=True))
+    losses = [FieldLoss(field, lost[field][0], had[field], lost[field][1]) for field in fields]
+    return sorted(losses, key=lambda loss: (-loss.lost, GUARDED_FIELDS.index(loss.field)))
+
+
+JUMP_SQL = f"""
+SELECT m.id, s.provider_model_id, {", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)},
+       {", ".join(f"s.{c}" for c in LIST_PRICE_COLUMNS)}
+FROM stage_models s
+JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
+WHERE s.changed AND m.price_source = 'list_api' AND s.price_source = 'list_api'
+  AND ({", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)}) IS DISTINCT FROM ({", ".join(f"s.{c}" for c in LIST_PRICE_COLUMNS)})
+  AND NOT EXISTS (SELECT 1 FROM operator_prices o
+                  WHERE o.provider_slug = %(slug)s AND o.provider_model_id = s.provider_model_id)
+ORDER BY s.provider_model_id
+"""
+
+HOLD_SQL = f"""
+UPDATE stage_models s SET ({", ".join(LIST_PRICE_COLUMNS)}, price_source, price_is_variable, raw_pricing, is_free)
+    = ({", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)}, m.price_source, m.price_is_variable, m.raw_pricing, m.is_free),
+    content_hash = '{HELD_PREFIX}' || s.content_hash
+FROM models m
+WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
+  AND s.provider_model_id = ANY(%(held)s)
+"""
+
+CANDIDATE_SQL = f"""
+INSERT INTO model_price_candidates (model_id, source, source_model_id, match_rule, {", ".join(LIST_PRICE_COLUMNS)},
+                                    source_version, fetched_at, status, status_reason, detail, content_hash)
+VALUES (%(model_id)s, '{LIST_API}', %(provider_model_id)s, 'held_price_jump',
+        {", ".join(f"%({c})s" for c in LIST_PRICE_COLUMNS)}, %(version)s, now(), 'disputed', %(reason)s, %(detail)s,
+        %(hash)s)
+ON CONFLICT (model_id, source) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in LIST_PRICE_COLUMNS)}, source_version = EXCLUDED.source_version,
+    fetched_at = now(), status = EXCLUDED.status, status_reason = EXCLUDED.status_reason, detail = EXCLUDED.detail,
+    content_hash = EXCLUDED.content_hash
+WHERE model_price_candidates.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+RETURNING model_id
+"""
+
+RELEASE_SQL = """
+DELETE FROM model_price_candidates c USING models m
+WHERE c.model_id = m.id AND m.provider_id = %(provider_id)s AND c.source = 'list_api'
+  AND m.provider_model_id <> ALL(%(held)s)
+"""
+
+
+@dataclass(frozen=True)
+class PriceJump:
+    """A listed price set 10x or more away from the stored list-API one: the widest meter and its ratio."""
+
+    model_id: int
+    provider_model_id: str
+    stored: PriceSet
+    listed: PriceSet
+    meter: str
+    ratio: Decimal
+
+    @property
+    def column(self) -> str:
+        return PRICE_COLUMNS[self.meter]
+
+    def words(self) -> str:
+        before, after = getattr(self.stored, self.meter), getattr(self.listed, self.meter)
+        direction = "up" if after > before else "down"
+        return (f"{self.meter} {self.ratio.quantize(Decimal(1)) if self.ratio >= 100 else round(self.ratio, 1)}x "
+                f"{direction} from the stored list_api price ({before} -> {after})")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"model": self.provider_model_id, "meter": self.meter, "ratio": str(round(self.ratio, 4)),
+                "stored": str(getattr(self.stored, self.meter)), "listed": str(getattr(self.listed, self.meter))}
+
+
+def _price_set(values: tuple) -> PriceSet:
+    return PriceSet(**dict(zip(PRICE_COLUMNS, values, strict=True)))
+
+
+def price_jumps(cursor, provider_id: int, slug: str) -> list[PriceJump]:
+    """Listed models whose list-API price moved 10x or more from the stored one (no operator price decides it)."""
+    cursor.execute(JUMP_SQL, {"provider_id": provider_id, "slug": slug})
+    width = len(LIST_PRICE_COLUMNS)
+    jumps = []
+    for model_id, provider_model_id, *prices in cursor.fetchall():
+        stored, listed = _price_set(prices[:width]), _price_set(prices[width:])
+        gap = price_jump(stored, listed)
+        if gap is not None:
+            jumps.append(PriceJump(model_id, provider_model_id, stored, listed, gap[1], gap[0]))
+    return jumps
+
+
+def _candidate(jump: PriceJump, version: str) -> dict[str, Any]:
+    listed = {PRICE_COLUMNS[meter]: getattr(jump.listed, meter) for meter in PRICE_COLUMNS}
+    digest = hashlib.sha256(dumps_json({c: None if v is None else str(v) for c, v in listed.items()},
+                                       sort_keys=True)).hexdigest()
+    reason = f"{jump.words()}; held until accepted (an operator_prices row or a run with accept_price_jumps)"
+    return {"model_id": jump.model_id, "provider_model_id": jump.provider_model_id, **listed, "version": version,
+            "reason": reason, "hash": digest,
+            "detail": Jsonb({"stored": jump.stored.as_text(), "jump": jump.as_dict()})}
+
+
+def hold_price_jumps(cursor, provider_id: int, run_id: int, jumps: list[PriceJump], version: str) -> int:
+    """Keep the stored prices of `jumps` in the stage, keep their listed prices as disputed candidates, release the
+    provider's other held candidates; returns how many `price_held` change rows were written (new values only)."""
+    held = [jump.provider_model_id for jump in jumps]
+    cursor.execute(RELEASE_SQL, {"provider_id": provider_id, "held": held})
+    if not jumps:
+        return 0
+    cursor.execute(HOLD_SQL, {"provider_id": provider_id, "held": held})
+    written = 0
+    for jump in jumps:
+        cursor.execute(CANDIDATE_SQL, _candidate(jump, version))
+        if cursor.fetchone() is None:
+            continue
+        for meter, column in PRICE_COLUMNS.items():
+            before, after = getattr(jump.stored, meter), getattr(jump.listed, meter)
+            if before != after:
+                cursor.execute(
+                    """INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value,
+                                                  new_value, sync_run_id, source)
+                       VALUES (%s, %s, %s, 'price_held', %s, %s, %s, %s, 'list_api')""",
+                    (provider_id, jump.model_id, jump.provider_model_id, column, _text(before), _text(after), run_id),
+                )
+                written += 1
+    return written
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
