@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import tracemalloc
+from decimal import Decimal
 from types import MappingProxyType
 
 import pytest
@@ -472,3 +473,175 @@ def test_19_provider_sync_concurrent_with_model_sync(baseline, catalog, replay, 
     ).fetchone()[0]
     assert active == 0, "no model of a deactivated provider stays active"
     assert_untouched(baseline, dump(catalog), "mistral")
+
+
+# Rows 21-26: upstream drift. The listing answers 200 with the same models, in another shape or another unit.
+
+GPT_OSS = "openai/gpt-oss-120b"
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    from tests.alert_receiver import AlertReceiver
+
+    server = AlertReceiver().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def alerts(receiver, monkeypatch):
+    receiver.clear()
+    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/alerts"))
+    return receiver
+
+
+def _changes(catalog, run) -> list[tuple]:
+    return catalog.execute(
+        """SELECT c.provider_model_id, c.kind, c.field, c.old_value, c.new_value FROM model_changes c
+           JOIN sync_runs s ON s.id = c.sync_run_id WHERE s.dag_run_id = %s ORDER BY c.id""",
+        (run.run_id,),
+    ).fetchall()
+
+
+def _prices(catalog, slug) -> dict[str, tuple]:
+    return {row[0]: row[1:] for row in catalog.execute(
+        """SELECT m.provider_model_id, m.price_input_usd_per_mtok, m.price_output_usd_per_mtok,
+                  m.price_cache_read_usd_per_mtok FROM models m JOIN providers p ON p.id = m.provider_id
+           WHERE p.slug = %s""", (slug,)).fetchall()}
+
+
+def _held(catalog) -> dict[str, str]:
+    return dict(catalog.execute(
+        """SELECT m.provider_model_id, c.price_input_usd_per_mtok::text FROM model_price_candidates c
+           JOIN models m ON m.id = c.model_id WHERE c.source = 'list_api' AND c.status = 'disputed'"""
+    ).fetchall())
+
+
+def _titles(alerts) -> list[str]:
+    return [m.title for m in alerts.messages("/alerts")]
+
+
+def test_21_a_renamed_price_object_is_refused_and_told(baseline, catalog, replay, sync, alerts):
+    replay.add_fault("openrouter", rename_keys={"pricing": "price"}, times=-1)
+    run = sync()
+    _run_failed_only_for(run, catalog, "openrouter")
+    error = _failed_as(catalog, run, "openrouter", "suspicious field loss: the listing from openrouter would remove "
+                       "price_input_usd_per_mtok from 220 of 220 models that had it (e.g. ", "allow_field_loss=true")
+    assert "price_output_usd_per_mtok from " in error
+    assert _changes(catalog, run) == []
+    assert_untouched(baseline, dump(catalog))
+    failure, digest = alerts.messages("/alerts")
+    assert failure.title == "Model sync failed: openrouter" and failure.type == "failure"
+    assert "Fields the refused listings would have removed (nothing was written):" in failure.message
+    assert "- openrouter: price_input_usd_per_mtok on 220 of 220 models (e.g. " in failure.message
+    assert digest.title == "Catalog changes: 1 listing changed shape"
+    assert "- openrouter: 225 records now lack `pricing`; new key `price` seen" in digest.message
+
+
+def test_22_a_renamed_limits_field_is_refused_and_told(baseline, catalog, replay, sync, alerts):
+    replay.add_fault("mistral", rename_keys={"max_context_length": "context_window"}, times=-1)
+    run = sync()
+    _run_failed_only_for(run, catalog, "mistral")
+    _failed_as(catalog, run, "mistral", "would remove context_length from 55 of 55 models that had it (e.g. ")
+    assert _changes(catalog, run) == []
+    assert_untouched(baseline, dump(catalog))
+    failure, digest = alerts.messages("/alerts")
+    assert failure.title == "Model sync failed: mistral"
+    assert "- mistral: context_length on 55 of 55 models (e.g. " in failure.message
+    assert "- mistral: 55 records now lack `max_context_length`; new key `context_window` seen" in digest.message
+
+
+def _held_jump_row(baseline, catalog, replay, sync, alerts, factor: str, listed: str, words: str):
+    before = _prices(catalog, "groq")
+    priced = sorted(model for model, prices in before.items() if prices[0])
+    replay.add_fault("groq", scale_prices=factor, times=-1)
+    run = sync()
+    assert run.state == "success"
+    status, error, *_rest, details = attempts(catalog, run, "groq")[-1]
+    assert (status, error) == ("success", None)
+    assert details["price_jumps_held_count"] == len(priced) == 8
+    assert _prices(catalog, "groq") == before, "every stored price stays"
+    held = _held(catalog)
+    assert sorted(held) == priced and held[GPT_OSS] == listed
+    recorded = _changes(catalog, run)
+    assert {kind for _, kind, *_ in recorded} == {"price_held"}
+    assert (GPT_OSS, "price_held", "price_input_usd_per_mtok", "0.15", listed) in recorded
+    assert_untouched(baseline, dump(catalog), "groq")
+    (digest,) = alerts.messages("/alerts")
+    assert digest.title.startswith("Catalog changes: ") and "price jumps held" in digest.title
+    assert digest.type == "warning"
+    assert f"- groq {GPT_OSS}: input 0.15 -> {listed} USD/1M tokens held ({words}; the stored price stays)" \
+        in digest.message
+
+    alerts.clear()
+    again = sync()
+    assert again.state == "success" and _changes(catalog, again) == [], "held, and not told twice"
+    assert _held(catalog) == held and alerts.messages() == []
+
+    accepted = sync(accept_price_jumps=True)
+    assert accepted.state == "success"
+    assert _prices(catalog, "groq")[GPT_OSS][0] == Decimal(listed), "accepted on purpose"
+    assert _held(catalog) == {}
+    assert (GPT_OSS, "price_changed", "price_input_usd_per_mtok", "0.15", listed) in _changes(catalog, accepted)
+    return recorded
+
+
+def test_23_prices_at_1000x_are_held_not_applied(baseline, catalog, replay, sync, alerts):
+    _held_jump_row(baseline, catalog, replay, sync, alerts, "1000", "150", "1000x up")
+
+
+def test_24_prices_at_a_thousandth_are_held_not_applied(baseline, catalog, replay, sync, alerts):
+    _held_jump_row(baseline, catalog, replay, sync, alerts, "0.001", "0.00015", "1000x down")
+
+
+def test_25_a_real_3x_price_change_still_applies(baseline, catalog, replay, sync, alerts):
+    before = _prices(catalog, "groq")
+    replay.add_fault("groq", scale_prices="3", scale_ids=[GPT_OSS], times=-1)
+    run = sync()
+    assert run.state == "success"
+    after = _prices(catalog, "groq")
+    assert after[GPT_OSS] == (Decimal("0.45"), Decimal("1.8"), Decimal("0.225"))
+    assert {m: p for m, p in after.items() if m != GPT_OSS} == {m: p for m, p in before.items() if m != GPT_OSS}
+    assert _held(catalog) == {}
+    assert sorted(_changes(catalog, run)) == [
+        (GPT_OSS, "price_changed", "price_cache_read_usd_per_mtok", "0.075", "0.225"),
+        (GPT_OSS, "price_changed", "price_input_usd_per_mtok", "0.15", "0.45"),
+        (GPT_OSS, "price_changed", "price_output_usd_per_mtok", "0.6", "1.8"),
+    ]
+    assert attempts(catalog, run, "groq")[-1][:2] == ("success", None)
+    assert_untouched(baseline, dump(catalog), "groq")
+    (digest,) = alerts.messages("/alerts")
+    assert digest.title == "Catalog changes: 3 price moves"
+    assert f"- groq {GPT_OSS}: input 0.15 -> 0.45 USD/1M tokens (+200.0%)" in digest.message
+
+
+def test_26_half_the_records_missing_a_field_is_refused_unless_allowed(baseline, catalog, replay, sync, alerts):
+    replay.add_fault("openrouter", drop_keys=["context_length", "top_provider.context_length"], drop_share=0.5,
+                     times=-1)
+    run = sync()
+    _run_failed_only_for(run, catalog, "openrouter")
+    _failed_as(catalog, run, "openrouter", "would remove context_length from 112 of 225 models that had it")
+    assert _changes(catalog, run) == []
+    assert_untouched(baseline, dump(catalog))
+    assert _titles(alerts) == ["Model sync failed: openrouter", "Catalog changes: 1 listing changed shape"]
+    assert "- openrouter: 112 records now lack `context_length`" in alerts.messages("/alerts")[1].message
+
+    alerts.clear()
+    allowed = sync(allow_field_loss=True)
+    assert allowed.state == "success"
+    removed = [c for c in _changes(catalog, allowed) if c[1] == "field_removed"]
+    assert len(removed) == 112 and {c[2] for c in removed} == {"context_length"}
+    assert all(c[3] is not None and c[4] is None for c in removed)
+    lost = catalog.execute(
+        """SELECT count(*) FROM models m JOIN providers p ON p.id = m.provider_id
+           WHERE p.slug = 'openrouter' AND m.context_length IS NULL"""
+    ).fetchone()[0]
+    assert lost == 112
+    assert attempts(catalog, allowed, "openrouter")[-1][8]["field_loss"][0] == {
+        "field": "context_length", "lost": 112, "had": 225,
+        "examples": [c[0] for c in sorted(removed)][:3]}
+    (digest,) = alerts.messages("/alerts")
+    assert digest.title == "Catalog changes: 1 listing changed shape, 112 fields removed"
+    assert "Fields removed (112):" in digest.message and ": context_length removed (was " in digest.message
+    assert_untouched(baseline, dump(catalog), "openrouter")

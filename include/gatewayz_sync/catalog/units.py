@@ -89,8 +89,9 @@ _PER_MTOK: Mapping[PriceUnit, Callable[[object], Decimal]] = {
 }
 
 
-def usd_per_mtok(raw: object, unit: PriceUnit) -> Decimal:
-    """Convert one raw token price to USD per 1M tokens; raises InvalidPrice for unusable values."""
+def usd_per_mtok(raw: object, unit: PriceUnit, *, bounded: bool = True) -> Decimal:
+    """Convert one raw token price to USD per 1M tokens; raises InvalidPrice for unusable values. `bounded=False`
+    lets a value above MAX_USD_PER_MTOK through, for showing what a listing said, never for storing it."""
     try:
         converter = _PER_MTOK[unit]
     except KeyError:
@@ -98,7 +99,7 @@ def usd_per_mtok(raw: object, unit: PriceUnit) -> Decimal:
     value = converter(raw)
     if value < 0:
         raise InvalidPrice("price_negative", raw)
-    if value > MAX_USD_PER_MTOK:
+    if bounded and value > MAX_USD_PER_MTOK:
         raise InvalidPrice("price_absurd", raw)
     return canonical(value)
 

@@ -6,24 +6,28 @@ back into it, and compare like with like: only models both stored (active) and l
 - Field loss: a price (any meter), limit, modality or capability that the listing would take away from more than
   `field_loss_ratio` (30%) of the models that had it, and from at least `field_loss_min_models` (5) of them,
   refuses the provider's load unless the run allows it; the loss is measured whatever `allow_shrink` says.
-- Price jumps: a list-API price 10x or more away from the stored list-API price (`price_jump`) is held: the stage
+- Price jumps: a list-API price 10x or more away from the stored list-API price (`price_jump`; a token price the
+  normalizer refused as absurd counts at its unbounded value) is held: the stage
   gets the stored prices back, the row is marked (`held:` before its content hash) so the next listing is
   checked again, and the listed value is kept as a disputed `list_api` candidate until an operator accepts it
-  (an `operator_prices` row, or a run with `accept_price_jumps`). A `price_held` change row is written when a
-  held value is new.
+  (an `operator_prices` row, or a run with `accept_price_jumps`). A `price_held` change row names the meter that
+  jumped, once per new held value.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from ..catalog.records import PRICE_COLUMNS, dumps_json
+from ..catalog.units import InvalidPrice, usd_per_mtok
 from ..prices.price_set import PriceSet, price_jump
+from ..sources.registry import GATEWAY_REGISTRY
+from ..sources.specs import ListApiSpec
 from .changes import REMOVABLE_FIELDS
 from .model_sql import DATA_COLUMNS
 
@@ -83,11 +87,11 @@ def field_losses(cursor, provider_id: int) -> list[FieldLoss]:
 
 
 JUMP_SQL = f"""
-SELECT m.id, s.provider_model_id, {", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)},
+SELECT m.id, s.provider_model_id, s.raw_pricing, {", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)},
        {", ".join(f"s.{c}" for c in LIST_PRICE_COLUMNS)}
 FROM stage_models s
 JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
-WHERE s.changed AND m.price_source = 'list_api' AND s.price_source = 'list_api'
+WHERE s.changed AND m.price_source = 'list_api' AND COALESCE(s.price_source, 'list_api') = 'list_api'
   AND ({", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)}) IS DISTINCT FROM ({", ".join(f"s.{c}" for c in LIST_PRICE_COLUMNS)})
   AND NOT EXISTS (SELECT 1 FROM operator_prices o
                   WHERE o.provider_slug = %(slug)s AND o.provider_model_id = s.provider_model_id)
@@ -154,13 +158,30 @@ def _price_set(values: tuple) -> PriceSet:
     return PriceSet(**dict(zip(PRICE_COLUMNS, values, strict=True)))
 
 
+def _as_listed(listed: PriceSet, raw_pricing: Any, spec: ListApiSpec | None) -> PriceSet:
+    """The listed prices, with a token price the normalizer refused as absurd (above MAX_USD_PER_MTOK, the mark of
+    a unit slip) read without that bound: such a price is a jump to hold, not a price to drop."""
+    if spec is None or not isinstance(raw_pricing, dict):
+        return listed
+    found = {}
+    for meter, path in spec.fields.token_prices.items():
+        if getattr(listed, meter) is None and raw_pricing.get(path) is not None:
+            try:
+                found[meter] = usd_per_mtok(raw_pricing[path], spec.price_unit, bounded=False)
+            except InvalidPrice:
+                continue
+    return replace(listed, **found) if found else listed
+
+
 def price_jumps(cursor, provider_id: int, slug: str) -> list[PriceJump]:
     """Listed models whose list-API price moved 10x or more from the stored one (no operator price decides it)."""
     cursor.execute(JUMP_SQL, {"provider_id": provider_id, "slug": slug})
+    provider = GATEWAY_REGISTRY.get(slug)
+    spec = provider.list_api if provider else None
     width = len(LIST_PRICE_COLUMNS)
     jumps = []
-    for model_id, provider_model_id, *prices in cursor.fetchall():
-        stored, listed = _price_set(prices[:width]), _price_set(prices[width:])
+    for model_id, provider_model_id, raw_pricing, *prices in cursor.fetchall():
+        stored, listed = _price_set(prices[:width]), _as_listed(_price_set(prices[width:]), raw_pricing, spec)
         gap = price_jump(stored, listed)
         if gap is not None:
             jumps.append(PriceJump(model_id, provider_model_id, stored, listed, gap[1], gap[0]))
@@ -179,7 +200,8 @@ def _candidate(jump: PriceJump, version: str) -> dict[str, Any]:
 
 def hold_price_jumps(cursor, provider_id: int, run_id: int, jumps: list[PriceJump], version: str) -> int:
     """Keep the stored prices of `jumps` in the stage, keep their listed prices as disputed candidates, release the
-    provider's other held candidates; returns how many `price_held` change rows were written (new values only)."""
+    provider's other held candidates; returns how many `price_held` change rows were written (one per model whose
+    held value is new)."""
     held = [jump.provider_model_id for jump in jumps]
     cursor.execute(RELEASE_SQL, {"provider_id": provider_id, "held": held})
     if not jumps:
@@ -190,16 +212,14 @@ def hold_price_jumps(cursor, provider_id: int, run_id: int, jumps: list[PriceJum
         cursor.execute(CANDIDATE_SQL, _candidate(jump, version))
         if cursor.fetchone() is None:
             continue
-        for meter, column in PRICE_COLUMNS.items():
-            before, after = getattr(jump.stored, meter), getattr(jump.listed, meter)
-            if before != after:
-                cursor.execute(
-                    """INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value,
-                                                  new_value, sync_run_id, source)
-                       VALUES (%s, %s, %s, 'price_held', %s, %s, %s, %s, 'list_api')""",
-                    (provider_id, jump.model_id, jump.provider_model_id, column, _text(before), _text(after), run_id),
-                )
-                written += 1
+        cursor.execute(
+            """INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value,
+                                          sync_run_id, source)
+               VALUES (%s, %s, %s, 'price_held', %s, %s, %s, %s, 'list_api')""",
+            (provider_id, jump.model_id, jump.provider_model_id, jump.column,
+             _text(getattr(jump.stored, jump.meter)), _text(getattr(jump.listed, jump.meter)), run_id),
+        )
+        written += 1
     return written
 
 

@@ -1,8 +1,8 @@
 """Load one provider's staged models in one transaction, writing only what changed.
 
 Per provider: advisory lock -> lock the provider row -> COPY into a temp stage (full rows only where the content
-hash or state differs; bare ids for the rest) -> shrink guard -> content guards (field loss refuses the load,
-price jumps are held; `guards.py`) -> change rows -> upsert -> count misses and deactivate after
+hash or state differs; bare ids for the rest) -> shrink guard -> content guards (price jumps are held, then a
+field loss refuses the load; `guards.py`) -> change rows -> upsert -> count misses and deactivate after
 `miss_threshold` consecutive misses -> stamp the provider's listing time -> finish the attempt's `sync_runs`
 row. A dry run does all of it and rolls back, keeping only the counts (and what a guard refused).
 """
@@ -189,8 +189,8 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
             held = False
             if changed_rows:
                 cursor.execute(KEEP_STORED_PRICES_SQL, params)
-                _guard_field_loss(cursor, slug, provider_id, options, result)
                 held = _guard_price_jumps(cursor, slug, provider_id, sync_run_id, run, options, result)
+                _guard_field_loss(cursor, slug, provider_id, options, result)
                 cursor.execute(FIELD_CHANGES_SQL, params)
                 load.changes.update(kind for (kind,) in cursor.fetchall())
                 cursor.execute(REAPPEARED_SQL, params)

@@ -1,0 +1,165 @@
+"""The content guards on full model syncs (dag.test) through the replay server's drift faults and the real
+PostgreSQL: a loss under the share passes, allow_shrink still checks field loss, a dry run reports what the guard
+refuses, an operator_prices row accepts a held jump, and /prices, /status and the page show what was held."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from include.gatewayz_sync.store.price_status import price_listing
+from include.gatewayz_sync.web.app import status_document
+from include.gatewayz_sync.web.views import render_page, render_prices
+from tests.reliability.conftest import dump
+
+D = Decimal
+GPT_OSS = "openai/gpt-oss-120b"
+
+
+@pytest.fixture
+def synced(catalog, run_dag, replay):
+    assert run_dag("gatewayz_sync_providers").state == "success"
+    assert run_dag("gatewayz_sync_models", {"providers": ["groq", "openrouter"]}).state == "success"
+    return catalog
+
+
+def latest_attempt(catalog, slug: str) -> tuple:
+    return catalog.execute(
+        "SELECT status, error, details FROM sync_runs WHERE provider_slug = %s ORDER BY id DESC LIMIT 1", (slug,)
+    ).fetchone()
+
+
+def changes(catalog, after: int = 0) -> list[tuple]:
+    return catalog.execute(
+        "SELECT provider_model_id, kind, field, old_value, new_value FROM model_changes WHERE id > %s ORDER BY id",
+        (after,),
+    ).fetchall()
+
+
+def last_change(catalog) -> int:
+    return catalog.execute("SELECT coalesce(max(id), 0) FROM model_changes").fetchone()[0]
+
+
+def test_a_model_that_loses_its_price_passes_under_the_share_and_the_loss_is_a_change(synced, run_dag, replay):
+    catalog = synced
+    records = copy.deepcopy(replay.catalog("openrouter").records)
+    dropped = [r["id"] for r in records if D(r["pricing"].get("prompt") or 0) > 0][:2]
+    for record in records:
+        if record["id"] in dropped:
+            del record["pricing"]
+    replay.set_records("openrouter", records)
+    mark = last_change(catalog)
+    run = run_dag("gatewayz_sync_models", {"providers": ["openrouter"]})
+    assert run.state == "success", "2 of 225 models becoming dedicated-only is no drift"
+    removed = [c for c in changes(catalog, mark) if c[1] == "field_removed"]
+    assert {c[0] for c in removed} == set(dropped)
+    assert {c[2] for c in removed} >= {"price_input_usd_per_mtok", "price_output_usd_per_mtok"}
+    assert all(c[3] is not None and c[4] is None for c in removed), "the old value is kept"
+    assert {c[2] for c in changes(catalog, mark) if c[1] == "price_changed" and c[4] is None} == {"price_source"}
+    status, _, details = latest_attempt(catalog, "openrouter")
+    assert status == "success"
+    assert {loss["field"]: loss["lost"] for loss in details["field_loss"]}["price_input_usd_per_mtok"] == 2
+
+
+def test_allow_shrink_still_checks_field_loss_and_allow_field_loss_lets_it_through(synced, run_dag, replay):
+    catalog = synced
+    before = dump(catalog)
+    replay.add_fault("openrouter", rename_keys={"pricing": "price"}, times=-1)
+    records = replay.catalog("openrouter").records
+    listed = [r["id"] for r in records[: len(records) // 2]]
+    replay.set_records("openrouter", records[: len(records) // 2])
+    priced = catalog.execute(
+        "SELECT count(*) FROM models WHERE provider_model_id = ANY(%s) AND price_input_usd_per_mtok IS NOT NULL",
+        (listed,),
+    ).fetchone()[0]
+    shrunk = run_dag("gatewayz_sync_models", {"providers": ["openrouter"], "allow_shrink": True})
+    assert shrunk.state == "failed"
+    status, error, details = latest_attempt(catalog, "openrouter")
+    assert status == "failed" and error.startswith("suspicious field loss: the listing from openrouter would remove ")
+    assert f"price_input_usd_per_mtok from {priced} of {priced} models that had it (e.g. " in error
+    assert dump(catalog) == before, "nothing of the provider was written"
+
+    allowed = run_dag("gatewayz_sync_models", {"providers": ["openrouter"], "allow_shrink": True,
+                                               "allow_field_loss": True})
+    assert allowed.state == "success"
+    still = catalog.execute(
+        """SELECT count(*) FILTER (WHERE m.price_input_usd_per_mtok IS NOT NULL) FROM models m
+           JOIN providers p ON p.id = m.provider_id WHERE p.slug = 'openrouter' AND m.provider_model_id = ANY(%s)""",
+        (listed,),
+    ).fetchone()[0]
+    assert still == 0, "the listed half lost its prices on purpose"
+
+
+def test_a_dry_run_reports_what_the_guard_would_refuse_and_writes_nothing(synced, run_dag, replay):
+    catalog = synced
+    before = dump(catalog)
+    mark = last_change(catalog)
+    replay.add_fault("openrouter", rename_keys={"pricing": "price"}, times=-1)
+    run = run_dag("gatewayz_sync_models", {"providers": ["openrouter"], "dry_run": True})
+    assert run.state == "failed"
+    status, error, details = latest_attempt(catalog, "openrouter")
+    assert status == "failed" and error.startswith("suspicious field loss")
+    assert details["drift"][:2] == ["225 records now lack `pricing`", "new key `price` seen"]
+    assert dump(catalog) == before and changes(catalog, mark) == []
+
+
+def test_an_operator_price_accepts_a_jump_and_prices_and_the_page_show_what_is_held(synced, run_dag, replay):
+    catalog = synced
+    catalog.execute(
+        """INSERT INTO operator_prices (provider_slug, provider_model_id, price_input_usd_per_mtok,
+                                        price_output_usd_per_mtok, note, updated_by)
+           VALUES ('groq', 'openai/gpt-oss-20b', 0.1, 0.4, 'confirmed by the provider', 'ops')"""
+    )
+    replay.add_fault("groq", scale_prices="1000", times=-1)
+    run = run_dag("gatewayz_sync_models", {"providers": ["groq"]})
+    assert run.state == "success"
+    held = dict(catalog.execute(
+        """SELECT m.provider_model_id, c.status_reason FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+           WHERE c.source = 'list_api'"""
+    ).fetchall())
+    assert GPT_OSS in held and "openai/gpt-oss-20b" not in held, "the operator's row accepted that one"
+    assert held[GPT_OSS].startswith("input 1000x up from the stored list_api price (0.15 -> 150); held until")
+    accepted = catalog.execute(
+        "SELECT price_input_usd_per_mtok FROM models WHERE provider_model_id = 'openai/gpt-oss-20b'").fetchone()[0]
+    assert accepted == D("75"), "not held: the listed price applies until the price run stores the operator's"
+
+    listing = price_listing(catalog, provider="groq", status="held", limit=100, offset=0)
+    assert {m["model"] for m in listing} == set(held)
+    gpt = next(m for m in listing if m["model"] == GPT_OSS)
+    assert gpt["stored"]["prices"]["input"] == "0.15"
+    (candidate,) = [c for c in gpt["candidates"] if c["source"] == "list_api"]
+    assert candidate["status"] == "disputed" and candidate["prices"]["input"] == "150"
+    assert {m["model"] for m in price_listing(catalog, provider="groq", status="disputed", limit=100, offset=0)} \
+        >= set(held)
+    html = render_prices({"models": listing, "provider": "groq", "status": "held", "limit": 100, "offset": 0,
+                          "next_offset": None})
+    assert "list_api" in html and "held until accepted" in html
+
+    document = status_document(catalog, None, 100, 0)
+    assert document["totals"]["held_prices"] == len(held)
+    groq = next(p for p in document["providers"] if p["slug"] == "groq")
+    assert groq["prices"]["held"] == len(held)
+    assert groq["shape"]["listing"]["present"]["pricing"] == 8
+    assert groq["shape"]["listing"]["absent"] == [] and groq["shape"]["listing"]["compared_with"] is not None
+    page = render_page(document, [])
+    assert f"{len(held)} list-API price jump(s) held" in page and 'id="shape-health"' in page
+
+
+def test_status_and_the_page_show_each_providers_listing_shape_against_the_previous_one(synced, run_dag, replay):
+    catalog = synced
+    replay.add_fault("openrouter", rename_keys={"pricing": "price"}, times=-1)
+    assert run_dag("gatewayz_sync_models", {"providers": ["openrouter"]}).state == "failed"
+    document = status_document(catalog, "openrouter", 100, 0)
+    (openrouter,) = document["providers"]
+    shape = openrouter["shape"]
+    assert [run["status"] for run in shape["runs"]] == ["failed", "success"]
+    assert shape["runs"][0]["records"] == 225 and shape["runs"][0]["rejected"] == {}
+    listing = shape["listing"]
+    assert listing["status"] == "failed" and listing["records"] == 225
+    assert "pricing" in listing["absent"] and "pricing.prompt" in listing["absent"]
+    assert "price" in listing["new"] and listing["present"]["price"] == 225
+    assert listing["drift"][:2] == ["225 records now lack `pricing`", "new key `price` seen"]
+    page = render_page(document, [])
+    assert "225 records now lack `pricing`" in page and "<code>pricing</code>" in page
