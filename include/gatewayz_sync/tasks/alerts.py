@@ -112,7 +112,7 @@ def _record_outcome(ti, error: str | None, sent: bool) -> None:
         log.warning("Could not record the alerting outcome in the catalog: %s", exc)
 
 
-def _tell(ti, compute) -> tuple[dict[str, Any], str | None]:
+def _tell(compute) -> tuple[dict[str, Any], str | None]:
     """Compute and send the alerts; returns the result and the reason alerting failed (None when it worked)."""
     try:
         connection = _alerts_connection()
@@ -133,7 +133,7 @@ def notify_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
     ti = get_current_context()["ti"]
-    result, failure = _tell(ti, lambda: _model_sync_alerts(ti, None if slugs is None else list(slugs)))
+    result, failure = _tell(lambda: _model_sync_alerts(ti, None if slugs is None else list(slugs)))
     _record_outcome(ti, failure, sent=bool(result["alerts"]))
     if failure is not None:
         raise AirflowFailException(f"Alerting failed (the sync's outcome is unchanged; see finalize): {failure}")
@@ -155,7 +155,7 @@ def notify_provider_sync(summary: dict[str, Any] | None) -> dict[str, Any]:
             return []
         return [deactivation_alert(_run_ref(ti), deactivated, int(summary.get("models_deactivated") or 0))]
 
-    result, failure = _tell(ti, compute)
+    result, failure = _tell(compute)
     _record_outcome(ti, failure, sent=bool(result["alerts"]))
     if failure is not None:
         log.error("Alerting failed (recorded for /health): %s", failure)
