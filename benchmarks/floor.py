@@ -25,7 +25,7 @@ from benchmarks.measure import PG_DSN, ROOT, catalog_connection, create_database
 def measure_floor(directory: Path, slug: str, database: str) -> dict:
     from benchmarks.catalog import benchmark_providers, payload_bytes
     from include.gatewayz_sync.catalog.normalize import RecordNormalizer
-    from include.gatewayz_sync.store.model_sql import DATA_COLUMNS
+    from include.gatewayz_sync.store.model_sql import DATA_COLUMNS, STAGE_COLUMNS
     from include.gatewayz_sync.store.staging import row_values
 
     payload = payload_bytes(directory, slug)
@@ -42,11 +42,11 @@ def measure_floor(directory: Path, slug: str, database: str) -> dict:
     with catalog_connection(database) as connection:
         connection.execute(
             "CREATE TABLE floor_models AS SELECT provider_model_id, true AS changed, "
-            f"{', '.join(DATA_COLUMNS)} FROM models WITH NO DATA"
+            f"{', '.join(DATA_COLUMNS)}, NULL::jsonb AS list_prices FROM models WITH NO DATA"
         )
         started = time.perf_counter()
         with connection.cursor() as cursor, cursor.copy(
-            f"COPY floor_models (provider_model_id, changed, {', '.join(DATA_COLUMNS)}) FROM STDIN"
+            f"COPY floor_models ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
         ) as copy:
             for row in rows:
                 copy.write_row(row)

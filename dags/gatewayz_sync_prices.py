@@ -20,10 +20,12 @@ from include.gatewayz_sync.config import TaskRetrySettings
     tags=["gatewayz", "catalog", "prices"],
     default_args=TaskRetrySettings.from_env().default_args(),
     doc_md="""
-    Refreshes each reference price source (genai-prices, models.dev, LiteLLM; one mapped task each, fetched
-    like a provider's list) into `model_price_candidates`, then stores every active model's price by
-    precedence (operator > list API > reference) with the 10x unit-error guard. Runs after each model sync
-    and daily. A source that cannot be read fails its own task and the run; the others still apply.
+    Refreshes each reference price source (genai-prices, models.dev, LiteLLM, fetched like a provider's list;
+    OpenRouter's listing, read from the catalog; one mapped task each) into `model_price_candidates`, then
+    stores every active model's prices, every meter and tier as a row of `model_prices`, by precedence
+    (operator > list API > reference), the 10x unit-error and sibling guards, recency and agreement. Runs after
+    each model sync and daily. A source that cannot be read fails its own task and the run; the others still
+    apply.
     """,
 )
 def gatewayz_sync_prices():

@@ -42,7 +42,7 @@ def test_every_filter_is_read():
         ("price_min=NaN", "price_min must be a price of zero or more"),
         ("sort=name;DROP", "sort must be one of model, price, -price, context, -context"),
         ("lifecycle=zombie", "lifecycle must be one of active, deprecated, retired"),
-        ("price_source=guess", "price_source must be one of list_api, operator, genai-prices, models.dev, litellm, none"),
+        ("price_source=guess", "price_source must be one of list_api, operator, genai-prices, models.dev, litellm, openrouter, none"),
         ("page=0", "page must be a whole number from 1"),
         ("per_page=100000", "per_page must be one of 25, 50, 100, 200"),
     ],

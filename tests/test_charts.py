@@ -60,3 +60,14 @@ def test_a_step_chart_holds_each_price_until_the_next_and_skips_unknown_values()
     assert float(circles[1].get("cy")) < float(circles[0].get("cy")), "a higher price is drawn higher"
     assert circles[1].find(f"{SVG}title").text == "input 2026-11-22 00:00: 4"
     assert svg.find(f"{SVG}title").text == "prices <of> x"
+
+
+def test_a_step_chart_of_many_tiers_wraps_its_legend_and_grows_instead_of_overflowing():
+    series = {f"input above {n:,} tokens (USD per 1M tokens)": [(T0, Decimal(n))] for n in (32000, 128000, 256000)}
+    series = {"input (USD per 1M tokens)": [(T0, Decimal("1"))], **series}
+    svg = parsed(step_chart(series, end=T0 + timedelta(days=1), label="tiers", width=640, height=220))
+    labels = [t for t in svg.iter(f"{SVG}text") if t.text and t.text.startswith("input")]
+    rows = sorted({float(t.get("y")) for t in labels})
+    assert len(rows) >= 2 and int(svg.get("height")) == 220 + (len(rows) - 1) * 16
+    assert all(float(t.get("x")) + 6.5 * len(t.text) <= 640 for t in labels), "every legend entry inside the chart"
+    assert {g.get("data-series") for g in svg.findall(f"{SVG}g")} == set(series)

@@ -40,8 +40,8 @@ def _models():
 def two_tables(catalog):
     for name in ("via_psycopg", "via_text"):
         catalog.execute(
-            f"CREATE TEMP TABLE {name} AS SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)} "
-            "FROM models WITH NO DATA"
+            f"CREATE TEMP TABLE {name} AS SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)}, "
+            "NULL::jsonb AS list_prices FROM models WITH NO DATA"
         )
     return catalog
 

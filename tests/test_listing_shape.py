@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from include.gatewayz_sync.catalog.meters import PriceKey, PriceSheet
 from include.gatewayz_sync.catalog.shape import ListingShape, ShapeCounter, drift_notes
 from include.gatewayz_sync.dev.replay.faults import Fault
-from include.gatewayz_sync.prices.price_set import PriceSet, price_jump
+from include.gatewayz_sync.prices.price_set import price_jump
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
 D = Decimal
+
+
+def sheet(**prices: str) -> PriceSheet:
+    """Base prices by meter: per token, except `input_image` (per image)."""
+    return PriceSheet({PriceKey(m, "image" if m == "input_image" else "token"): D(v) for m, v in prices.items()})
 
 
 def shape_of(records: list[dict]) -> ListingShape:
@@ -60,12 +66,17 @@ def test_a_child_of_a_lost_key_is_not_named_twice_but_a_lost_child_alone_is():
 
 
 def test_a_price_jump_is_10x_either_way_on_any_meter_both_give_above_zero():
-    stored = PriceSet(input=D("0.15"), output=D("0.6"), request=D("0"), image=D("0.01"))
-    assert price_jump(stored, PriceSet(input=D("150"), output=D("600"), request=D("0"))) == (D(1000), "input")
-    assert price_jump(stored, PriceSet(input=D("0.00015"), output=D("0.0006"))) == (D(1000), "input")
-    assert price_jump(stored, PriceSet(input=D("0.45"), output=D("0.6"))) is None, "a real 3x move applies"
-    assert price_jump(stored, PriceSet(input=D("0.15"), image=D("0.1"))) == (D(10), "image"), "every meter counts"
-    assert price_jump(stored, PriceSet(input=D("0"), output=D("0.6"))) is None, "a zero is no unit measure"
+    image = PriceKey("input_image", "image")
+    stored = sheet(input="0.15", output="0.6", input_image="0.01")
+    assert price_jump(stored, sheet(input="150", output="600")) == (D(1000), PriceKey("input"))
+    assert price_jump(stored, sheet(input="0.00015", output="0.0006")) == (D(1000), PriceKey("input"))
+    assert price_jump(stored, sheet(input="0.45", output="0.6")) is None, "a real 3x move applies"
+    assert price_jump(stored, sheet(input="0.15", input_image="0.1")) == (D(10), image), "every meter counts"
+    assert price_jump(stored, sheet(input="0", output="0.6")) is None, "a zero is no unit measure"
+    per_character = PriceSheet({PriceKey("input", "character"): D(22)})
+    assert price_jump(per_character, PriceSheet({PriceKey("input", "character"): D(22000)})) == (
+        D(1000), PriceKey("input", "character")), "a per-character price jumps by its own unit"
+    assert price_jump(per_character, sheet(input="22")) is None, "a price in another unit is not compared"
 
 
 def test_the_replay_drift_faults_bend_records_as_an_api_change_would():

@@ -51,7 +51,8 @@ def synced(catalog, run_dag, replay):
 def test_every_documented_query_is_tested():
     assert set(MONITORING) == {
         "Count providers", "Models per provider", "Active models per provider", "Recent model updates",
-        "What changed, with old and new values", "Stale models",
+        "What changed, with old and new values", "Stale models", "Every price of one model",
+        "Active models without a price, and why",
     }
     assert set(TROUBLESHOOTING) == {
         "Is it in the catalog, active, not disabled by an operator?", "Each provider's last attempt",
@@ -86,6 +87,14 @@ def test_monitoring_queries_on_a_synced_catalog(synced, run_dag):
     ]
 
     assert rows(catalog, MONITORING["Stale models"]) == [], "nothing is stale right after a sync"
+
+    prices = rows(catalog, MONITORING["Every price of one model"])
+    assert [(meter, str(amount), per_units, unit, source) for meter, amount, per_units, unit, *_, source in prices] == [
+        ("cache_read", "0.05", 1000000, "token", "list_api"), ("input", "0.5", 1000000, "token", "list_api"),
+        ("output", "3.2", 1000000, "token", "list_api")]
+    unpriced = rows(catalog, MONITORING["Active models without a price, and why"])
+    assert unpriced and all(reason for *_, reason in unpriced), "every unpriced active model says why"
+    assert ("together", "Qwen/Qwen2-72B", "chat") in {row[:3] for row in unpriced}
 
 
 def test_stale_models_are_the_ones_not_seen_for_twelve_hours_not_the_unchanged_ones(synced, run_dag):

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from include.gatewayz_sync.catalog.meters import PriceKey
 from include.gatewayz_sync.catalog.normalize import RecordNormalizer
 from include.gatewayz_sync.dev.replay.catalogs import RECORDINGS_DIR, RecordedCatalog, load_json
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
@@ -46,7 +47,8 @@ def test_recorded_list_normalizes_without_rejections(slug):
     assert report.duplicates == 0
     for model in models.values():
         for price in model.prices.values():
-            assert price is None or (isinstance(price, Decimal) and price >= 0)
+            assert isinstance(price, Decimal) and (price > 0 or model.is_free), "a listed 0 is a price only when free"
+        assert model.prices or model.is_free or model.price_unknown_reason, "an unpriced model says why"
         assert len(model.content_hash) == 64
 
 
@@ -85,16 +87,20 @@ PINS = [
     ("vercel-ai-gateway", "alibaba/qwen-3-14b", {"input": D("0.12"), "output": D("0.24"), "context_length": 40960,
                                                  "reasoning": True, "tools": True}),
     ("onerouter", "deepseek/deepseek-v4-flash", {"input": D("0.14"), "output": D("0.28")}),
-    ("anannas", "openai/gpt-5-mini", {"input": D("30"), "output": D("60"), "request": D("0")}),
+    ("anannas", "openai/gpt-5-mini", {"input": D("30"), "output": D("60"), "request": None}),
     ("fireworks", "accounts/fireworks/models/flux-kontext-max", {"vision": True, "tools": False}),
     ("fal", "fal-ai/flux/dev", {"name": "FLUX.1 [dev]"}),
     ("cohere", "c4ai-aya-vision-32b", {"vision": True, "tools": False}),
 ]
 
 
+PRICE_KEYS = {"input": PriceKey("input"), "output": PriceKey("output"), "cache_read": PriceKey("cache_read"),
+              "request": PriceKey("request", "request")}
+
+
 def _value(model, field):
-    if field in model.prices:
-        return model.prices[field]
+    if field in PRICE_KEYS:
+        return model.prices.get(PRICE_KEYS[field])
     if field in model.capabilities:
         return model.capabilities[field]
     return getattr(model, field)
@@ -116,11 +122,14 @@ def test_only_explicit_free_variants_are_free():
     free = sorted(m for m, model in openrouter.items() if model.is_free)
     assert all(m.endswith(":free") for m in free if m != "openrouter/free") and "openrouter/free" in free
     lyria = openrouter["google/lyria-3-pro-preview"]
-    assert (lyria.prices["input"], lyria.prices["output"], lyria.is_free) == (D("0"), D("0"), None), "priced per song"
+    assert (dict(lyria.prices), lyria.is_free) == ({}, None), "priced per song: the listed 0/0 is not a price"
+    assert lyria.price_unknown_reason.startswith("listed as 0 (input, output)")
     together, _ = normalized("together")
     assert not [m for m, model in together.items() if model.is_free], "0/0 on Together is dedicated-only or per unit"
-    zeros = [model for model in together.values() if model.prices["input"] == 0 and model.prices["output"] == 0]
-    assert len(zeros) == 158 and {model.is_free for model in zeros} == {None}
+    unknown = [model for model in together.values() if not model.prices]
+    assert len(unknown) == 149 and {model.is_free for model in unknown} == {None}
+    assert all(model.price_unknown_reason.startswith("listed as 0") for model in unknown)
+    assert "dedicated endpoints" in unknown[0].price_unknown_reason
     onerouter, _ = normalized("onerouter")
     assert onerouter["openai/gpt-5-mini:free"].is_free is True
 
@@ -176,7 +185,8 @@ def test_broken_fields_are_nulled_with_reasons_and_never_abort():
     assert model.name == "'; DROP TABLE models; --"
     assert model.description is None
     assert model.context_length is None
-    assert model.prices["input"] is None and model.prices["output"] is None
+    assert not model.prices
+    assert model.price_unknown_reason == "no usable price in the listing (input not_numeric, output negative)"
     assert dict(report.nulled) == {
         "description_too_long": 1,
         "context_length_absurd": 1,
@@ -236,3 +246,32 @@ def test_error_bodies_are_recorded_for_the_providers_that_document_them():
     for slug in ("openai", "anthropic", "google-vertex", "cloudflare-workers-ai", "groq", "mistral", "cohere"):
         body = load_json(errors / f"{slug}_bad_key.json")
         assert body["status"] in (400, 401)
+
+
+def test_the_readme_units_table_lists_every_list_price_providers_meters():
+    """The README's table of each list API's meters and units names every provider that lists prices, and each of
+    the meters its spec reads, in its unit."""
+    import re
+
+    from include.gatewayz_sync.sources.specs import UNIT_METERS, UnitPrice
+    from tests.readme import section
+
+    table = section("Prices are rows").split("**Meters and units of each list API**", 1)[1]
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] not in ("provider", "---"):
+            for slug in cells[0].split(", "):
+                rows[slug] = cells[2]
+    listing = {slug: p.list_api for slug, p in GATEWAY_REGISTRY.items()
+               if p.list_api is not None and (p.list_api.fields.token_prices or p.list_api.fields.unit_prices_usd)}
+    assert set(rows) == set(listing)
+    for slug, spec in listing.items():
+        meters = {(m, "token") for m in spec.fields.token_prices}
+        meters |= {(m, w.unit if isinstance(w, UnitPrice) else UNIT_METERS[m]) for m, w in spec.fields.unit_prices_usd.items()}
+        if spec.fields.per_character is not None:
+            meters.add(("input", "character"))
+        for meter, unit in meters:
+            groups = re.findall(r"([a-z_, ]+) /(\w+)", rows[slug].replace("*", ""))
+            assert any(meter in [m.strip() for m in names.split(",")] and unit == each for names, each in groups), (
+                slug, meter, unit)

@@ -10,11 +10,20 @@ from decimal import Decimal
 import pytest
 from genai_prices import types as gp
 
+from include.gatewayz_sync.catalog.meters import PriceKey, PriceSheet
 from include.gatewayz_sync.prices import documents, matching
-from include.gatewayz_sync.prices.price_set import PriceSet
 from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES, SourceProviders
 
 D = Decimal
+
+
+def K(meter: str, unit: str = "token", above: int = 0, tier: str = "standard", window: str = "", option: str = "") -> PriceKey:
+    return PriceKey(meter, unit, above, tier, window, option)
+
+
+def sheet(**prices: str) -> PriceSheet:
+    """`sheet(input="2.5", output="10")`: base per-token prices."""
+    return PriceSheet({K(meter): D(value) for meter, value in prices.items()})
 
 
 def loads(text: str):
@@ -97,37 +106,40 @@ GP = documents.read_genai_prices(genai_providers(), on=date(2026, 11, 27))
 
 def test_models_dev_reads_prices_tiers_and_dates_exactly():
     gpt4o = MD.entries["openai"]["gpt-4o"]
-    assert gpt4o.prices == PriceSet(input=D("2.5"), output=D("10"), cache_read=D("1.25"))
+    assert gpt4o.prices == sheet(input="2.5", output="10", cache_read="1.25")
     assert gpt4o.checked_at == date(2025, 6, 17)
     tiered = MD.entries["openai"]["gpt-5.4"].prices
-    assert (tiered.long_context_threshold, tiered.input_long_context, tiered.output_long_context) == (
-        272000, D("5"), D("22.5"))
+    assert (tiered[K("input", above=272000)], tiered[K("output", above=272000)]) == (D("5"), D("22.5"))
+    assert tiered.columns()["price_long_context_threshold_tokens"] == 272000
     assert "text-moderation" not in MD.entries["openai"], "an entry without a price is left out"
 
 
 def test_litellm_per_token_floats_become_exact_per_million_prices():
     gpt4o = LL.entries["openai"]["gpt-4o"].prices
-    assert gpt4o == PriceSet(input=D("2.5"), output=D("10"), cache_read=D("1.25"), input_batch=D("1.25"),
-                             output_batch=D("5"), input_flex=D("1.25"))
-    assert str(gpt4o.input) == "2.5" and str(LL.entries["mistral"]["mistral/mistral-small-latest"].prices.input) == "0.1"
+    assert gpt4o == PriceSheet({K("input"): D("2.5"), K("output"): D("10"), K("cache_read"): D("1.25"),
+                                K("input", tier="batch"): D("1.25"), K("output", tier="batch"): D("5"),
+                                K("input", tier="flex"): D("1.25")})
+    assert str(gpt4o[K("input")]) == "2.5"
+    assert str(LL.entries["mistral"]["mistral/mistral-small-latest"].prices[K("input")]) == "0.1"
     gemini = LL.entries["gemini"]["gemini/gemini-2.5-pro"].prices
-    assert (gemini.long_context_threshold, gemini.input_long_context, gemini.output_long_context) == (
-        200000, D("2.5"), D("15"))
+    assert (gemini[K("input", above=200000)], gemini[K("output", above=200000)]) == (D("2.5"), D("15"))
     flash = LL.entries["dashscope"]["dashscope/qwen-flash"].prices
-    assert (flash.input, flash.output, flash.long_context_threshold, flash.output_long_context) == (
-        D("0.05"), D("0.4"), 256000, D("2"))
+    assert (flash[K("input")], flash[K("output")], flash[K("output", above=256000)]) == (D("0.05"), D("0.4"), D("2"))
     assert "sample_spec" not in str(LL.entries)
-    assert LL.entries["openai"]["absurd"].prices.input is None and LL.dropped["price_absurd"] == 1
+    assert K("input") not in LL.entries["openai"]["absurd"].prices and LL.dropped["price_absurd"] == 1
 
 
 def test_genai_prices_current_price_tiers_variants_and_aliases():
-    gpt4o = GP.entries["openai"]["gpt-4o"].prices
-    assert (gpt4o.input, gpt4o.output) == (D("2.5"), D("10")), "the dated price in force, not the future one"
-    assert (gpt4o.input_batch, gpt4o.output_batch) == (D("1.25"), D("5"))
+    gpt4o = GP.entries["openai"]["gpt-4o"]
+    assert (gpt4o.prices[K("input")], gpt4o.prices[K("output")]) == (D("2.5"), D("10")), "the price in force"
+    assert gpt4o.checked_at == date(2025, 1, 1), "the date the price in force started"
+    assert (gpt4o.prices[K("input", tier="batch")], gpt4o.prices[K("output", tier="batch")]) == (D("1.25"), D("5"))
     gemini = GP.entries["google"]["gemini-2.5-pro"].prices
-    assert (gemini.input, gemini.long_context_threshold, gemini.input_long_context) == (D("1.25"), 200000, D("2.5"))
+    assert (gemini[K("input")], gemini[K("input", above=200000)]) == (D("1.25"), D("2.5"))
     deepseek = GP.entries["deepseek"]["deepseek-chat"].prices
-    assert (deepseek.input, deepseek.output) == (D("0.27"), D("1.1")), "off-peak windows are not the standard price"
+    assert (deepseek[K("input")], deepseek[K("output")]) == (D("0.27"), D("1.1")), "outside the window"
+    assert (deepseek[K("input", window="16:30-00:30")], deepseek[K("output", window="16:30-00:30")]) == (
+        D("0.135"), D("0.55")), "the daily window is a price of its own"
     assert GP.aliases["openai"]["gpt-4o-2024-08-06"] == "gpt-4o"
 
 
@@ -195,7 +207,7 @@ def test_a_source_entry_of_another_provider_never_prices_our_model():
 def test_the_sources_are_declared_with_snapshots_and_map_only_registry_providers():
     from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 
-    assert [s.name for s in REFERENCE_SOURCES.values()] == ["genai-prices", "models.dev", "litellm"]
+    assert [s.name for s in REFERENCE_SOURCES.values()] == ["genai-prices", "models.dev", "litellm", "openrouter"]
     for source in REFERENCE_SOURCES.values():
         assert set(source.providers) <= set(GATEWAY_REGISTRY) and source.slug not in GATEWAY_REGISTRY
         if source.list_api is not None:
@@ -223,3 +235,16 @@ def test_bundled_snapshots_match_their_recorded_digest(slug):
 
     source = REFERENCE_SOURCES[slug]
     assert hashlib.sha256(source.snapshot_path.read_bytes()).hexdigest() == source.snapshot_sha256
+
+
+def test_every_document_has_its_date_and_the_pinned_genai_prices_release_is_declared():
+    """The recency rule compares document dates: a snapshot without its date, or a genai-prices pin bumped without
+    its release date, would silently lose every comparison."""
+    from importlib.metadata import version
+
+    from include.gatewayz_sync.prices.sources import genai_prices_date
+
+    assert genai_prices_date(f"genai-prices {version('genai-prices')} (PyPI)") == date(2026, 11, 10)
+    for source in REFERENCE_SOURCES.values():
+        if source.snapshot_file:
+            assert source.snapshot_date is not None and source.snapshot_date.isoformat() in source.snapshot_version

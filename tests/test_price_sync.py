@@ -58,7 +58,8 @@ def test_operator_price_over_list_api_over_reference(synced, run_dag, replay):
     api_model = catalog.execute(
         """SELECT m.provider_model_id FROM models m JOIN providers p ON p.id = m.provider_id
            JOIN model_price_candidates c ON c.model_id = m.id
-           WHERE p.slug = 'groq' AND m.price_source = 'list_api' ORDER BY m.provider_model_id LIMIT 1"""
+           WHERE p.slug = 'groq' AND m.price_source = 'list_api' AND m.price_input_usd_per_mtok IS NOT NULL
+           ORDER BY m.provider_model_id LIMIT 1"""
     ).fetchone()[0]
     api_price = stored(catalog, "groq", api_model)
     assert api_price[0] == "list_api", "a reference never replaces the provider's own price"
@@ -171,10 +172,11 @@ def test_bundled_mode_reads_the_snapshots_without_a_request(synced, run_dag, rep
     assert run_dag("gatewayz_sync_prices").state == "success"
     assert replay.requests == []
     rows = dict(catalog.execute("SELECT source, max(source_version) FROM model_price_candidates GROUP BY 1").fetchall())
-    assert rows == {s.name: s.snapshot_version for s in REFERENCE_SOURCES.values()}
+    assert rows == {s.name: s.snapshot_version for s in REFERENCE_SOURCES.values() if s.listing_provider is None}
     origins = dict(catalog.execute(
         "SELECT DISTINCT ON (source) source, details->>'origin' FROM reference_runs ORDER BY source, id DESC").fetchall())
-    assert origins == {"genai-prices": "package", "models.dev": "bundled snapshot", "litellm": "bundled snapshot"}
+    assert origins == {"genai-prices": "package", "models.dev": "bundled snapshot", "litellm": "bundled snapshot",
+                       "openrouter": "the catalog"}
 
 
 def test_migration_0004_backfills_list_api_sources_and_downgrades_cleanly():
@@ -210,6 +212,62 @@ def test_migration_0004_backfills_list_api_sources_and_downgrades_cleanly():
                 command.downgrade(schema._alembic_config(sa_connection), "0003")
                 sa_connection.commit()
             assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
+            engine.dispose()
+    finally:
+        with admin_connection() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migration_0009_backfills_price_rows_unknowns_a_listed_zero_and_downgrades_cleanly():
+    import secrets
+
+    import psycopg
+    from alembic import command
+
+    from include.gatewayz_sync.store import schema
+    from tests.conftest import PG_ADMIN_DSN, admin_connection
+
+    name = f"gatewayz_migration_{secrets.token_hex(3)}"
+    with admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
+            with engine.connect() as sa_connection:
+                command.upgrade(schema._alembic_config(sa_connection), "0008")
+                sa_connection.commit()
+            connection.execute(
+                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint,
+                                          listing_digest)
+                   VALUES ('together', 'Together', 'bg-indigo-500', 'fast', 'https://together.ai', true, 'x', 'd')""")
+            connection.execute(
+                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_source, is_free,
+                                       price_input_usd_per_mtok, price_output_usd_per_mtok,
+                                       price_long_context_threshold_tokens, price_input_long_context_usd_per_mtok)
+                   SELECT id, m, m, '{}', 'h', s, f, i, o, t, l FROM providers, (VALUES
+                       ('priced', 'list_api', NULL::boolean, 0.59, 0.79, 200000, 1.18),
+                       ('dedicated', 'list_api', NULL, 0, 0, NULL, NULL),
+                       ('embedding', 'litellm', NULL, 0.1, 0, NULL, NULL),
+                       ('model-Free', 'list_api', true, 0, 0, NULL, NULL)) AS v(m, s, f, i, o, t, l)""")
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0008", schema.head_revision())
+            models = {row[0]: row[1:] for row in connection.execute(
+                """SELECT provider_model_id, price_source, is_free, price_input_usd_per_mtok, price_output_usd_per_mtok,
+                          price_unknown_reason FROM models_current""").fetchall()}
+            assert models["priced"][:4] == ("list_api", False, D("0.59"), D("0.79"))
+            assert models["dedicated"][:4] == (None, None, None, None) and "listed 0" in models["dedicated"][4]
+            assert models["embedding"][:4] == ("litellm", False, D("0.1"), None), "a zero output is no price"
+            assert models["model-Free"][:4] == ("list_api", True, D(0), D(0)), "an explicit free variant keeps its 0"
+            rows = dict(connection.execute(
+                """SELECT provider_model_id || ' ' || meter || ' ' || above_input_tokens, amount_usd
+                   FROM model_prices_current""").fetchall())
+            assert rows == {"priced input 0": D("0.59"), "priced output 0": D("0.79"), "priced input 200000": D("1.18"),
+                            "embedding input 0": D("0.1"), "model-Free input 0": D(0), "model-Free output 0": D(0)}
+            assert connection.execute("SELECT listing_digest FROM providers").fetchone()[0] is None, "re-normalized"
+            with engine.connect() as sa_connection:
+                command.downgrade(schema._alembic_config(sa_connection), "0008")
+                sa_connection.commit()
+            assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 4
             assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
             engine.dispose()
     finally:

@@ -1,6 +1,8 @@
 """The whole recorded catalog priced end to end (provider sync, model sync, reference prices via `dag.test()`,
-the replay server over real HTTP, the real PostgreSQL): the acceptance figures of `make demo`, every reference
-price checked against an independent reading of its source, and an unchanged rerun that writes nothing."""
+the replay server over real HTTP, the real PostgreSQL): the acceptance figures of `make demo`, the billing
+report, one test per row of the billing-grade prices issue (a listed 0, units, tiers and meters, aliases, recency,
+the sibling guard, OpenRouter as a reference), every reference price checked against an independent reading of
+its source, and an unchanged rerun that writes nothing."""
 
 from __future__ import annotations
 
@@ -17,11 +19,16 @@ from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, TEST_PAGE_SIZES,
 
 D = Decimal
 RUN_DEFAULTS = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
+# Changed from 112/84, 117/81: entries priced only in other units (text-to-speech per character, transcription per
+# hour, OCR per page, rerank per search) and genai-prices' `huggingface_nebius` (Nebius) are read now, and an
+# entry listed only at 0 is kept as a candidate so the reason a model stays unpriced can name it.
 EXPECTED_RULES = {
-    "genai-prices": {"exact": 112, "source-alias": 84},
+    "genai-prices": {"exact": 150, "source-alias": 93},
     "models.dev": {"exact": 164, "snapshot-alias+exact": 27},
-    "litellm": {"exact": 117, "provider-prefix": 81, "snapshot-alias+provider-prefix": 5},
+    "litellm": {"exact": 124, "provider-prefix": 84, "snapshot-alias+provider-prefix": 5},
+    "openrouter": {"openrouter-author": 48, "snapshot-alias+openrouter-author": 8},
 }
+REFERENCE_PRICED = 383
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +58,13 @@ def test_the_price_run_refreshes_each_source_in_its_own_task_then_resolves(price
     run = runs["gatewayz_sync_prices"]
     assert run.state == "success"
     states = task_states(run)
-    assert [states[("refresh_source", i)] for i in range(3)] == ["success"] * 3
+    assert [states[("refresh_source", i)] for i in range(4)] == ["success"] * 4
     assert states[("resolve_prices", -1)] == "success"
-    assert set(rendered_map_indexes(run, "refresh_source").values()) == {"genai-prices", "models-dev", "litellm"}
+    assert set(rendered_map_indexes(run, "refresh_source").values()) == {
+        "genai-prices", "models-dev", "litellm", "openrouter-listing"}
     summary = xcom_values(run, "resolve_prices")[-1]
-    assert summary["models"] == 1263 and summary["by_source"]["list_api"] == 630
+    # 630 before: 151 models listed only at 0 (not free variants) are no longer priced by their listing
+    assert summary["models"] == 1263 and summary["by_source"]["list_api"] == 479
 
 
 def test_acceptance_figures_on_the_recorded_catalog(priced):
@@ -63,14 +72,18 @@ def test_acceptance_figures_on_the_recorded_catalog(priced):
     figures = price_figures(catalog)
     unlisted = figures["unlisted"]
     assert unlisted["models"] == 528 and len(unlisted["providers"]) == 15
-    assert unlisted["reference_priced"] == 333 and unlisted["share"] >= 0.60
-    assert (unlisted["reference_confirmed"], unlisted["reference_single"], unlisted["reference_disputed"]) == (162, 170, 1)
+    assert unlisted["reference_priced"] == REFERENCE_PRICED and unlisted["share"] >= 0.72
+    by_rule = {c: unlisted[f"reference_{c}"] for c in ("confirmed", "single", "newest", "majority", "preferred",
+                                                         "reseller", "disputed")}
+    assert by_rule == {"confirmed": 174, "single": 163, "newest": 17, "majority": 8, "preferred": 13, "reseller": 5,
+                       "disputed": 3}
     assert figures["free"] == 17 and figures["free_outside_explicit_variants"] == []
     assert figures["deepinfra_output_equals_context"] == 0 and figures["deepinfra_active"] == 154
     assert figures["unflagged_unit_errors"] == []
-    assert (figures["candidates_disputed"], figures["models_disputed"], figures["unpriced_by_guard"]) == (5, 3, 2)
+    assert (figures["candidates"], figures["candidates_disputed"], figures["models_disputed"],
+            figures["unpriced_by_guard"]) == (703, 4, 4, 1)
     openai = figures["coverage"]["openai"]
-    assert openai["retired"] == 41 and openai["none"] == 11
+    assert openai["retired"] == 41 and openai["none"] == 2
 
 
 def test_each_matching_rule_fires_as_counted_on_the_recorded_catalog(priced):
@@ -108,24 +121,24 @@ def _genai(providers: list, provider_id: str, model_id: str) -> dict:
 
 def test_every_reference_price_equals_its_named_sources_value_exactly(priced):
     """Re-read each source independently (plain json floats through Decimal(str(x)); genai-prices' own
-    get_prices) and compare every stored reference price with the value under the id its candidate names."""
+    get_prices) and compare every stored base token price of a reference source with the value under the id its
+    candidate names; each row's source is the source whose value it is, the stored one's or an agreeing one's."""
     from genai_prices.data import providers
 
     catalog, _, _ = priced
     models_dev = json.loads(REFERENCE_SOURCES["models-dev"].snapshot_path.read_text())
     litellm = json.loads(REFERENCE_SOURCES["litellm"].snapshot_path.read_text())
     rows = catalog.execute(
-        """SELECT m.price_source, m.price_source_version, m.price_confidence, c.source_model_id, p.slug,
-                  m.price_input_usd_per_mtok, m.price_output_usd_per_mtok, m.price_cache_read_usd_per_mtok,
-                  m.price_cache_write_usd_per_mtok
-           FROM models m JOIN providers p ON p.id = m.provider_id
-           JOIN model_price_candidates c ON c.model_id = m.id AND c.source = m.price_source
-           WHERE m.is_active AND m.price_source IN ('genai-prices', 'models.dev', 'litellm')"""
+        """SELECT r.source, m.id, m.price_source_version, m.price_confidence, r.source_model_id, p.slug,
+                  r.meter, r.amount_usd
+           FROM model_prices r JOIN models m ON m.id = r.model_id JOIN providers p ON p.id = m.provider_id
+           WHERE m.is_active AND r.source IN ('genai-prices', 'models.dev', 'litellm') AND r.unit = 'token'
+             AND r.meter IN ('input', 'output', 'cache_read', 'cache_write') AND r.above_input_tokens = 0
+             AND r.service_tier = 'standard' AND r.time_window = '' AND r.option = ''"""
     ).fetchall()
-    assert len(rows) == 333
-    checked = 0
-    for source, version, confidence, source_id, slug, *stored in rows:
-        assert version and confidence in ("confirmed", "single", "disputed")
+    models = set()
+    for source, model, version, confidence, source_id, slug, meter, amount in rows:
+        assert version and confidence in ("confirmed", "single", "newest", "majority", "preferred", "disputed")
         mapping = next(s for s in REFERENCE_SOURCES.values() if s.name == source).providers[slug]
         if source == "models.dev":
             provider = next(p for p in mapping.providers if source_id in models_dev.get(p, {}).get("models", {}))
@@ -134,12 +147,11 @@ def test_every_reference_price_equals_its_named_sources_value_exactly(priced):
             expected = _litellm(litellm[source_id])
         else:
             expected = _genai(providers, mapping.providers[0], source_id)
-        got = dict(zip(("input", "output", "cache_read", "cache_write"), stored, strict=True))
-        for name, value in expected.items():
-            assert got[name] == value, (slug, source, source_id, name, got[name], value)
-        assert {k for k, v in got.items() if v is not None} == set(expected), (slug, source_id)
-        checked += 1
-    assert checked == 333
+        assert expected[meter] == amount, (slug, source, source_id, meter, amount, expected[meter])
+        models.add(model)
+    # 333 models before, each row its stored source's; now the rows of 352 models (the others are priced in
+    # other units or by OpenRouter only), some of them added by a source that agrees with the stored one
+    assert len(rows) == 896 and len(models) == 352
 
 
 def test_list_api_prices_are_untouched_and_cross_checked(priced):
@@ -154,6 +166,11 @@ def test_list_api_prices_are_untouched_and_cross_checked(priced):
            AND num_nonnulls(price_long_context_threshold_tokens, price_input_batch_usd_per_mtok) > 0"""
     ).fetchone()[0]
     assert variants == 0, "a list-API row carries no reference variant"
+    foreign = catalog.execute(
+        """SELECT count(*) FROM model_prices r JOIN models m ON m.id = r.model_id
+           WHERE m.price_source = 'list_api' AND r.source <> 'list_api'"""
+    ).fetchone()[0]
+    assert foreign == 0, "a listed price is never mixed with a reference's"
 
 
 def test_variants_and_lifecycle_are_stored_where_sources_give_them(priced):
@@ -179,9 +196,10 @@ def test_status_api_page_and_prices_listing_show_coverage_and_candidates(priced)
     by_slug = {p["slug"]: p for p in document["providers"]}
     assert by_slug["openai"]["prices"]["retired"] == 41
     assert by_slug["groq"]["prices"]["api"] == 8
-    assert document["totals"]["prices"]["reference_priced"] == 333 and document["totals"]["retired_models"] == 41
+    assert document["totals"]["prices"]["reference_priced"] == REFERENCE_PRICED
+    assert document["totals"]["retired_models"] == 41
     page = render_page(document, [])
-    assert "63.1%" in page and "Disputed prices" in page
+    assert "72.5%" in page and "Disputed prices" in page
 
     disputed = price_listing(catalog, provider="google-vertex", status="disputed", limit=100, offset=0)
     assert {m["model"] for m in disputed} == {
@@ -236,7 +254,7 @@ def test_an_unchanged_rerun_of_prices_and_models_writes_nothing(priced):
     def versions(table: str) -> dict:
         return dict(catalog.execute(f"SELECT id, xmin::text FROM {table}").fetchall())
 
-    before = {t: versions(t) for t in ("models", "model_price_candidates")}
+    before = {t: versions(t) for t in ("models", "model_price_candidates", "model_prices")}
     changes = catalog.execute("SELECT count(*) FROM model_changes").fetchone()[0]
     assert run("gatewayz_sync_prices").state == "success"
     assert run("gatewayz_sync_models").state == "success"
@@ -246,3 +264,187 @@ def test_an_unchanged_rerun_of_prices_and_models_writes_nothing(priced):
         """SELECT DISTINCT ON (source) source, inserted, updated, deleted FROM reference_runs ORDER BY source, id DESC"""
     ).fetchall()
     assert all(row[1:] == (0, 0, 0) for row in writes)
+
+
+def _rows(catalog, slug: str, model_id: str) -> dict:
+    """{(meter, unit, above, service tier, window, option): (amount, source)} of one model's price rows."""
+    return {tuple(row[:6]): tuple(row[6:]) for row in catalog.execute(
+        """SELECT r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option, r.amount_usd, r.source
+           FROM model_prices_current r WHERE r.provider_slug = %s AND r.provider_model_id = %s""",
+        (slug, model_id),
+    ).fetchall()}
+
+
+def _model(catalog, slug: str, model_id: str) -> dict:
+    cursor = catalog.execute(
+        """SELECT m.* FROM models_current m WHERE m.provider_slug = %s AND m.provider_model_id = %s""", (slug, model_id))
+    names = [column.name for column in cursor.description]
+    return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def test_billing_report_on_the_recorded_catalog(priced):
+    """The billing report `make demo` ends with: every check a gateway bills by holds on the recorded catalog."""
+    catalog, _, _ = priced
+    figures = price_figures(catalog)
+    assert figures["zero_prices_not_free"] == []
+    assert figures["wrong_units"] == [] and figures["per_character_list_prices"] == 10
+    assert figures["alias_disagreements"] == [] and figures["alias_groups"] == 18
+    for source, entry in figures["meters_per_source"].items():
+        assert entry["stored"] == entry["has"], source
+        assert not entry["unread"], source
+    assert figures["unpriced_without_reason"] == 0
+    assert sum(figures["unpriced_by_reason"].values()) == 399
+    unlisted = figures["unlisted"]
+    assert (unlisted["chat_priced"], unlisted["chat_models"]) == (293, 358)
+
+
+def test_row1_a_listed_zero_is_unknown_with_a_reason_and_only_free_variants_are_free(priced):
+    catalog, _, _ = priced
+    zero = " OR ".join(f"m.{c} = 0" for c in ("price_input_usd_per_mtok", "price_output_usd_per_mtok",
+                                               "price_cache_read_usd_per_mtok", "price_request_usd", "price_image_usd"))
+    assert catalog.execute(
+        f"""SELECT count(*) FROM models m WHERE m.is_active AND m.is_free IS NOT TRUE
+            AND ({zero} OR EXISTS (SELECT 1 FROM model_prices r WHERE r.model_id = m.id AND r.amount_usd = 0))"""
+    ).fetchone()[0] == 0, "167 active models stored $0 / $0 before"
+    dedicated = _model(catalog, "together", "Qwen/Qwen2-72B")
+    assert (dedicated["price_input_usd_per_mtok"], dedicated["price_source"], dedicated["is_free"]) == (None, None, None)
+    assert dedicated["price_unknown_reason"].startswith("listed as 0 (input, output), which is not a price")
+    assert "dedicated endpoints" in dedicated["price_unknown_reason"]
+    flags = dict(catalog.execute(
+        """SELECT CASE WHEN is_free THEN 'free' WHEN NOT is_free THEN 'priced' ELSE 'unknown' END
+                  || '/' || CASE WHEN price_source IS NULL THEN 'no price' ELSE 'price' END, count(*)
+           FROM models WHERE is_active GROUP BY 1"""
+    ).fetchall())
+    assert flags == {"free/price": 17, "priced/price": 847, "unknown/no price": 399}, "is_free follows the rule"
+    assert _model(catalog, "openrouter", "openrouter/free")["is_free"] is True
+
+
+def test_row2_every_meter_keeps_its_own_unit(priced):
+    catalog, _, _ = priced
+    sonic = _model(catalog, "together", "cartesia/sonic")
+    assert sonic["price_input_usd_per_mtok"] is None, "a per-character price never lands in a per-token column"
+    assert _rows(catalog, "together", "cartesia/sonic") == {("input", "character", 0, "standard", "", ""): (D(65), "list_api")}
+    assert _rows(catalog, "groq", "canopylabs/orpheus-v1-english")[("input", "character", 0, "standard", "", "")] == (
+        D(22), "list_api")
+    assert _rows(catalog, "groq", "canopylabs/orpheus-arabic-saudi")[("input", "character", 0, "standard", "", "")] == (
+        D(40), "list_api")
+    whisper = _rows(catalog, "together", "openai/whisper-large-v3")
+    assert whisper[("input_audio", "minute", 0, "standard", "", "")] == (D("0.0015"), "list_api")
+    assert _rows(catalog, "together", "black-forest-labs/FLUX.1-schnell") == {
+        ("output_image", "megapixel", 0, "standard", "", ""): (D("0.0027"), "list_api")}
+    assert _rows(catalog, "openai", "tts-1")[("input", "character", 0, "standard", "", "")][0] == D(15)
+    assert price_figures(catalog)["wrong_units"] == []
+
+
+def test_row3_every_tier_and_meter_a_source_gives_is_stored(priced):
+    catalog, _, _ = priced
+    claude = _rows(catalog, "anthropic", "claude-sonnet-4-5-20250929")
+    assert claude[("input", "token", 200000, "standard", "", "")][0] == D(6)
+    assert claude[("output", "token", 200000, "standard", "", "")][0] == D("22.5")
+    coder = _rows(catalog, "alibaba", "qwen3-coder-plus")
+    assert [coder[("input", "token", above, "standard", "", "")][0] for above in (0, 32000, 128000, 256000)] == [
+        D(1), D("1.8"), D(3), D(6)], "LiteLLM's tiers, up to 6x"
+    deepseek = _rows(catalog, "deepseek", "deepseek-v4-pro")
+    assert deepseek[("input", "token", 0, "standard", "", "")][0] == D("0.66")
+    assert {deepseek[("input", "token", 0, "standard", w, "")][0] for w in ("01:00-04:00", "06:00-10:00")} == {D("1.32")}
+    assert _model(catalog, "deepseek", "deepseek-v4-pro")["price_is_variable"] is True
+    image = _rows(catalog, "google-vertex", "gemini-3-pro-image-preview")
+    assert image[("output_image", "token", 0, "standard", "", "")][0] == D(120), "image tokens at $120/M, output at 12"
+    assert image[("output", "token", 0, "standard", "", "")][0] == D(12)
+    meters = dict(catalog.execute(
+        """SELECT r.meter, count(DISTINCT r.model_id) FROM model_prices_current r
+           WHERE r.is_active AND r.meter IN ('input_audio', 'output_audio', 'output_image', 'web_search') GROUP BY 1"""
+    ).fetchall())
+    assert meters == {"input_audio": 60, "output_audio": 25, "output_image": 16, "web_search": 145}
+
+
+def test_row4_a_provider_declared_alias_group_shares_one_price_and_one_set_of_limits(priced):
+    catalog, _, _ = priced
+    large, latest = _model(catalog, "mistral", "mistral-large-2512"), _model(catalog, "mistral", "mistral-large-latest")
+    assert latest["alias_of"] == "mistral-large-2512" and large["alias_of"] is None
+    assert _rows(catalog, "mistral", "mistral-large-latest") == _rows(catalog, "mistral", "mistral-large-2512")
+    assert (latest["price_input_usd_per_mtok"], latest["price_output_usd_per_mtok"]) == (D("0.5"), D("1.5"))
+    assert latest["context_length"] == large["context_length"]
+    medium = {m: _rows(catalog, "mistral", m) for m in ("mistral-medium-latest", "mistral-medium", "mistral-medium-2604")}
+    assert medium["mistral-medium"] == medium["mistral-medium-latest"] == medium["mistral-medium-2604"]
+    assert _rows(catalog, "mistral", "magistral-small-latest") == _rows(catalog, "mistral", "mistral-small-2603")
+    assert _rows(catalog, "mistral", "ministral-3b-latest") == _rows(catalog, "mistral", "ministral-3b-2512")
+    assert price_figures(catalog)["alias_disagreements"] == []
+
+
+def test_row5_the_newest_dated_evidence_wins_and_the_disagreement_stays_visible(priced):
+    from include.gatewayz_sync.store.price_status import price_listing
+
+    catalog, _, _ = priced
+    large = _model(catalog, "mistral", "mistral-large-latest")
+    assert (large["price_input_usd_per_mtok"], large["price_output_usd_per_mtok"]) == (D("0.5"), D("1.5"))
+    assert large["price_confidence"] == "majority", "LiteLLM's stale 2 / 6 is outvoted by sources of comparable age"
+    medium = _model(catalog, "mistral", "mistral-medium-latest")
+    assert (medium["price_input_usd_per_mtok"], medium["price_output_usd_per_mtok"]) == (D("1.5"), D("7.5"))
+    assert medium["price_confidence"] == "newest"
+    listing = price_listing(catalog, provider="mistral", status="newest", limit=100, offset=0)
+    entry = next(m for m in listing if m["model"] == "mistral-medium-latest")
+    statuses = {c["source"]: (c["status"], c["reason"]) for c in entry["candidates"]}
+    assert statuses["genai-prices"] == ("stored", None)
+    assert statuses["litellm"][0] == "superseded" and "as of 2026-02-21" in statuses["litellm"][1]
+    assert statuses["models.dev"] == ("differs", "this source's entry 'mistral-medium-2604' priced the group"), (
+        "its stale mistral-medium-latest entry (0.4 / 2, 2025-08-12) is not used: the group's newer 2604 entry is")
+
+
+def test_row6_a_single_source_price_ten_times_from_every_sibling_is_disputed_not_stored(priced):
+    catalog, _, _ = priced
+    light = _model(catalog, "cohere", "embed-multilingual-light-v3.0")
+    assert (light["price_source"], light["price_input_usd_per_mtok"], light["price_confidence"]) == (None, None, "disputed")
+    assert "10x or more" not in light["price_dispute"] and "every one of its 4 priced siblings" in light["price_dispute"]
+    assert "every one of its 4 priced siblings" in light["price_unknown_reason"]
+    status = catalog.execute(
+        """SELECT c.status FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+           WHERE m.provider_model_id = 'embed-multilingual-light-v3.0' AND c.source = 'litellm'"""
+    ).fetchone()[0]
+    assert status == "disputed"
+    assert _model(catalog, "cohere", "embed-multilingual-v3.0")["price_input_usd_per_mtok"] == D("0.1")
+
+
+def test_row7_openrouter_prices_first_party_models_as_a_reseller_and_every_unpriced_model_says_why(priced):
+    catalog, _, _ = priced
+    statuses = dict(catalog.execute(
+        """SELECT m.provider_model_id, c.status FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+           WHERE c.source = 'openrouter' AND m.provider_model_id IN ('gpt-4o-2024-05-13', 'qwen-plus')"""
+    ).fetchall())
+    assert statuses == {"gpt-4o-2024-05-13": "agrees", "qwen-plus": "differs"}
+    qwen = catalog.execute(
+        """SELECT c.status_reason FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+           WHERE c.source = 'openrouter' AND m.provider_model_id = 'qwen-plus'"""
+    ).fetchone()[0]
+    assert "0.65x" in qwen and "not averaged" in qwen
+    assert _model(catalog, "alibaba", "qwen-plus")["price_input_usd_per_mtok"] == D("0.4"), "flagged, never averaged"
+    resold = dict(catalog.execute(
+        "SELECT provider_model_id, price_confidence FROM models WHERE is_active AND price_source = 'openrouter'"
+    ).fetchall())
+    assert resold and set(resold.values()) == {"reseller"}
+    assert "qwen3-coder-next" in resold
+    nebius = _model(catalog, "nebius", "deepseek-ai/DeepSeek-V3-0324")
+    assert nebius["price_source"] == "genai-prices", "genai-prices' huggingface_nebius is mapped"
+    assert catalog.execute(
+        "SELECT count(*) FROM models WHERE is_active AND price_source IS NULL AND price_unknown_reason IS NULL"
+    ).fetchone()[0] == 0
+
+
+def test_also_gpt_3_5_turbo_1106_batch_falls_back_to_its_standard_price(priced):
+    catalog, _, _ = priced
+    rows = _rows(catalog, "openai", "gpt-3.5-turbo-1106")
+    assert rows[("input", "token", 0, "batch", "", "")][0] == rows[("input", "token", 0, "standard", "", "")][0] == D(1)
+    assert rows[("output", "token", 0, "batch", "", "")][0] == D(2)
+    assert _model(catalog, "openai", "gpt-3.5-turbo-1106")["price_input_batch_usd_per_mtok"] == D(1)
+
+
+def test_also_gpt_4o_mini_tts_and_its_snapshot_are_priced_alike_from_genai_prices(priced):
+    """genai-prices: 0.6 per 1M text tokens in, 12 per 1M audio tokens out (OpenAI's price); LiteLLM's 2.5 / 10
+    are text prices this model does not have (its own audio-token 12 and $0.00025/s agree with 0.6 / 12). LiteLLM
+    prices the dated snapshot exactly as the alias, so the two are priced as one model."""
+    catalog, _, _ = priced
+    alias, dated = _rows(catalog, "openai", "gpt-4o-mini-tts"), _rows(catalog, "openai", "gpt-4o-mini-tts-2025-03-20")
+    assert alias == dated
+    assert (alias[("input", "token", 0, "standard", "", "")][0], alias[("output", "token", 0, "standard", "", "")][0]) == (
+        D("0.6"), D(12))
+    assert {source for _, source in alias.values()} == {"genai-prices"}

@@ -16,9 +16,11 @@ from typing import Any
 
 from ..sources import quirks
 from ..sources.paths import read_path
-from ..sources.specs import ListApiSpec, spec_fingerprint
-from ..untrusted import has_controls
+from ..sources.specs import UNIT_METERS, ListApiSpec, PriceUnit, UnitPrice, spec_fingerprint
+from ..untrusted import has_controls, strip_controls
 from .fields import FieldIssue, capability, clean_text, first, modalities, timestamp, token_count
+from .kinds import declared_kind, kind_of
+from .meters import CHARACTER, TOKEN, PriceKey, PriceSheet
 from .records import (
     MAX_DESCRIPTION_LENGTH,
     MAX_ID_LENGTH,
@@ -166,9 +168,11 @@ class RecordNormalizer:
         output_modalities = self._field(lambda: modalities(first(view, f.output_modalities), "output_modalities"))
         deprecation = self._field(lambda: timestamp(first(view, f.deprecation_date), "deprecation_date"))
         shutdown = self._field(lambda: timestamp(first(view, f.shutdown_date), "shutdown_date"))
-        prices, raw_pricing, variable = self._prices(view)
+        listed, raw_pricing, variable, problems = self._prices(view)
         capabilities = {name: capability(view, selector) for name, selector in f.capabilities.items()}
-        is_free = self._is_free(model_id, prices, variable)
+        is_free = self._is_free(model_id, listed, variable)
+        prices = listed if is_free else listed.without_zeros()
+        reason = None if prices or is_free else self._unknown_reason(model_id, view, listed, variable, problems)
 
         return NormalizedModel(
             provider_model_id=model_id,
@@ -187,33 +191,56 @@ class RecordNormalizer:
             shutdown_date=shutdown,
             raw_json=checked.raw_json,
             content_hash=checked.content_hash,
+            kind=kind_of(model_id, view, f.kind, output_modalities),
+            alias_of=self._alias_of(model_id, view),
+            price_unknown_reason=reason,
         )
 
-    def _is_free(self, model_id: str, prices: dict[str, Decimal | None], variable: bool) -> bool | None:
-        """True only for the provider's explicit free variants priced at zero; False once any price is above zero.
+    def _is_free(self, model_id: str, prices: PriceSheet, variable: bool) -> bool | None:
+        """True only for the provider's explicit free variants priced at zero; False once any price is above zero;
+        otherwise unknown (None).
 
         A zero alone means unknown: Together lists 0/0 for dedicated-only models and for models priced per
         image or second, OpenRouter for Lyria (priced per song).
         """
-        known = [price for price in prices.values() if price is not None]
         if variable:
             return None
-        if any(price > 0 for price in known):
+        if prices.any_positive:
             return False
-        explicit = model_id in self.spec.free_ids or model_id.endswith(self.spec.free_id_suffixes)
-        return True if explicit and known else None
+        return True if self.explicit_free_variant(model_id) and prices else None
 
-    def _prices(self, view: Any) -> tuple[dict[str, Decimal | None], dict[str, Any] | None, bool]:
-        prices: dict[str, Decimal | None] = {}
+    def explicit_free_variant(self, model_id: str) -> bool:
+        return model_id in self.spec.free_ids or model_id.endswith(self.spec.free_id_suffixes)
+
+    def _alias_of(self, model_id: str, view: Any) -> str | None:
+        group = self.fields.aliases
+        if group is None:
+            return None
+        members, canonical = read_path(view, group.members), read_path(view, group.canonical)
+        if isinstance(canonical, str) and canonical != model_id and isinstance(members, list) and canonical in members:
+            return canonical
+        return None
+
+    def _per_character(self, view: Any) -> bool:
+        rule = self.fields.per_character
+        return rule is not None and declared_kind(view, ((rule, "tts"),)) is not None
+
+    def _prices(self, view: Any) -> tuple[PriceSheet, dict[str, Any] | None, bool, list[str]]:
+        """The listed prices (zeros included), the raw price fields read, the variable flag, unusable fields."""
+        amounts: dict[PriceKey, Decimal] = {}
         raw_pricing: dict[str, Any] = {}
+        problems: list[str] = []
         variable = False
         sentinel = self.spec.variable_price_sentinel
         unit = self.spec.price_unit
-        meters = [(meter, path, lambda raw: usd_per_mtok(raw, unit)) for meter, path in self.fields.token_prices.items()]
-        meters += [(meter, path, usd_each) for meter, path in self.fields.unit_prices_usd.items()]
-        for meter, path, convert in meters:
+        token_unit = CHARACTER if self._per_character(view) else TOKEN
+        meters = [(PriceKey(meter, token_unit), path, lambda raw: usd_per_mtok(raw, unit))
+                  for meter, path in self.fields.token_prices.items()]
+        for meter, where in self.fields.unit_prices_usd.items():
+            path, each = (where.path, where.unit) if isinstance(where, UnitPrice) else (where, UNIT_METERS[meter])
+            meters.append((PriceKey(meter, each), path, usd_each))
+        for key, path, convert in meters:
             raw = read_path(view, path)
-            prices[meter] = None
             if raw is None:
                 continue
             raw_pricing[path] = raw
@@ -221,7 +248,37 @@ class RecordNormalizer:
                 variable = True
                 continue
             try:
-                prices[meter] = convert(raw)
+                amounts[key] = convert(raw)
             except InvalidPrice as problem:
-                self.report.nulled[f"{meter}_{problem.reason}"] += 1
-        return prices, (raw_pricing or None), variable
+                self.report.nulled[f"{key.meter}_{problem.reason}"] += 1
+                problems.append(f"{key.meter} {problem.reason.removeprefix('price_')}")
+        for path in self.fields.example_prices.values():
+            if (raw := read_path(view, path)) is not None:
+                raw_pricing[path] = raw
+        return PriceSheet(amounts), (raw_pricing or None), variable, problems
+
+    def _unknown_reason(self, model_id: str, view: Any, listed: PriceSheet, variable: bool,
+                        problems: list[str]) -> str:
+        """Why a listed model has no price, in words (`models.price_unknown_reason`)."""
+        spec = self.spec
+        if variable:
+            return f"the listing marks the price as variable ({spec.variable_price_sentinel}): no fixed price"
+        if not spec.fields.token_prices and not spec.fields.unit_prices_usd and spec.price_unit is PriceUnit.NONE:
+            return "the provider's list API publishes no prices"
+        parts = []
+        if listed:
+            parts.append(f"listed as 0 ({', '.join(sorted({k.meter for k in listed}))}), which is not a price: "
+                         "not an explicit free variant")
+            if spec.zero_price_means:
+                parts.append(spec.zero_price_means)
+        elif problems:
+            parts.append(f"no usable price in the listing ({', '.join(problems)})")
+        else:
+            parts.append("no price in the listing")
+        for meter, path in self.fields.example_prices.items():
+            quoted = read_path(view, path)
+            if isinstance(quoted, Mapping) and quoted.get("example_price"):
+                what = strip_controls(str(quoted.get("example_description") or "")).strip()[:120]
+                parts.append(f"{meter} quoted only as an example, ${quoted['example_price']}"
+                             + (f" ({what})" if what else "") + ", not a unit price")
+        return "; ".join(parts)

@@ -15,22 +15,18 @@ from typing import Any
 
 import orjson
 
+from .meters import BASE_COLUMNS, FLAT_COLUMNS, PriceSheet
+
 MAX_ID_LENGTH = 512
 MAX_NAME_LENGTH = 512
 MAX_DESCRIPTION_LENGTH = 16_384
 MAX_CONTEXT_TOKENS = 100_000_000
 MAX_MODALITIES = 32
 
-PRICE_COLUMNS = {
-    "input": "price_input_usd_per_mtok",
-    "output": "price_output_usd_per_mtok",
-    "cache_read": "price_cache_read_usd_per_mtok",
-    "cache_write": "price_cache_write_usd_per_mtok",
-    "reasoning": "price_reasoning_usd_per_mtok",
-    "request": "price_request_usd",
-    "image": "price_image_usd",
-    "web_search": "price_web_search_usd",
-}
+# The base prices' flat columns by meter (input, output, ..., request, input_image, web_search), and every flat
+# price column of `models`: a projection of the model's price sheet (catalog/meters.py).
+PRICE_COLUMNS = {key.meter: column for key, column in BASE_COLUMNS.items()}
+FLAT_PRICE_COLUMNS = FLAT_COLUMNS
 CAPABILITY_COLUMNS = {
     "tools": "supports_tools",
     "vision": "supports_vision",
@@ -60,7 +56,7 @@ class NormalizedModel:
     max_output_tokens: int | None
     input_modalities: tuple[str, ...] | None
     output_modalities: tuple[str, ...] | None
-    prices: dict[str, Decimal | None]
+    prices: PriceSheet
     price_is_variable: bool
     raw_pricing: dict[str, Any] | None
     capabilities: dict[str, bool | None]
@@ -69,10 +65,13 @@ class NormalizedModel:
     shutdown_date: datetime | None
     raw_json: bytes
     content_hash: str
+    kind: str = "chat"
+    alias_of: str | None = None
+    price_unknown_reason: str | None = None
 
 
-
-NORMALIZER_VERSION = b"gatewayz-normalizer/2"
+# /3: price sheets (every meter in its unit, listed zeros are unknown), kind, alias_of, price_unknown_reason.
+NORMALIZER_VERSION = b"gatewayz-normalizer/3"
 
 
 def hash_prefix(spec_fingerprint: str) -> bytes:

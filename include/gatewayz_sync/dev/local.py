@@ -39,6 +39,11 @@ DEMO_PAGE_SIZES = {"anthropic": 4, "google-vertex": 20, "openrouter": 100}
 DAGS_TEST_SETTINGS = {"MODEL_SYNC_DEADLINE_MINUTES": "0"}
 
 
+def shown(path: Path) -> str:
+    """A path as printed: relative to the project when it lies inside (GATEWAYZ_LOCAL_DIR may put it elsewhere)."""
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 def airflow_home_settings(home: Path, metadata_url: str | None = None) -> dict[str, str]:
     """The environment that runs this bundle's DAGs and plugin from an Airflow home of its own.
 
@@ -175,7 +180,7 @@ def run_dag(dag_id: str, env: dict[str, str], conf: dict[str, Any] | None = None
     with log_path.open("w") as log_file:
         result = subprocess.run(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     print(f"  {dag_id}: {'success' if result.returncode == 0 else 'FAILED'} in {time.monotonic() - started:.1f} s"
-          f" (log: {log_path.relative_to(PROJECT_ROOT)})")
+          f" (log: {shown(log_path)})")
     return result.returncode == 0, log_path
 
 
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Catalog database: {CATALOG_ENV} (your server)")
     else:
         server, extra[CATALOG_ENV] = start_embedded_catalog(database)
-        print(f"Catalog database: embedded PostgreSQL in {PGDATA.relative_to(PROJECT_ROOT)} (database {database})")
+        print(f"Catalog database: embedded PostgreSQL in {shown(PGDATA)} (database {database})")
     env = airflow_env(extra)
     os.environ.update(extra)
     connect_kwargs = catalog_connect_kwargs(env[CATALOG_ENV])

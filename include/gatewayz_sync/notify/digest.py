@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..prices.price_set import COLUMNS
+from ..catalog.meters import BASE_COLUMNS, LONG_CONTEXT_COLUMNS, SERVICE_COLUMNS, THRESHOLD_COLUMN
 from ..store.alerts import (
     ADDED,
     FIELDS_REMOVED,
@@ -26,7 +26,12 @@ from ..store.alerts import (
 from .messages import RunRef, clamp, listed
 from .send import INFO, WARNING, Alert
 
-PRICE_LABELS = {column: key.replace("_", " ") for key, column in COLUMNS.items()}
+PRICE_LABELS = {
+    **{column: key.meter.replace("_", " ") for key, column in BASE_COLUMNS.items()},
+    **{column: f"{key.meter} {key.service_tier}" for key, column in SERVICE_COLUMNS.items()},
+    **{column: f"{meter.replace('_', ' ')} long context" for meter, column in LONG_CONTEXT_COLUMNS.items()},
+    THRESHOLD_COLUMN: "long context threshold",
+}
 LIFECYCLE_LABELS = {"deprecation_date": "deprecation", "shutdown_date": "shutdown"}
 TITLE_WORDS = {PRICES_HELD: ("price jump held", "price jumps held"), PRICE_MOVES: ("price move", "price moves"),
                FIELDS_REMOVED: ("field removed", "fields removed"), ADDED: ("added", "added"),
@@ -44,7 +49,10 @@ def label(field: str | None) -> str:
 
 
 def _unit(field: str) -> str:
-    return "USD/1M tokens" if field.endswith("_per_mtok") else "USD"
+    """A flat column's unit by its name; a price slug's (`input/character`) by its unit."""
+    if field.endswith("_per_mtok") or field.split(">")[0].split(";")[0].endswith("/token"):
+        return "USD/1M tokens"
+    return "USD/1M characters" if "/character" in field else "USD"
 
 
 def price_line(row: ChangeRow) -> str:

@@ -1,9 +1,12 @@
 """A reference source's document -> its priced entries, keyed by the source's own provider and model ids.
 
-One reader per format. Every price goes through the catalog's one unit converter (`catalog/units.py`):
-models.dev and genai-prices quote USD per 1M tokens, LiteLLM USD per token (read as exact decimals, never
-floats). A field that is not a usable price is dropped and counted; an entry without an input or output price
-is left out (there is nothing to compare or store).
+One reader per format; each turns an entry into a `PriceSheet` holding every price the entry gives, in its own
+unit and under its condition (tiers, service tiers, time windows, options), through the catalog's one unit
+converter (`catalog/units.py`): models.dev and genai-prices quote USD per 1M tokens, LiteLLM USD per token (read
+as exact decimals, never floats). A price field the reader does not understand is kept by name in the entry's
+`unread` (the billing report counts them: a meter a source has and we drop is a bug to fix here). A listed 0 is
+not a price: the key is left out, and an entry with nothing but zeros is kept as `zero_only` so the reason a
+model stays unpriced can say so.
 """
 
 from __future__ import annotations
@@ -17,18 +20,31 @@ from decimal import Decimal
 from typing import Any
 
 from .. import clock
-from ..catalog.units import InvalidPrice, usd_per_mtok
+from ..catalog.meters import (
+    CHARACTER,
+    HOUR,
+    IMAGE,
+    MEGAPIXEL,
+    PAGE,
+    REQUEST,
+    SECOND,
+    STANDARD,
+    TOKEN,
+    PriceKey,
+    PriceSheet,
+)
+from ..catalog.units import InvalidPrice, to_decimal, usd_each, usd_per_mtok
 from ..sources.specs import PriceUnit
-from .price_set import PriceSet
 
 
 @dataclass(frozen=True)
 class ReferenceEntry:
     source_provider: str
     source_model_id: str
-    prices: PriceSet
+    prices: PriceSheet
     checked_at: date | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    unread: tuple[str, ...] = ()
+    zero_only: bool = False
 
 
 @dataclass
@@ -47,30 +63,39 @@ class ReferenceIndex:
         return sum(len(models) for models in self.entries.values())
 
 
-class _Prices:
-    """Collects one entry's converted prices, counting the values that are not usable prices."""
+class _Sheet:
+    """Collects one entry's prices; counts unusable values, remembers zeros and fields not understood."""
 
-    def __init__(self, unit: PriceUnit, dropped: Counter):
-        self.unit, self.dropped, self.values = unit, dropped, {}
+    def __init__(self, dropped: Counter):
+        self.dropped, self.amounts, self.zeros, self.unread = dropped, {}, 0, []
 
-    def put(self, name: str, raw: Any) -> None:
-        if raw is None or name in self.values:
+    def put(self, key: PriceKey, raw: Any, convert: Callable[[Any], Decimal]) -> None:
+        if raw is None or isinstance(raw, bool) or key in self.amounts:
             return
         try:
-            self.values[name] = usd_per_mtok(raw, self.unit)
+            value = convert(raw)
         except InvalidPrice as problem:
             self.dropped[problem.reason] += 1
-
-    def tier(self, threshold: Any, prices: Mapping[str, Any]) -> None:
-        if "long_context_threshold" in self.values or not isinstance(threshold, int | Decimal) or threshold <= 0:
             return
-        self.values["long_context_threshold"] = int(threshold)
-        for name, raw in prices.items():
-            self.put(f"{name}_long_context", raw)
+        if value == 0:
+            self.zeros += 1
+            return
+        self.amounts[key] = value
 
-    def price_set(self) -> PriceSet | None:
-        prices = PriceSet(**self.values)
-        return prices if prices.has_token_price else None
+    def entry(self, provider: str, model_id: str, checked_at: date | None = None) -> ReferenceEntry | None:
+        if not self.amounts and not self.zeros:
+            return None if not self.unread else ReferenceEntry(provider, model_id, PriceSheet(), checked_at,
+                                                               tuple(sorted(set(self.unread))))
+        return ReferenceEntry(provider, model_id, PriceSheet(self.amounts), checked_at, tuple(sorted(set(self.unread))),
+                              zero_only=not self.amounts)
+
+
+def _per_mtok(raw: Any) -> Decimal:
+    return usd_per_mtok(raw, PriceUnit.USD_PER_1M_TOKENS)
+
+
+def _per_token(raw: Any) -> Decimal:
+    return usd_per_mtok(raw, PriceUnit.USD_PER_TOKEN)
 
 
 def _date(value: Any) -> date | None:
@@ -80,9 +105,25 @@ def _date(value: Any) -> date | None:
         return None
 
 
+_MODELS_DEV = {
+    "input": "input", "output": "output", "cache_read": "cache_read", "cache_write": "cache_write",
+    "reasoning": "reasoning", "input_audio": "input_audio", "output_audio": "output_audio",
+}
+
+
+def _models_dev_prices(sheet: _Sheet, cost: Mapping[str, Any], above: int, where: str) -> None:
+    for name, raw in cost.items():
+        meter = _MODELS_DEV.get(name)
+        if meter is not None:
+            sheet.put(PriceKey(meter, TOKEN, above), raw, _per_mtok)
+        elif name not in ("tier", "tiers", "context_over_200k"):
+            sheet.unread.append(f"{where}{name}")
+
+
 def read_models_dev(document: Any) -> ReferenceIndex:
     """models.dev `api.json`: {provider: {models: {id: {cost: {input, output, cache_read, cache_write, reasoning,
-    tiers: [{input, output, cache_read, tier: {type: "context", size}}]}, last_updated}}}}."""
+    input_audio, output_audio, tiers: [{input, ..., tier: {type: "context", size}}], context_over_200k: {...}},
+    last_updated}}}}, USD per 1M tokens."""
     index = ReferenceIndex()
     for provider_id, provider in (document or {}).items():
         models = provider.get("models") if isinstance(provider, Mapping) else None
@@ -90,79 +131,151 @@ def read_models_dev(document: Any) -> ReferenceIndex:
             cost = model.get("cost") if isinstance(model, Mapping) else None
             if not isinstance(cost, Mapping):
                 continue
-            prices = _Prices(PriceUnit.USD_PER_1M_TOKENS, index.dropped)
-            for name in ("input", "output", "cache_read", "cache_write", "reasoning"):
-                prices.put(name, cost.get(name))
-            tiers = sorted(
-                (t for t in cost.get("tiers") or [] if isinstance(t, Mapping) and isinstance(t.get("tier"), Mapping)
-                 and t["tier"].get("type", "context") == "context"),
-                key=lambda t: t["tier"].get("size") or 0,
-            )
-            for tier in tiers[:1]:
-                prices.tier(tier["tier"].get("size"), {k: tier.get(k) for k in ("input", "output", "cache_read")})
-            if (price_set := prices.price_set()) is None:
-                continue
-            detail = {"tiers": tiers} if len(tiers) > 1 else {}
-            index.add(ReferenceEntry(provider_id, model_id, price_set, _date(model.get("last_updated")), detail))
+            sheet = _Sheet(index.dropped)
+            _models_dev_prices(sheet, cost, 0, "")
+            for tier in cost.get("tiers") or []:
+                bound = tier.get("tier") if isinstance(tier, Mapping) else None
+                size = bound.get("size") if isinstance(bound, Mapping) else None
+                if not isinstance(size, int | Decimal) or bound.get("type", "context") != "context":
+                    sheet.unread.append("tiers")
+                    continue
+                _models_dev_prices(sheet, tier, int(size), "tiers.")
+            if isinstance(cost.get("context_over_200k"), Mapping):
+                _models_dev_prices(sheet, cost["context_over_200k"], 200_000, "context_over_200k.")
+            if (entry := sheet.entry(provider_id, model_id, _date(model.get("last_updated")))) is not None:
+                index.add(entry)
     return index
 
 
-_LITELLM = {
-    "input": "input_cost_per_token",
-    "output": "output_cost_per_token",
-    "cache_read": "cache_read_input_token_cost",
-    "cache_write": "cache_creation_input_token_cost",
-    "reasoning": "output_cost_per_reasoning_token",
-    "input_batch": "input_cost_per_token_batches",
-    "output_batch": "output_cost_per_token_batches",
-    "input_flex": "input_cost_per_token_flex",
-    "output_flex": "output_cost_per_token_flex",
+# LiteLLM's cost fields -> (meter, unit, conversion); suffixes (`_above_128k_tokens`, `_batches`, `_flex`,
+# `_priority`) are conditions on the same field.
+_LITELLM: Mapping[str, tuple[str, str, Callable[[Any], Decimal]]] = {
+    "input_cost_per_token": ("input", TOKEN, _per_token),
+    "output_cost_per_token": ("output", TOKEN, _per_token),
+    "cache_read_input_token_cost": ("cache_read", TOKEN, _per_token),
+    "input_cost_per_token_cache_hit": ("cache_read", TOKEN, _per_token),
+    "cache_creation_input_token_cost": ("cache_write", TOKEN, _per_token),
+    "cache_creation_input_token_cost_above_1hr": ("cache_write_1h", TOKEN, _per_token),
+    "output_cost_per_reasoning_token": ("reasoning", TOKEN, _per_token),
+    "input_cost_per_audio_token": ("input_audio", TOKEN, _per_token),
+    "output_cost_per_audio_token": ("output_audio", TOKEN, _per_token),
+    "cache_read_input_audio_token_cost": ("cache_read_audio", TOKEN, _per_token),
+    "cache_creation_input_audio_token_cost": ("cache_write_audio", TOKEN, _per_token),
+    "cache_read_input_image_token_cost": ("cache_read_image", TOKEN, _per_token),
+    "input_cost_per_image_token": ("input_image", TOKEN, _per_token),
+    "output_cost_per_image_token": ("output_image", TOKEN, _per_token),
+    "input_cost_per_character": ("input", CHARACTER, _per_token),
+    "output_cost_per_character": ("output", CHARACTER, _per_token),
+    "input_cost_per_second": ("input_audio", SECOND, usd_each),
+    "output_cost_per_second": ("output_audio", SECOND, usd_each),
+    "input_cost_per_audio_per_second": ("input_audio", SECOND, usd_each),
+    "input_cost_per_video_per_second": ("input_video", SECOND, usd_each),
+    "output_cost_per_video_per_second": ("output_video", SECOND, usd_each),
+    "input_cost_per_image": ("input_image", IMAGE, usd_each),
+    "output_cost_per_image": ("output_image", IMAGE, usd_each),
+    "input_cost_per_pixel": ("input_image", MEGAPIXEL, lambda raw: usd_each(raw) * 1_000_000),
+    "output_cost_per_pixel": ("output_image", MEGAPIXEL, lambda raw: usd_each(raw) * 1_000_000),
+    "input_cost_per_query": ("rerank", REQUEST, usd_each),
+    "ocr_cost_per_page": ("input_document", PAGE, usd_each),
+    "annotation_cost_per_page": ("input_annotated_document", PAGE, usd_each),
+    "code_interpreter_cost_per_session": ("code_execution", REQUEST, usd_each),
+    "input_cost_per_request": ("request", REQUEST, usd_each),
+    "citation_cost_per_token": ("output_citation", TOKEN, _per_token),
 }
-_ABOVE = re.compile(r"^input_cost_per_token_above_(\d+)k_tokens$")
+# In LiteLLM's image-generation entries `input_cost_per_image` is the price of each generated image (dall-e-3).
+_LITELLM_BY_MODE = {("image_generation", "input_cost_per_image"): ("output_image", IMAGE, usd_each),
+                    ("video_generation", "output_cost_per_second"): ("output_video", SECOND, usd_each)}
+_LITELLM_SUFFIX = re.compile(r"^(?P<field>.+?)(?:_above_(?P<above>\d+)k_tokens)?(?:_(?P<tier>batches|flex|priority))?$")
+_TIERS = {"batches": "batch", "flex": "flex", "priority": "priority"}
+_SEARCH_CONTEXT = re.compile(r"^search_context_size_(?P<size>\w+)$")
+
+
+def _litellm_field(sheet: _Sheet, mode: Any, name: str, raw: Any, above: int = 0) -> None:
+    parsed = _LITELLM_SUFFIX.match(name)
+    base = parsed["field"] if parsed else name
+    known = _LITELLM_BY_MODE.get((mode, base)) or _LITELLM.get(base)
+    if known is None and name in _LITELLM:  # a field whose own name ends like a suffix (`..._above_1hr`)
+        known, parsed = _LITELLM[name], None
+    if known is None:
+        sheet.unread.append(name)
+        return
+    meter, unit, convert = known
+    above = above or (int(parsed["above"]) * 1000 if parsed and parsed["above"] else 0)
+    tier = _TIERS[parsed["tier"]] if parsed and parsed["tier"] else STANDARD
+    sheet.put(PriceKey(meter, unit, above, tier), raw, convert)
 
 
 def read_litellm(document: Any) -> ReferenceIndex:
-    """LiteLLM's map: {key: {litellm_provider, input_cost_per_token, ..., input_cost_per_token_above_200k_tokens,
-    tiered_pricing: [{range: [lo, hi], input_cost_per_token, ...}]}}, USD per token. Keys are kept whole
-    (`mistral/mistral-small-latest`); `sample_spec` (the schema's own example) and entries without a provider are
-    not models."""
+    """LiteLLM's map: {key: {litellm_provider, mode, input_cost_per_token, ..., input_cost_per_token_above_200k_tokens,
+    input_cost_per_token_batches, search_context_cost_per_query: {search_context_size_low: ...},
+    tiered_pricing: [{range: [lo, hi], input_cost_per_token, ...}]}}, USD per token or per unit. Keys are kept
+    whole (`mistral/mistral-small-latest`); `sample_spec` (the schema's own example) and entries without a
+    provider are not models."""
     index = ReferenceIndex()
     for key, entry in (document or {}).items():
         if key == "sample_spec" or not isinstance(entry, Mapping) or not isinstance(entry.get("litellm_provider"), str):
             continue
-        prices = _Prices(PriceUnit.USD_PER_TOKEN, index.dropped)
-        for name, column in _LITELLM.items():
-            prices.put(name, entry.get(column))
-        tiers = sorted(
-            (t for t in entry.get("tiered_pricing") or [] if isinstance(t, Mapping) and t.get("range")),
-            key=lambda t: t["range"][0],
-        )
-        for tier in tiers:
-            if tier["range"][0] == 0:
-                for name in ("input", "output", "cache_read"):
-                    prices.put(name, tier.get(_LITELLM[name]))
-        above = sorted(int(m.group(1)) for k in entry if (m := _ABOVE.match(k)))
-        for thousands in above[:1]:
-            suffix = f"_above_{thousands}k_tokens"
-            prices.tier(thousands * 1000, {n: entry.get(_LITELLM[n] + suffix) for n in ("input", "output", "cache_read")})
-        for tier in [t for t in tiers if t["range"][0] > 0][:1]:
-            prices.tier(Decimal(tier["range"][0]).to_integral_value(),
-                        {n: tier.get(_LITELLM[n]) for n in ("input", "output", "cache_read")})
-        if (price_set := prices.price_set()) is None:
-            continue
-        detail = {"tiered_pricing": tiers} if len(tiers) > 2 else {}
-        index.add(ReferenceEntry(entry["litellm_provider"], key, price_set, None, detail))
+        sheet = _Sheet(index.dropped)
+        mode = entry.get("mode")
+        for name, raw in entry.items():
+            if "cost" not in name:
+                continue
+            if name == "search_context_cost_per_query" and isinstance(raw, Mapping):
+                for size_name, price in raw.items():
+                    size = _SEARCH_CONTEXT.match(size_name)
+                    if size is None:
+                        sheet.unread.append(f"{name}.{size_name}")
+                        continue
+                    sheet.put(PriceKey("web_search", REQUEST, option=f"search_context={size['size']}"), price, usd_each)
+                continue
+            _litellm_field(sheet, mode, name, raw)
+        for tier in entry.get("tiered_pricing") or []:
+            if not isinstance(tier, Mapping) or not isinstance(tier.get("range"), list) or not tier["range"]:
+                sheet.unread.append("tiered_pricing")
+                continue
+            low = int(to_decimal(tier["range"][0]))
+            for name, raw in tier.items():
+                if name != "range":
+                    _litellm_field(sheet, mode, name, raw, above=low)
+        if (found := sheet.entry(entry["litellm_provider"], key)) is not None:
+            index.add(found)
     return index
 
 
-_GENAI = {
-    "input": "input_mtok",
-    "output": "output_mtok",
-    "cache_read": "cache_read_mtok",
-    "cache_write": "cache_write_mtok",
-    "reasoning": "output_reasoning_mtok",
+# genai-prices' price keys -> (meter, unit, divisor to a price per one unit, or per 1M tokens / characters).
+_GENAI: Mapping[str, tuple[str, str, int]] = {
+    "input_mtok": ("input", TOKEN, 1),
+    "output_mtok": ("output", TOKEN, 1),
+    "cache_read_mtok": ("cache_read", TOKEN, 1),
+    "cache_write_mtok": ("cache_write", TOKEN, 1),
+    "cache_write_5m_mtok": ("cache_write", TOKEN, 1),
+    "cache_write_1h_mtok": ("cache_write_1h", TOKEN, 1),
+    "output_reasoning_mtok": ("reasoning", TOKEN, 1),
+    "input_audio_mtok": ("input_audio", TOKEN, 1),
+    "output_audio_mtok": ("output_audio", TOKEN, 1),
+    "cache_audio_read_mtok": ("cache_read_audio", TOKEN, 1),
+    "cache_audio_write_mtok": ("cache_write_audio", TOKEN, 1),
+    "input_image_mtok": ("input_image", TOKEN, 1),
+    "output_image_mtok": ("output_image", TOKEN, 1),
+    "cache_image_read_mtok": ("cache_read_image", TOKEN, 1),
+    "input_video_mtok": ("input_video", TOKEN, 1),
+    "output_video_mtok": ("output_video", TOKEN, 1),
+    "output_citation_mtok": ("output_citation", TOKEN, 1),
+    "input_mchars": ("input", CHARACTER, 1),
+    # `audio_hours` has no direction in genai-prices; every model that uses it transcribes (audio in).
+    "audio_hours": ("input_audio", HOUR, 1),
+    "input_audio_hours": ("input_audio", HOUR, 1),
+    "output_audio_hours": ("output_audio", HOUR, 1),
+    "requests_kcount": ("request", REQUEST, 1000),
+    "web_searches_kcount": ("web_search", REQUEST, 1000),
+    "storage_searches_kcount": ("storage_search", REQUEST, 1000),
+    "code_executions_kcount": ("code_execution", REQUEST, 1000),
+    "rerank_searches_kcount": ("rerank", REQUEST, 1000),
+    "input_document_kpages": ("input_document", PAGE, 1000),
+    "input_annotated_document_kpages": ("input_annotated_document", PAGE, 1000),
+    "input_text_messages_kcount": ("input_text_message", REQUEST, 1000),
+    "input_gpixels": ("input_image", MEGAPIXEL, 1000),
 }
-_GENAI_VARIANTS = {"batch": {"processing": "batch"}, "flex": {"service_tier": "flex"}}
 
 
 def _equals(clause: Any) -> list[str]:
@@ -172,53 +285,102 @@ def _equals(clause: Any) -> list[str]:
     return [clause.equals] if hasattr(clause, "equals") else []
 
 
-def _standard_price(model: Any, on: date) -> Any:
-    """The price in force on `on`: the last dated price that has started. Daily off-peak windows (DeepSeek)
-    are not a standard price and are skipped, so the result does not depend on the hour."""
+def _standard_price(model: Any, on: date) -> tuple[Any, date | None]:
+    """The price in force on `on` (the last dated price that has started) and the date it started. Daily time
+    windows (DeepSeek) are read apart as windowed prices, so the result does not depend on the hour."""
     if not isinstance(model.prices, list):
-        return model.prices
-    chosen = model.prices[0].prices
+        return model.prices, None
+    chosen, since = model.prices[0].prices, None
     for conditional in model.prices:
         constraint = conditional.constraint
-        if constraint is None or (hasattr(constraint, "start_date") and constraint.start_date <= on):
-            chosen = conditional.prices
-    return chosen
+        if constraint is None:
+            chosen, since = conditional.prices, None
+        elif hasattr(constraint, "start_date") and constraint.start_date <= on:
+            chosen, since = conditional.prices, constraint.start_date
+    return chosen, since
 
 
-def _base_and_tiers(value: Any) -> tuple[Any, list]:
-    return (value.base, list(value.tiers)) if hasattr(value, "tiers") else (value, [])
+def _windows(model: Any) -> list[tuple[str, Any]]:
+    if not isinstance(model.prices, list):
+        return []
+    found = []
+    for conditional in model.prices:
+        constraint = conditional.constraint
+        if constraint is not None and hasattr(constraint, "start_time") and hasattr(constraint, "end_time"):
+            found.append((f"{constraint.start_time:%H:%M}-{constraint.end_time:%H:%M}", conditional.prices))
+    return found
+
+
+def _genai_prices(sheet: _Sheet, price: Any, *, tier: str = STANDARD, window: str = "", option: str = "") -> None:
+    for price_key, value in vars(price).items():
+        if value is None or price_key.startswith("_"):
+            continue
+        known = _GENAI.get(price_key)
+        if known is None:
+            sheet.unread.append(price_key)
+            continue
+        meter, unit, divisor = known
+        base, tiers = (value.base, list(value.tiers)) if hasattr(value, "tiers") else (value, [])
+
+        def convert(raw: Any, divisor: int = divisor) -> Decimal:
+            return usd_each(raw) / divisor if divisor != 1 else usd_each(raw)
+
+        sheet.put(PriceKey(meter, unit, 0, tier, window, option), base, convert)
+        for step in tiers:
+            sheet.put(PriceKey(meter, unit, int(step.start), tier, window, option), step.price, convert)
+
+
+def _variant_condition(when: Mapping[str, str]) -> tuple[str, str]:
+    """(service tier, option) of a genai-prices price variant's `when`."""
+    tier, options = STANDARD, []
+    for name, value in sorted(when.items()):
+        if (name, value) == ("processing", "batch"):
+            tier = "batch"
+        elif name == "service_tier":
+            tier = STANDARD if value == "default" else value
+        else:
+            options.append(f"{name}={value}")
+    return tier, ",".join(options)
 
 
 def read_genai_prices(providers: list, on: date | None = None) -> ReferenceIndex:
-    """genai-prices' bundled `providers` (its pydantic types), prices as in force on `on` (the catalog's today)."""
+    """genai-prices' bundled `providers` (its pydantic types), prices as in force on `on` (the catalog's today):
+    the standard price with its tiers, each daily time window, and each price variant in force (batch, flex,
+    priority...) resolved as genai-prices resolves it: the variant's own prices over the standard ones, so a
+    variant that names no price of its own (gpt-3.5-turbo-1106's batch) bills at the standard price."""
     on = on or clock.today()
     index = ReferenceIndex()
     for provider in providers:
         aliases = index.aliases.setdefault(provider.id, {})
         for model in provider.models:
-            price = _standard_price(model, on)
-            prices = _Prices(PriceUnit.USD_PER_1M_TOKENS, index.dropped)
-            tiers: dict[str, list] = {}
-            for name, attribute in _GENAI.items():
-                base, tiers[name] = _base_and_tiers(getattr(price, attribute, None))
-                prices.put(name, base)
-            first = min((t.start for tier_list in tiers.values() for t in tier_list), default=None)
-            if first is not None:
-                prices.tier(first, {n: next((t.price for t in tiers.get(n, []) if t.start == first), None)
-                                    for n in ("input", "output", "cache_read")})
-            for variant, when in _GENAI_VARIANTS.items():
-                for option in model.price_variants or []:
-                    if option.when == when and (option.constraint is None or not hasattr(option.constraint, "start_date")
-                                                or option.constraint.start_date <= on):
-                        for name in ("input", "output"):
-                            prices.put(f"{name}_{variant}", _base_and_tiers(getattr(option.prices, _GENAI[name], None))[0])
-            if (price_set := prices.price_set()) is None:
+            standard, since = _standard_price(model, on)
+            sheet = _Sheet(index.dropped)
+            _genai_prices(sheet, standard)
+            for window, price in _windows(model):
+                _genai_prices(sheet, price, window=window)
+            for variant in model.price_variants or []:
+                constraint = variant.constraint
+                if constraint is not None and hasattr(constraint, "start_date") and constraint.start_date > on:
+                    continue
+                tier, option = _variant_condition(variant.when)
+                if (tier, option) == (STANDARD, ""):
+                    continue
+                resolved = {**{k: v for k, v in vars(standard).items() if v is not None},
+                            **{k: v for k, v in vars(variant.prices).items() if v is not None}}
+                _genai_prices(sheet, _Prices(resolved), tier=tier, option=option)
+            if (entry := sheet.entry(provider.id, model.id, since)) is None:
                 continue
-            detail = {"tiers": {n: [[t.start, t.price] for t in ts] for n, ts in tiers.items() if len(ts) > 1}}
-            index.add(ReferenceEntry(provider.id, model.id, price_set, None, detail if detail["tiers"] else {}))
+            index.add(entry)
             for alias in _equals(model.match):
                 aliases.setdefault(alias.lower(), model.id)
     return index
+
+
+class _Prices:
+    """A plain holder of resolved genai-prices price keys (what `vars()` reads)."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self.__dict__.update(values)
 
 
 def bundled_genai_prices() -> tuple[list, str]:

@@ -1,5 +1,8 @@
 """Get a reference source's document and read it: fetched like a provider's list, or the bundled snapshot.
 
+A catalog listing (OpenRouter's) is read from the catalog itself: the listing provider's active models and the
+price rows its last model sync stored.
+
 Fetching reuses the providers' machinery unchanged: `resolve_endpoint` (connection `gatewayz_ref_<slug>`,
 `GATEWAYZ_BASE_URL_OVERRIDE`, the registry URL) and `ProviderFetcher` (timeouts, retries, size cap, host
 allow-list; the page's digest known before it is parsed). Its failures are the same named errors.
@@ -12,17 +15,19 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import requests
 
+from .. import clock
+from ..catalog.meters import PriceSheet
 from ..config import FetchSettings
 from ..sources.endpoints import ConnectionLike, resolve_endpoint
 from ..sources.fetch import ProviderFetcher, gc_paused
-from .documents import READERS, ReferenceIndex, bundled_genai_prices, read_genai_prices
-from .sources import ReferenceSource
+from .documents import READERS, ReferenceEntry, ReferenceIndex, bundled_genai_prices, read_genai_prices
+from .sources import ReferenceSource, genai_prices_date
 
 
 @dataclass
@@ -36,6 +41,7 @@ class ReferenceDocument:
     bytes: int = 0
     fetch_seconds: float = 0.0
     read_seconds: float = 0.0
+    as_of: date | None = None
 
 
 def version_name(source: ReferenceSource, digest: str, host: str) -> str:
@@ -62,7 +68,8 @@ def load_reference(
         with gc_paused():
             index = read_genai_prices(providers)
         digest = hashlib.sha256(version.encode()).hexdigest()
-        return ReferenceDocument(index, digest, version, "package", 0, loaded - started, time.monotonic() - loaded)
+        return ReferenceDocument(index, digest, version, "package", 0, loaded - started, time.monotonic() - loaded,
+                                 genai_prices_date(version))
 
     if mode == "bundled":
         body = source.snapshot_path.read_bytes()
@@ -84,4 +91,47 @@ def load_reference(
             fetcher.close()
     with gc_paused():
         index = READERS[source.document_format](document)
-    return ReferenceDocument(index, digest, version, origin, size, fetched - started, time.monotonic() - fetched)
+    as_of = source.snapshot_date if digest == source.snapshot_sha256 else clock.today()
+    return ReferenceDocument(index, digest, version, origin, size, fetched - started, time.monotonic() - fetched,
+                             as_of)
+
+
+def read_catalog_listing(connection, source: ReferenceSource) -> ReferenceDocument:
+    """A provider's listing as the catalog stores it (OpenRouter's): each active model's list-API price rows; a
+    model listed at 0 without being a free variant is a zero-only entry."""
+    started = time.monotonic()
+    index = ReferenceIndex()
+    slug = source.listing_provider
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT models_listed_at FROM providers WHERE slug = %s", (slug,))
+        listed = cursor.fetchone()
+        cursor.execute(
+            """SELECT m.provider_model_id, m.price_unknown_reason, mp.meter, mp.unit, mp.above_input_tokens,
+                      mp.service_tier, mp.time_window, mp.option, mp.amount_usd
+               FROM models m JOIN providers p ON p.id = m.provider_id
+               LEFT JOIN model_prices mp ON mp.model_id = m.id AND mp.source = 'list_api'
+               WHERE p.slug = %s AND m.is_active AND m.is_free IS NOT TRUE
+               ORDER BY m.provider_model_id, mp.id""",
+            (slug,),
+        )
+        rows = cursor.fetchall()
+    by_model: dict[str, list[dict]] = {}
+    reasons: dict[str, str | None] = {}
+    for model_id, reason, meter, unit, above, tier, window, option, amount in rows:
+        reasons[model_id] = reason
+        if meter is not None:
+            by_model.setdefault(model_id, []).append({"meter": meter, "unit": unit, "above_input_tokens": above,
+                                                      "service_tier": tier, "time_window": window, "option": option,
+                                                      "amount_usd": amount})
+    digest = hashlib.sha256()
+    for model_id in sorted(reasons):
+        sheet = PriceSheet.from_rows(by_model.get(model_id, ()))
+        zero_only = not sheet and (reasons[model_id] or "").startswith("listed as 0")
+        if sheet or zero_only:
+            index.add(ReferenceEntry(slug, model_id, sheet, zero_only=zero_only))
+            digest.update(f"{model_id}={sheet!r};".encode())
+    listed_at = listed[0] if listed else None
+    version = f"{slug} listing synced {listed_at:%Y-%m-%d %H:%M} UTC" if listed_at else f"{slug} listing (never synced)"
+    seconds = time.monotonic() - started
+    return ReferenceDocument(index, digest.hexdigest(), version, "the catalog", 0, seconds, 0.0,
+                             listed_at.date() if listed_at else None)

@@ -7,6 +7,9 @@ providers mapped to ours (`sources.py`) are searched, so an id never borrows ano
 2. `source-alias`     genai-prices only: our id is one of the `equals` aliases the source declares for a model
                       (dated ids such as gpt-4o-2024-08-06), compared case-insensitively as genai-prices does.
 3. `provider-prefix`  LiteLLM only: the source lists `<its prefix>/<our id>` (`mistral/`, `gemini/`, `dashscope/`).
+   `openrouter-author`  OpenRouter's listing only: it lists `<the first party>/<our id>` (`openai/gpt-4o-2024-05-13`,
+                      `qwen/qwen-plus`): the same id from the first party's own namespace, never a `:free` or
+                      `~latest` variant (those are other ids).
 4. `stripped-prefix`  a documented prefix of our id is removed, then 1-3 on the rest: Fireworks
                       `accounts/fireworks/models/`, Google `models/` (the Gemini API's resource name).
 5. `snapshot-alias`   Alibaba only: a dated snapshot `<alias>-YYYY-MM-DD` that the source does not list is
@@ -63,7 +66,7 @@ def _direct(index: ReferenceIndex, mapping: SourceProviders, model_id: str) -> M
     for prefix in mapping.key_prefixes:
         for provider in mapping.providers:
             if (entry := index.entries.get(provider, {}).get(prefix + model_id)) is not None:
-                return Match(entry, PROVIDER_PREFIX)
+                return Match(entry, mapping.prefix_rule)
     return None
 
 

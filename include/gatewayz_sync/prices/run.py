@@ -9,37 +9,55 @@ guard to every active model and writes only the decisions that differ from what 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import requests
 
+from ..catalog.meters import PriceSheet
 from ..catalog.normalize import RecordNormalizer
-from ..catalog.records import PRICE_COLUMNS
 from ..config import FetchSettings
 from ..errors import ProviderSyncError
 from ..sources.endpoints import ConnectionLike
 from ..sources.registry import GATEWAY_REGISTRY
 from ..store.candidates import CandidateRow, ReferenceRunResult, record_reference_run, reference_targets, store_candidates
+from ..store.price_rows import PriceRowWrites, SheetWrite, write_price_sheets
 from ..store.prices import (
     PRICE_FIELDS,
     TRACKED_FIELDS,
     PriceChange,
     PriceState,
+    StoredCandidate,
     apply_decisions,
     load_price_state,
     lock_for_resolution,
     raw_records,
 )
 from ..store.runs import RunInfo
-from .fetch import load_reference
+from .fetch import load_reference, read_catalog_listing
 from .matching import match_model
-from .price_set import PriceSet
-from .resolve import LIST_API, OPERATOR, Resolution, resolve
-from .sources import REFERENCE_NAMES, ReferenceSource
+from .price_set import agrees, unit_error
+from .resolve import (
+    AGREES,
+    DIFFERS,
+    DISPUTED,
+    LIST_API,
+    OPERATOR,
+    RESELLER,
+    SINGLE,
+    SUPERSEDED,
+    Resolution,
+    resolve,
+    sibling_outlier,
+)
+from .sources import REFERENCE_NAMES, REFERENCE_SOURCES, RESELLER_NAMES, ReferenceSource
+
+SNAPSHOT_ID = re.compile(r"^(?P<alias>.+)-\d{4}-\d{2}-\d{2}$")
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +84,15 @@ def refresh_source(
     result = ReferenceRunResult(status="failed")
     started = time.monotonic()
     try:
-        document = load_reference(source, mode=mode, connection=connection_for(source), env=env,
-                                  fetch_settings=fetch_settings, session=session)
+        if source.document_format == "catalog-listing":
+            listing_connection = connect()
+            try:
+                document = read_catalog_listing(listing_connection, source)
+            finally:
+                listing_connection.close()
+        else:
+            document = load_reference(source, mode=mode, connection=connection_for(source), env=env,
+                                      fetch_settings=fetch_settings, session=session)
     except ProviderSyncError as failure:
         result.error = (f"reference source {source.name} could not be read: {failure}; its candidates from the "
                         "last successful refresh stay in place")
@@ -85,12 +110,13 @@ def refresh_source(
                 rules[found.rule] += 1
                 entry = found.entry
                 rows.append(CandidateRow(model_id, entry.source_model_id, found.rule, entry.prices, document.version,
-                                         entry.checked_at, dict(entry.detail)))
+                                         entry.checked_at, entry.unread, document.as_of))
         match_seconds = time.monotonic() - matched
         result.writes = store_candidates(connection, source.name, rows)
         result.status, result.matched = "success", len(rows)
         result.details = {
             "origin": document.origin, "bytes": document.bytes, "entries": document.index.size,
+            "as_of": document.as_of.isoformat() if document.as_of else None,
             "models": len(targets), "rules": dict(sorted(rules.items())), "dropped": dict(document.index.dropped),
             "seconds": {"fetch": round(document.fetch_seconds, 3), "read": round(document.read_seconds, 3),
                         "match": round(match_seconds, 3), "total": round(time.monotonic() - started, 3)},
@@ -115,15 +141,19 @@ def _record(connect, run: RunInfo, source: ReferenceSource, result: ReferenceRun
         log.error("could not record the failed %s attempt in reference_runs: %s", source.name, exc)
 
 
-def list_api_prices(slug: str, raw: Any) -> PriceSet | None:
-    """The provider's own prices, normalized again from the stored raw record (after an operator price is withdrawn)."""
+def list_api_verdict(slug: str, raw: Any, normalizers: dict[str, RecordNormalizer] | None = None
+                     ) -> tuple[PriceSheet | None, str | None]:
+    """The provider's own prices (None when it lists none) and the listing's reason it has none, normalized again
+    from the stored raw record (after an operator price is withdrawn; for the reason an unpriced model shows)."""
     provider = GATEWAY_REGISTRY.get(slug)
     if provider is None or provider.list_api is None or not isinstance(raw, Mapping):
-        return None
-    model = RecordNormalizer(provider.list_api).normalize(raw)
-    if model is None or all(value is None for value in model.prices.values()):
-        return None
-    return PriceSet(**model.prices)
+        return None, None
+    normalizers = {} if normalizers is None else normalizers
+    normalizer = normalizers.get(slug) or normalizers.setdefault(slug, RecordNormalizer(provider.list_api))
+    model = normalizer.normalize(raw)
+    if model is None:
+        return None, None
+    return (model.prices or None), model.price_unknown_reason
 
 
 @dataclass
@@ -132,31 +162,198 @@ class ResolveSummary:
     rows_written: int = 0
     price_changes: int = 0
     statuses_written: int = 0
+    price_rows: PriceRowWrites = field(default_factory=PriceRowWrites)
     by_source: Counter = field(default_factory=Counter)
     by_confidence: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        rows = self.price_rows
         return {"models": self.models, "rows_written": self.rows_written, "price_changes": self.price_changes,
-                "candidate_statuses_written": self.statuses_written, "by_source": dict(self.by_source),
-                "by_confidence": dict(self.by_confidence), "seconds": round(self.seconds, 3)}
+                "candidate_statuses_written": self.statuses_written,
+                "price_rows": {"inserted": rows.inserted, "updated": rows.updated, "deleted": rows.deleted},
+                "by_source": dict(self.by_source), "by_confidence": dict(self.by_confidence),
+                "seconds": round(self.seconds, 3)}
 
 
-def _decide(state: PriceState, restored: Mapping[int, PriceSet | None], order: tuple[str, ...]) -> Resolution:
+@dataclass
+class PriceGroup:
+    """Models priced as one: a provider-declared alias group, a dated snapshot its sources price as its alias, or
+    one model alone. `members[0]` is the canonical id."""
+
+    members: list[PriceState]
+    decision: Resolution | None = None
+    used: dict[str, StoredCandidate] = field(default_factory=dict)
+    sibling_note: str | None = None
+
+    @property
+    def canonical(self) -> PriceState:
+        return self.members[0]
+
+
+def _same_price_evidence(a: PriceState, b: PriceState) -> bool:
+    """Some source prices both ids, every source that prices both gives them identical prices: the sources treat
+    the dated snapshot as the model its undated id names."""
+    mine = {c.source: c.prices for c in a.candidates if not c.zero_only}
+    theirs = {c.source: c.prices for c in b.candidates if not c.zero_only}
+    shared = set(mine) & set(theirs)
+    return bool(shared) and all(mine[source] == theirs[source] for source in shared)
+
+
+def price_groups(states: list[PriceState]) -> list[PriceGroup]:
+    """Alias groups (the provider's listing declares them) and snapshot groups (`<id>-YYYY-MM-DD` whose sources
+    price it exactly as `<id>`), among models that take no list-API price; every other model alone."""
+    by_id = {(s.provider_id, s.provider_model_id): s for s in states}
+    parent = {s.model_id: s.model_id for s in states}
+
+    def root(model_id: int) -> int:
+        while parent[model_id] != model_id:
+            parent[model_id] = parent[parent[model_id]]
+            model_id = parent[model_id]
+        return model_id
+
+    def join(member: PriceState, target: PriceState) -> None:
+        if member.source != LIST_API and target.source != LIST_API:
+            parent[root(member.model_id)] = root(target.model_id)
+
+    for state in states:
+        if state.alias_of and (target := by_id.get((state.provider_id, state.alias_of))) is not None:
+            join(state, target)
+    for state in states:
+        dated = SNAPSHOT_ID.match(state.provider_model_id)
+        target = by_id.get((state.provider_id, dated["alias"])) if dated else None
+        if target is not None and root(state.model_id) != root(target.model_id) and _same_price_evidence(state, target):
+            join(state, target)
+    grouped: dict[int, list[PriceState]] = {}
+    for state in states:
+        grouped.setdefault(root(state.model_id), []).append(state)
+    groups = []
+    for members in grouped.values():
+        names = {m.provider_model_id for m in members}
+        targets = [m for m in members if m.alias_of not in names and not (
+            (d := SNAPSHOT_ID.match(m.provider_model_id)) and d["alias"] in names)]
+        canonical = min(targets or members, key=lambda m: m.model_id)
+        groups.append(PriceGroup([canonical, *sorted((m for m in members if m is not canonical),
+                                                    key=lambda m: m.model_id)]))
+    return groups
+
+
+def _group_candidates(group: PriceGroup) -> list[StoredCandidate]:
+    """One candidate per source for the group: a priced one before a zero, the newest dated, the canonical id's."""
+    best: dict[str, tuple] = {}
+    for rank, member in enumerate(group.members):
+        for candidate in member.candidates:
+            key = (not candidate.zero_only, candidate.checked_at or date.min, -rank)
+            if candidate.source not in best or key > best[candidate.source][0]:
+                best[candidate.source] = (key, candidate)
+    group.used = {source: candidate for source, (_, candidate) in best.items()}
+    return list(group.used.values())
+
+
+def _decide(group: PriceGroup, restored: Mapping[int, PriceSheet | None], order: tuple[str, ...]) -> Resolution:
+    state = group.canonical
     api = None
     if state.source == LIST_API:
-        api = PriceSet.from_columns({column: state.values[column] for column in PRICE_COLUMNS.values()})
+        api = state.stored
     elif state.source == OPERATOR and state.operator is None:
         api = restored.get(state.model_id)
-    return resolve(state.candidates, list_api=api, operator=state.operator, operator_version=state.operator_version,
+    operator = next((m.operator for m in group.members if m.operator is not None), None)
+    operator_version = next((m.operator_version for m in group.members if m.operator is not None), None)
+    if operator is not None:
+        operator = operator.without_zeros() or None
+    return resolve(_group_candidates(group), list_api=api, operator=operator, operator_version=operator_version,
                    order=order)
 
 
-def _new_values(decision: Resolution) -> dict[str, Any]:
-    prices = decision.prices.columns() if decision.prices is not None else dict.fromkeys(PRICE_FIELDS)
-    return {**prices, "price_source": decision.source, "price_confidence": decision.confidence,
-            "price_source_version": decision.source_version, "price_checked_at": decision.checked_at,
-            "price_dispute": decision.dispute}
+def _apply_sibling_guard(groups: list[PriceGroup]) -> None:
+    """A single source's price 10x or more from every priced sibling (same provider, same kind) is refused."""
+    decided: dict[tuple[int, str | None], list[tuple[str, PriceSheet, PriceGroup]]] = {}
+    for group in groups:
+        if group.decision.prices:
+            key = (group.canonical.provider_id, group.canonical.kind)
+            decided.setdefault(key, []).append((group.canonical.provider_model_id, group.decision.prices, group))
+    for group in groups:
+        decision = group.decision
+        if decision.confidence not in (SINGLE, RESELLER) or decision.source in (LIST_API, OPERATOR):
+            continue
+        key = (group.canonical.provider_id, group.canonical.kind)
+        siblings = [(name, sheet) for name, sheet, other in decided.get(key, ()) if other is not group]
+        reason = sibling_outlier(decision.prices, siblings)
+        if reason is None:
+            continue
+        source = decision.source
+        group.decision = Resolution(None, None, DISPUTED, dispute=f"{source}: {reason}",
+                                    candidate_status={**decision.candidate_status, source: (DISPUTED, reason)})
+        group.sibling_note = f"{source}'s price refused: {reason}"
+
+
+def _unknown_reason(group: PriceGroup, state: PriceState, listing_reason: str | None) -> str:
+    """Why a model has no price, in words: what its listing says, then what each reference source said."""
+    searched = [source.name for source in REFERENCE_SOURCES.values() if state.slug in source.providers]
+    if _publishes_prices(state.slug) and not searched:
+        # the listing is all there is: its reason, as the model sync wrote it
+        return listing_reason or state.values["price_unknown_reason"] or "no price in the listing"
+    parts = [listing_reason or "the provider's list API publishes no prices"]
+    decision = group.decision
+    if not searched:
+        parts.append(f"no reference source covers {state.slug}")
+    elif not group.used:
+        scope = "any id of its group" if len(group.members) > 1 else "it"
+        parts.append(f"no reference source lists {scope} ({', '.join(searched)} searched)")
+    elif group.sibling_note:
+        parts.append(group.sibling_note)
+    else:
+        zeros = [source for source, candidate in group.used.items() if candidate.zero_only]
+        if zeros:
+            parts.append(f"{', '.join(zeros)} list{'s' if len(zeros) == 1 else ''} it at 0, which is not a price")
+        if decision.dispute:
+            parts.append(f"every reference price was refused ({decision.dispute})")
+    return "; ".join(parts)
+
+
+def _new_values(group: PriceGroup, state: PriceState, listing_reason: str | None) -> dict[str, Any]:
+    decision = group.decision
+    prices = decision.prices
+    values: dict[str, Any] = dict.fromkeys(PRICE_FIELDS)
+    if prices:
+        values.update(prices.columns())
+    values.update({"price_source": decision.source, "price_confidence": decision.confidence,
+                   "price_source_version": decision.source_version, "price_checked_at": decision.checked_at,
+                   "price_dispute": decision.dispute})
+    if decision.source == LIST_API and state.source == LIST_API:
+        values.update({name: state.values[name] for name in ("is_free", "price_is_variable", "price_unknown_reason")})
+    elif prices:
+        values.update({"is_free": False if prices.any_positive else None, "price_is_variable": prices.has_windows,
+                       "price_unknown_reason": None})
+    else:
+        # the listing's own "variable" mark stays (OpenRouter's routers); a reference's time windows went with it
+        variable = bool(state.values["price_is_variable"]) and _publishes_prices(state.slug)
+        values.update({"is_free": None, "price_is_variable": variable,
+                       "price_unknown_reason": _unknown_reason(group, state, listing_reason)})
+    return values
+
+
+def _status_of(candidate: StoredCandidate, group: PriceGroup) -> tuple[str, str | None]:
+    decision = group.decision
+    used = group.used.get(candidate.source)
+    if used is candidate:
+        return decision.candidate_status[candidate.source]
+    via = used.source_model_id if used is not None else None
+    note = f"this source's entry {via!r} priced the group" if via else None
+    if candidate.zero_only:
+        return DIFFERS, "listed as 0, which is not a price"
+    if decision.prices is None:
+        return DISPUTED if decision.dispute else DIFFERS, note
+    gap = unit_error(candidate.prices, decision.prices)
+    if gap is not None:
+        return DISPUTED, f"{gap[1].meter} {round(gap[0], 1)}x away from the stored {decision.source} price"
+    if agrees(candidate.prices, decision.prices):
+        return AGREES, None
+    chosen = decision.chosen
+    if chosen is not None and chosen.provably_newer_than(candidate):
+        return SUPERSEDED, (f"older evidence: {candidate.source} as of {candidate.as_of}, while {chosen.source}'s price "
+                            f"dates from {chosen.checked_at}")
+    return DIFFERS, note
 
 
 def resolve_prices(connection) -> ResolveSummary:
@@ -166,31 +363,68 @@ def resolve_prices(connection) -> ResolveSummary:
     order = REFERENCE_NAMES
     with connection.transaction(), connection.cursor() as cursor:
         lock_for_resolution(cursor)
-        states = load_price_state(cursor)
+        states = load_price_state(cursor, RESELLER_NAMES, REFERENCE_NAMES)
         withdrawn = [s for s in states if s.source == OPERATOR and s.operator is None]
-        raws = raw_records(cursor, [s.model_id for s in withdrawn]) if withdrawn else {}
-        restored = {s.model_id: list_api_prices(s.slug, raws.get(s.model_id)) for s in withdrawn}
-        rows, changes, statuses = [], [], []
-        for state in states:
-            decision = _decide(state, restored, order)
-            summary.by_source[decision.source or "none"] += 1
-            summary.by_confidence[decision.confidence or "none"] += 1
-            new = _new_values(decision)
-            if new != state.values:
-                rows.append((state.model_id, new))
-                source = decision.source or state.source
-                changes += [PriceChange(state, name, state.values[name], new[name], source)
-                            for name in TRACKED_FIELDS if new[name] != state.values[name]]
-            for candidate in state.candidates:
-                status, reason = decision.candidate_status[candidate.source]
-                if (status, reason) != (candidate.status, candidate.status_reason):
-                    statuses.append((state.model_id, candidate.source, status, reason))
+        # what the listing says of a model it gives no price, where the stored reason cannot be taken as the
+        # listing's: a provider some reference covers (its reason has the references' part) or no reason yet
+        unpriced_listed = [s for s in states if s.source not in (LIST_API, OPERATOR) and _publishes_prices(s.slug)
+                           and (_covered(s.slug) or not s.values["price_unknown_reason"])]
+        raws = raw_records(cursor, [s.model_id for s in withdrawn + unpriced_listed])
+        normalizers: dict[str, RecordNormalizer] = {}
+        verdicts = {s.model_id: list_api_verdict(s.slug, raws.get(s.model_id), normalizers)
+                    for s in withdrawn + unpriced_listed}
+        restored = {s.model_id: verdicts[s.model_id][0] for s in withdrawn}
+        groups = price_groups(states)
+        for group in groups:
+            group.decision = _decide(group, restored, order)
+        _apply_sibling_guard(groups)
+
+        rows, changes, statuses, sheets = [], [], [], {}
+        for group in groups:
+            decision = group.decision
+            for state in group.members:
+                summary.by_source[decision.source or "none"] += 1
+                summary.by_confidence[decision.confidence or "none"] += 1
+                listing_reason = verdicts.get(state.model_id, (None, None))[1]
+                new = _new_values(group, state, listing_reason)
+                if new != state.values:
+                    rows.append((state.model_id, new))
+                    source = decision.source or state.source
+                    changes += [PriceChange(state, name, state.values[name], new[name], source)
+                                for name in TRACKED_FIELDS if new[name] != state.values[name]]
+                if decision.source != LIST_API or state.source != LIST_API:
+                    chosen = decision.chosen
+                    merged = {c.source: (c.source_model_id, c.source_version, c.checked_at) for c in group.used.values()}
+                    sheets[state.model_id] = SheetWrite(decision.prices or PriceSheet(), decision.source,
+                                                        chosen.source_version if chosen else decision.source_version,
+                                                        chosen.checked_at if chosen else None,
+                                                        getattr(chosen, "source_model_id", None), merged)
+                for candidate in state.candidates:
+                    status, reason = _status_of(candidate, group)
+                    if (status, reason) != (candidate.status, candidate.status_reason):
+                        statuses.append((state.model_id, candidate.source, status, reason))
+        by_id = {s.model_id: s for s in states}
+        summary.price_rows = write_price_sheets(cursor, sheets)
+        changes += [PriceChange(by_id[c.model_id], c.key.slug(), c.old, c.new, c.source)
+                    for c in summary.price_rows.changes]
         summary.models = len(states)
         summary.rows_written, summary.price_changes, summary.statuses_written = apply_decisions(
             cursor, rows, changes, statuses
         )
     summary.seconds = time.monotonic() - started
-    log.info("Prices resolved for %d active models: %d rows and %d candidate statuses written, %d price changes; "
-             "sources %s; confidence %s", summary.models, summary.rows_written, summary.statuses_written,
-             summary.price_changes, dict(summary.by_source), dict(summary.by_confidence))
+    log.info("Prices resolved for %d active models: %d rows and %d candidate statuses written, %d price changes "
+             "(price rows: %d inserted, %d updated, %d deleted); sources %s; confidence %s", summary.models,
+             summary.rows_written, summary.statuses_written, summary.price_changes, summary.price_rows.inserted,
+             summary.price_rows.updated, summary.price_rows.deleted, dict(summary.by_source),
+             dict(summary.by_confidence))
     return summary
+
+
+def _covered(slug: str) -> bool:
+    return any(slug in source.providers for source in REFERENCE_SOURCES.values())
+
+
+def _publishes_prices(slug: str) -> bool:
+    provider = GATEWAY_REGISTRY.get(slug)
+    spec = provider.list_api if provider else None
+    return spec is not None and bool(spec.fields.token_prices or spec.fields.unit_prices_usd)

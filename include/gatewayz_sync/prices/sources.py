@@ -5,27 +5,39 @@ machinery: timeouts, size cap, host allow-list, the replay server in demos and t
 (`snapshots/`, with licence, commit and date), the document's format, and which of the source's own providers
 hold each of our providers' models. Declaration order is the order of preference between sources that disagree
 and have no majority.
+
+Each source's document has a date (`snapshot_date`, the package's release date for genai-prices, or the day
+a live document was fetched): the date up to which the source vouches for what it says, which the recency rule
+of `resolve.py` compares. OpenRouter's own listing, already in the catalog, is a fourth source for first-party
+models (the author prefix of its ids names the first party): a reseller's price, used only where no other
+source prices the model, and otherwise a cross-check whose differences are flagged, never averaged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
 from ..sources.specs import SLUG_PATTERN, ListApiSpec, RegistryError, validate_list_api
 
 SNAPSHOT_DIR = Path(__file__).with_name("snapshots")
-FORMATS = ("genai-prices", "models.dev", "litellm")
+FORMATS = ("genai-prices", "models.dev", "litellm", "catalog-listing")
+# genai-prices releases -> the day the release was published on PyPI (the date of its data). A pin bumped
+# without its date here leaves the source undated, so its prices never supersede another's; a test checks it.
+GENAI_PRICES_RELEASES = {"0.2.3": date(2026, 11, 10)}
 
 
 @dataclass(frozen=True)
 class SourceProviders:
-    """The source's provider ids that hold one of our providers' models; LiteLLM also keys them `<prefix>/<id>`."""
+    """The source's provider ids that hold one of our providers' models; LiteLLM also keys them `<prefix>/<id>`,
+    OpenRouter `<author>/<id>` (`prefix_rule` names the rule that finds them so)."""
 
     providers: tuple[str, ...]
     key_prefixes: tuple[str, ...] = ()
+    prefix_rule: str = "provider-prefix"
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,12 @@ class ReferenceSource:
     snapshot_file: str | None = None
     snapshot_version: str = ""
     snapshot_sha256: str | None = None
+    snapshot_date: date | None = None
     no_list_reason: str | None = None
+    # "catalog-listing" only: the provider whose stored listing is the document
+    listing_provider: str | None = None
+    # a reseller's listing: never decides against another source; alone it prices with confidence `reseller`
+    reseller: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "providers", MappingProxyType(dict(self.providers)))
@@ -67,9 +84,11 @@ def _same_names(*slugs: str) -> dict[str, SourceProviders]:
 
 
 # Our google-vertex list API is generativelanguage.googleapis.com (Gemini API / AI Studio), priced as
-# "google" / "gemini", not Vertex AI. genai-prices' `huggingface_nebius` is Nebius behind the HF router, another
-# price list: not mapped. fal prices per image or second, never per token: not mapped. groq and xai publish list
-# prices; they are mapped so their references cross-check the provider's own price.
+# "google" / "gemini", not Vertex AI. genai-prices' `huggingface_nebius` is Nebius's own price list as Hugging
+# Face's router bills it (HF Inference Providers charge "the same rates as the provider", no markup): mapped; its
+# ids are Nebius's base flavours, so a `-fast` flavour never matches. LiteLLM's `nebius/` keys (none in the
+# bundled snapshot; newer maps carry them) are mapped too. fal prices per image or second: not mapped. groq and
+# xai publish list prices; they are mapped so their references cross-check the provider's own price.
 _REFERENCE_SOURCES = (
     ReferenceSource(
         slug="genai-prices",
@@ -82,6 +101,7 @@ _REFERENCE_SOURCES = (
             **_same_names("openai", "anthropic", "mistral", "cohere", "deepseek", "cerebras", "fireworks", "groq"),
             "google-vertex": SourceProviders(("google",)),
             "xai": SourceProviders(("x-ai",)),
+            "nebius": SourceProviders(("huggingface_nebius",)),
         },
     ),
     ReferenceSource(
@@ -93,6 +113,7 @@ _REFERENCE_SOURCES = (
         snapshot_file="models.dev-api.json",
         snapshot_version="anomalyco/models.dev@f3fc6922 (2026-07-02)",
         snapshot_sha256="b18caca0b3e55ad2e9a362eb0176a096f0c8ed45e11ada0d02b0f77432bcb2f3",
+        snapshot_date=date(2026, 7, 2),
         providers={
             **_same_names(
                 "openai", "anthropic", "mistral", "cohere", "deepseek", "cerebras", "alibaba", "nebius", "helicone",
@@ -113,6 +134,7 @@ _REFERENCE_SOURCES = (
         snapshot_file="litellm-model_prices_and_context_window.json",
         snapshot_version="BerriAI/litellm@5390469c (2026-02-21)",
         snapshot_sha256="3768e09fcb4019df5a2e41e959e19f4d77e4bf495af291f80696963252a8d62a",
+        snapshot_date=date(2026, 2, 21),
         providers={
             "openai": SourceProviders(("openai", "text-completion-openai"), ("openai/",)),
             "anthropic": SourceProviders(("anthropic",), ("anthropic/",)),
@@ -125,6 +147,24 @@ _REFERENCE_SOURCES = (
             "fireworks": SourceProviders(("fireworks_ai",), ("fireworks_ai/",)),
             "groq": SourceProviders(("groq",), ("groq/",)),
             "xai": SourceProviders(("xai",), ("xai/",)),
+            "nebius": SourceProviders(("nebius",), ("nebius/",)),
+        },
+    ),
+    ReferenceSource(
+        slug="openrouter-listing",
+        name="openrouter",
+        document_format="catalog-listing",
+        licence="the provider's own public listing",
+        listing_provider="openrouter",
+        reseller=True,
+        no_list_reason="read from the catalog: OpenRouter's models as the last model sync stored them",
+        # OpenRouter's ids are `<author>/<model>`; the author is the first party, which serves the model itself.
+        providers={
+            slug: SourceProviders(("openrouter",), (f"{author}/",), prefix_rule="openrouter-author")
+            for slug, author in (
+                ("openai", "openai"), ("anthropic", "anthropic"), ("google-vertex", "google"), ("mistral", "mistralai"),
+                ("cohere", "cohere"), ("deepseek", "deepseek"), ("alibaba", "qwen"), ("xai", "x-ai"),
+            )
         },
     ),
 )
@@ -140,6 +180,8 @@ def validate_sources(sources: tuple[ReferenceSource, ...], provider_slugs: set[s
             raise RegistryError(f"{where}: unknown format {source.document_format!r}; known: {list(FORMATS)}")
         if source.list_api is None and not source.no_list_reason:
             raise RegistryError(f"{where}: no list_api; set no_list_reason")
+        if (source.document_format == "catalog-listing") != (source.listing_provider in provider_slugs):
+            raise RegistryError(f"{where}: a catalog listing names the provider whose stored listing it reads")
         if source.list_api is not None:
             validate_list_api(source.slug, source.list_api)
             if source.snapshot_path is None or not source.snapshot_path.is_file() or not source.snapshot_sha256:
@@ -159,6 +201,13 @@ def _registry_slugs() -> set[str]:
 
 REFERENCE_SOURCES = validate_sources(_REFERENCE_SOURCES, _registry_slugs())
 REFERENCE_NAMES = tuple(source.name for source in REFERENCE_SOURCES.values())
+RESELLER_NAMES = tuple(source.name for source in REFERENCE_SOURCES.values() if source.reseller)
+
+
+def genai_prices_date(version: str) -> date | None:
+    """The date of the data of an installed genai-prices version (`genai-prices 0.2.3 (PyPI)` or `0.2.3`)."""
+    number = version.removeprefix("genai-prices ").split(" ")[0]
+    return GENAI_PRICES_RELEASES.get(number)
 
 
 def get_source(slug: str) -> ReferenceSource:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .auth import Bearer, Header, Scheme
 from .paging import BodyNextLink, HasMoreCursor, OffsetLimit, PageNumber, PageToken
 from .specs import (
+    AliasGroup,
     FieldMap,
     Flag,
     ListApiSpec,
@@ -18,6 +19,8 @@ from .specs import (
     PriceUnit,
     Priority,
     Provider,
+    UnitPrice,
+    Value,
     validate_registry,
 )
 
@@ -36,7 +39,8 @@ OPENROUTER_STYLE_FIELDS = FieldMap(
         "cache_write": "pricing.input_cache_write",
         "reasoning": "pricing.internal_reasoning",
     },
-    unit_prices_usd={"request": "pricing.request", "image": "pricing.image", "web_search": "pricing.web_search"},
+    # OpenRouter's `image` is the price per input image; `web_search` per search.
+    unit_prices_usd={"request": "pricing.request", "input_image": "pricing.image", "web_search": "pricing.web_search"},
     capabilities={
         "tools": Member("supported_parameters", ("tools",)),
         "vision": Member("architecture.input_modalities", ("image",)),
@@ -97,7 +101,10 @@ _PROVIDERS = (
                 input_modalities=("input_modalities",),
                 output_modalities=("output_modalities",),
                 token_prices={"input": "pricing.prompt", "output": "pricing.completion", "cache_read": "pricing.input_cache_read"},
-                unit_prices_usd={"request": "pricing.request", "image": "pricing.image"},
+                unit_prices_usd={"request": "pricing.request", "input_image": "pricing.image"},
+                # Orpheus text-to-speech is priced per character ($22 and $40 per 1M characters on Groq's pricing
+                # page) and listed in the same `prompt` field as the per-token prices.
+                per_character=Member("output_modalities", ("speech",)),
                 capabilities={
                     "tools": Member("supported_features", ("tools",)),
                     "vision": Member("input_modalities", ("image",)),
@@ -116,9 +123,28 @@ _PROVIDERS = (
             # 0/0 here means "not on serverless" (dedicated endpoints only) or "priced per image/second",
             # never free; Together names its free endpoints with a -Free suffix (Llama-3.3-70B-Instruct-Turbo-Free).
             free_id_suffixes=("-Free", "-free"),
+            zero_price_means=("Together lists 0/0 for models served only on dedicated endpoints and for models "
+                              "priced per image, second or video"),
             fields=FieldMap(
                 name=("display_name",),
                 token_prices={"input": "pricing.input", "output": "pricing.output", "cache_read": "pricing.cached_input"},
+                # Text-to-speech (`type: audio`: Cartesia Sonic, Kokoro, Orpheus) is priced per 1M characters.
+                per_character=Value("type", ("audio",)),
+                unit_prices_usd={
+                    "input_audio": UnitPrice("pricing.transcribe.price_per_minute", "minute"),
+                    "output_image": UnitPrice("pricing.image_pixel.price_per_megapixel", "megapixel"),
+                },
+                example_prices={"output_image": "pricing.image", "output_video": "pricing.video"},
+                kind=(
+                    (Value("type", ("chat", "language", "code")), "chat"),
+                    (Value("type", ("image",)), "image"),
+                    (Value("type", ("video",)), "video"),
+                    (Value("type", ("audio",)), "tts"),
+                    (Value("type", ("transcribe",)), "stt"),
+                    (Value("type", ("embedding",)), "embedding"),
+                    (Value("type", ("rerank",)), "rerank"),
+                    (Value("type", ("moderation",)), "moderation"),
+                ),
             ),
         ),
     ),
@@ -498,6 +524,17 @@ _PROVIDERS = (
                     "vision": Flag("capabilities.vision"),
                     "reasoning": Flag("capabilities.reasoning"),
                 },
+                # Each record lists the other ids of its group in `aliases` and the id they stand for in `name`
+                # (codestral-latest: name codestral-2508): one model, one price, one set of limits.
+                aliases=AliasGroup(members="aliases", canonical="name"),
+                kind=(
+                    (Flag("capabilities.ocr"), "ocr"),
+                    (Flag("capabilities.audio_speech"), "tts"),
+                    (Flag("capabilities.audio_transcription"), "stt"),
+                    (Flag("capabilities.audio_transcription_realtime"), "stt"),
+                    (Flag("capabilities.moderation"), "moderation"),
+                    (Flag("capabilities.completion_chat"), "chat"),
+                ),
             ),
         ),
     ),
@@ -509,6 +546,12 @@ _PROVIDERS = (
             records_path="models", paginator=PageToken(token_path="next_page_token", token_param="page_token"),
             fields=FieldMap(
                 id="name",
+                kind=(
+                    (Member("endpoints", ("chat", "generate")), "chat"),
+                    (Member("endpoints", ("embed", "embed_image")), "embedding"),
+                    (Member("endpoints", ("rerank",)), "rerank"),
+                    (Member("endpoints", ("transcriptions",)), "stt"),
+                ),
                 capabilities={
                     "tools": Member("features", ("tools",)),
                     "vision": Member("features", ("vision",)),

@@ -47,8 +47,12 @@ class Priority(StrEnum):
 
 
 TOKEN_METERS = ("input", "output", "cache_read", "cache_write", "reasoning")
-UNIT_METERS = ("request", "image", "web_search")
+# A price per one unit, USD as listed: the meter's default unit, or the one a `UnitPrice` names.
+UNIT_METERS = {"request": "request", "input_image": "image", "web_search": "request", "input_audio": "minute",
+               "output_image": "megapixel", "output_audio": "second", "output_video": "second"}
+UNIT_PRICE_UNITS = ("second", "minute", "hour", "image", "megapixel", "page", "request")
 CAPABILITIES = ("tools", "vision", "reasoning", "structured_output")
+KINDS = ("chat", "embedding", "rerank", "moderation", "image", "video", "tts", "stt", "audio", "ocr")
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,34 @@ class Member:
     values: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Value:
+    """Holds when the scalar at `path` is one of `values` (`type` = "audio")."""
+
+    path: str
+    values: tuple[str, ...]
+
+
 CapabilitySelector = Flag | Member
+Selector = Flag | Member | Value
+
+
+@dataclass(frozen=True)
+class UnitPrice:
+    """A price in USD per one `unit` (not per token) at `path`: Together's `pricing.transcribe.price_per_minute`."""
+
+    path: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class AliasGroup:
+    """The provider's own listing says which ids name one model: `members` is the list of the other ids of the
+    group, `canonical` the id they all stand for (Mistral: `aliases` and `name`). A record whose canonical id is
+    another member is an alias of it (`models.alias_of`)."""
+
+    members: str
+    canonical: str
 
 
 @dataclass(frozen=True)
@@ -86,13 +117,22 @@ class FieldMap:
     deprecation_date: tuple[str, ...] = ()
     shutdown_date: tuple[str, ...] = ()
     token_prices: Mapping[str, str] = field(default_factory=dict)
-    unit_prices_usd: Mapping[str, str] = field(default_factory=dict)
+    unit_prices_usd: Mapping[str, str | UnitPrice] = field(default_factory=dict)
     capabilities: Mapping[str, CapabilitySelector] = field(default_factory=dict)
+    # When this holds, the listed input/output "token" prices are per character (text-to-speech).
+    per_character: Selector | None = None
+    # meter -> path of an {example_price, example_description} object: a price for one example size or length,
+    # not a unit price; recorded in the reason a model stays unpriced, never stored as a price.
+    example_prices: Mapping[str, str] = field(default_factory=dict)
+    # (selector, kind) pairs, first that holds wins; then output modalities, then the id (catalog/kinds.py).
+    kind: tuple[tuple[Selector, str], ...] = ()
+    aliases: AliasGroup | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "token_prices", MappingProxyType(dict(self.token_prices)))
         object.__setattr__(self, "unit_prices_usd", MappingProxyType(dict(self.unit_prices_usd)))
         object.__setattr__(self, "capabilities", MappingProxyType(dict(self.capabilities)))
+        object.__setattr__(self, "example_prices", MappingProxyType(dict(self.example_prices)))
 
 
 @dataclass(frozen=True)
@@ -117,6 +157,8 @@ class ListApiSpec:
     auth_error_markers: tuple[str, ...] = ()
     free_id_suffixes: tuple[str, ...] = ()
     free_ids: tuple[str, ...] = ()
+    # What a listed 0 means at this provider (it is never a price unless the model is an explicit free variant).
+    zero_price_means: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("headers", "params", "path_params"):
@@ -205,9 +247,17 @@ def validate_list_api(slug: str, spec: ListApiSpec) -> None:
     for meter in spec.fields.token_prices:
         if meter not in TOKEN_METERS:
             raise _fail(slug, "list_api.fields.token_prices", f"unknown meter {meter!r}; known: {list(TOKEN_METERS)}")
-    for meter in spec.fields.unit_prices_usd:
+    for meter, where in spec.fields.unit_prices_usd.items():
         if meter not in UNIT_METERS:
             raise _fail(slug, "list_api.fields.unit_prices_usd", f"unknown meter {meter!r}; known: {list(UNIT_METERS)}")
+        if isinstance(where, UnitPrice) and where.unit not in UNIT_PRICE_UNITS:
+            raise _fail(slug, "list_api.fields.unit_prices_usd",
+                        f"{meter!r}: unknown unit {where.unit!r}; known: {list(UNIT_PRICE_UNITS)}")
+    for selector, kind in spec.fields.kind:
+        if kind not in KINDS or not isinstance(selector, (Flag, Member, Value)):
+            raise _fail(slug, "list_api.fields.kind", f"needs (Flag | Member | Value, one of {list(KINDS)}), got {kind!r}")
+    if spec.fields.per_character is not None and "input" not in spec.fields.token_prices:
+        raise _fail(slug, "list_api.fields.per_character", "declared, but no input price is mapped")
     for capability, selector in spec.fields.capabilities.items():
         if capability not in CAPABILITIES:
             raise _fail(slug, "list_api.fields.capabilities", f"unknown capability {capability!r}; known: {list(CAPABILITIES)}")

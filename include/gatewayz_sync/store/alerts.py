@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from .changes import LIFECYCLE_FIELDS, PRICE_FIELDS
+from .changes import LIFECYCLE_FIELDS, PRICE_FIELDS, PRICE_SLUG
 
 PRICE_MOVES, ADDED, REMOVED, REAPPEARED, LIFECYCLE = "price_moves", "added", "removed", "reappeared", "lifecycle"
 FIELDS_REMOVED, PRICES_HELD = "fields_removed", "prices_held"
@@ -28,9 +28,11 @@ WITH run_rows AS MATERIALIZED (
 ),
 run_changes AS (
     SELECT r.*,
-           CASE WHEN r.kind IN ('price_changed', 'price_held', 'field_removed') AND r.field = ANY(%(price_fields)s)
+           CASE WHEN r.kind IN ('price_changed', 'price_held', 'field_removed')
+                     AND (r.field = ANY(%(price_fields)s) OR r.field ~ %(price_slug)s)
                 THEN (r.new_value::numeric - r.old_value::numeric) / NULLIF(r.old_value::numeric, 0) END AS ratio,
-           CASE WHEN r.kind = 'price_changed' AND r.field = ANY(%(price_fields)s) THEN 'price_moves'
+           CASE WHEN r.kind = 'price_changed' AND (r.field = ANY(%(price_fields)s) OR r.field ~ %(price_slug)s)
+                THEN 'price_moves'
                 WHEN r.kind = 'price_held' THEN 'prices_held'
                 WHEN r.kind = 'field_removed' THEN 'fields_removed'
                 WHEN r.kind IN ('added', 'removed', 'reappeared') THEN r.kind
@@ -93,7 +95,8 @@ def run_changes(connection, dag_run_id: str, *, min_ratio: Decimal, lifecycle_da
     with connection.cursor() as cursor:
         cursor.execute(RUN_CHANGES_SQL, {"dag_run_id": dag_run_id, "min_ratio": min_ratio,
                                          "lifecycle_days": lifecycle_days, "per_section": per_section,
-                                         "price_fields": list(PRICE_FIELDS), "date_fields": list(LIFECYCLE_FIELDS)})
+                                         "price_fields": list(PRICE_FIELDS), "price_slug": PRICE_SLUG,
+                                         "date_fields": list(LIFECYCLE_FIELDS)})
         for section, total, provider, model, field_name, old_value, new_value, ratio in cursor.fetchall():
             changes.totals[section] = total
             changes.rows[section].append(ChangeRow(provider, model, field_name, old_value, new_value, ratio))

@@ -1,9 +1,10 @@
 """One reference source's candidates, kept as `model_price_candidates` rows that change only when their value does.
 
 Per source, in one transaction: COPY the matched candidates into a temp stage, insert the new ones, update
-those whose content (prices, matched id, rule, checked date, detail) changed, delete those no longer matched.
-An unchanged snapshot rewrites nothing: `source_version` and `fetched_at` name the snapshot a value came from
-and move only with the value. Every attempt leaves a `reference_runs` row.
+those whose content (every price in `meters`, matched id, rule, checked date, fields not understood) changed,
+delete those no longer matched. An unchanged snapshot rewrites nothing: `source_version`, `as_of` and
+`fetched_at` name the document a value came from and move only with the value. The flat price columns are the
+projection of `meters` (`catalog/meters.py`). Every attempt leaves a `reference_runs` row.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ..catalog.meters import FLAT_COLUMNS, PriceSheet
 from ..catalog.records import dumps_json
-from ..prices.price_set import PriceSet
 from .copy_text import encode_row
-from .prices import PRICE_FIELDS
 from .runs import RunInfo
 
-CONTENT_COLUMNS = ("source_model_id", "match_rule", *PRICE_FIELDS, "checked_at", "detail")
-STAGE_COLUMNS = ("model_id", *CONTENT_COLUMNS, "source_version", "content_hash")
+CONTENT_COLUMNS = ("source_model_id", "match_rule", *FLAT_COLUMNS, "checked_at", "meters", "unread")
+STAGE_COLUMNS = ("model_id", *CONTENT_COLUMNS, "source_version", "as_of", "content_hash")
 
 
 @dataclass(frozen=True)
@@ -29,17 +29,20 @@ class CandidateRow:
     model_id: int
     source_model_id: str
     match_rule: str
-    prices: PriceSet
+    prices: PriceSheet
     source_version: str
     checked_at: date | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    unread: tuple[str, ...] = ()
+    as_of: date | None = None
 
     def copy_line(self) -> bytes:
-        detail = dumps_json(self.detail, sort_keys=True).decode() if self.detail else None
         checked = self.checked_at.isoformat() if self.checked_at else None
-        content = (self.source_model_id, self.match_rule, *self.prices.columns().values(), checked, detail)
+        meters = dumps_json([{k: v for k, v in row.items() if k != "source"} for row in self.prices.rows()]).decode()
+        unread = dumps_json(list(self.unread)).decode() if self.unread else None
+        content = (self.source_model_id, self.match_rule, *self.prices.columns().values(), checked, meters, unread)
         digest = hashlib.sha256(dumps_json([None if v is None else str(v) for v in content])).hexdigest()
-        return encode_row((self.model_id, *content, self.source_version, digest))
+        as_of = self.as_of.isoformat() if self.as_of else None
+        return encode_row((self.model_id, *content, self.source_version, as_of, digest))
 
 
 @dataclass
@@ -77,7 +80,8 @@ def store_candidates(connection, source: str, rows: Sequence[CandidateRow]) -> C
                     INSERT INTO model_price_candidates (source, {", ".join(STAGE_COLUMNS)}, fetched_at)
                     SELECT %(source)s, {", ".join(STAGE_COLUMNS)}, now() FROM stage_candidates
                     ON CONFLICT (model_id, source) DO UPDATE SET
-                        {", ".join(f"{c} = EXCLUDED.{c}" for c in STAGE_COLUMNS[1:])}, fetched_at = now()
+                        {", ".join(f"{c} = EXCLUDED.{c}" for c in STAGE_COLUMNS[1:])}, detail = NULL,
+                        fetched_at = now()
                     WHERE model_price_candidates.content_hash IS DISTINCT FROM EXCLUDED.content_hash
                     RETURNING (xmax = 0) AS inserted
                 )

@@ -12,12 +12,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..catalog.meters import PriceKey, PriceSheet
 from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS
-from ..prices.resolve import CONFIRMED, DISPUTED, LIST_API, OPERATOR, SINGLE
+from ..prices.resolve import CONFIDENCES, LIST_API, OPERATOR
 from ..prices.sources import REFERENCE_NAMES
+from .price_rows import flat_keys
 
 PRICE_SOURCES = (LIST_API, OPERATOR, *REFERENCE_NAMES)
-PRICE_CONFIDENCES = (CONFIRMED, SINGLE, DISPUTED)
+PRICE_CONFIDENCES = CONFIDENCES
 LIFECYCLES = ("active", "deprecated", "retired")
 SORTS = ("model", "price", "-price", "context", "-context")
 PRICE_FIELDS = ("input", "output")
@@ -129,6 +131,8 @@ class ModelDetail:
     history: list[dict[str, Any]]
     price_steps: dict[str, list[tuple[datetime, Decimal | None]]] = field(default_factory=dict)
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    price_rows: list[dict[str, Any]] = field(default_factory=list)
+    step_units: dict[str, str] = field(default_factory=dict)
 
 
 def _rows(cursor) -> tuple[list[str], list[dict[str, Any]]]:
@@ -143,13 +147,29 @@ def _decimal(text: str | None) -> Decimal | None:
         return None
 
 
-def price_steps(first_seen: datetime, current: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, list]:
+def charted_prices(current: dict[str, Any], sheet: PriceSheet) -> list[tuple[str, str, Decimal | None, str]]:
+    """(series name, history field, current value, unit label) of each charted price: input and output, then each
+    long-context tier of them (`input above 200,000 tokens`), and a headline price in another unit (per character)."""
+    charted = [(name, PRICE_COLUMNS[name], current.get(PRICE_COLUMNS[name]), "USD per 1M tokens") for name in PRICE_FIELDS]
+    flat = flat_keys(sheet)
+    for key, value in sheet.items():
+        if key.meter not in PRICE_FIELDS or key.service_tier != "standard" or key.time_window or key.option:
+            continue
+        if key.unit == "token" and not key.above_input_tokens:
+            continue
+        name = f"{key.meter} above {key.above_input_tokens:,} tokens" if key.above_input_tokens else f"{key.meter} per {key.unit}"
+        column = f"price_{key.meter}_long_context_usd_per_mtok" if key in flat else key.slug()
+        charted.append((name, column, value, key.unit_label()))
+    return charted
+
+
+def price_steps(first_seen: datetime, current: dict[str, Any], history: list[dict[str, Any]],
+                sheet: PriceSheet | None = None) -> dict[str, list]:
     """Each charted price from first seen, one point per recorded change (history in the order written)."""
     steps = {}
-    for name in PRICE_FIELDS:
-        column = PRICE_COLUMNS[name]
+    for name, column, value, _ in charted_prices(current, sheet or PriceSheet()):
         changes = [c for c in history if c["kind"] == "price_changed" and c["field"] == column]
-        start = _decimal(changes[0]["old_value"]) if changes else current.get(column)
+        start = _decimal(changes[0]["old_value"]) if changes else value
         steps[name] = [(first_seen, start), *((c["detected_at"], _decimal(c["new_value"])) for c in changes)]
     return steps
 
@@ -175,6 +195,17 @@ def model_detail(connection, model_id: int) -> ModelDetail | None:
         )
         history_columns, history = _rows(cursor)
         candidates = _price_candidates(cursor, model_id)
+        cursor.execute(
+            """SELECT meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd, source,
+                      source_version, checked_at FROM model_prices WHERE model_id = %s
+               ORDER BY meter, unit, service_tier, above_input_tokens, time_window, option""",
+            (model_id,),
+        )
+        rows = _rows(cursor)[1]
+    sheet = PriceSheet.from_rows(rows)
+    price_rows = [{**row, "condition": PriceKey(row["meter"], row["unit"], row["above_input_tokens"], row["service_tier"],
+                                                  row["time_window"], row["option"]).condition(),
+                   "unit_label": PriceKey(row["meter"], row["unit"]).unit_label()} for row in rows]
     source = fields["effective_price_source"]
     prices = [
         {"name": name.removeprefix("price_"), "value": value, "source": source if value is not None else None}
@@ -187,8 +218,10 @@ def model_detail(connection, model_id: int) -> ModelDetail | None:
         prices=prices,
         history_columns=[name for name in history_columns if name not in hidden],
         history=history,
-        price_steps=price_steps(fields["first_seen_at"], fields, history),
+        price_steps=price_steps(fields["first_seen_at"], fields, history, sheet),
         candidates=candidates,
+        price_rows=price_rows,
+        step_units={name: unit for name, _, _, unit in charted_prices(fields, sheet)},
     )
 
 

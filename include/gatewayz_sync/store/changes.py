@@ -11,8 +11,10 @@ Writers: the model load (`model_sql.py`: tracked fields, `reappeared`, `added`, 
 
 from __future__ import annotations
 
+import re
+
+from ..catalog.meters import FLAT_COLUMNS, THRESHOLD_COLUMN, UNITS
 from ..catalog.records import CAPABILITY_COLUMNS
-from ..prices.price_set import COLUMNS, VARIANT_COLUMNS
 
 ADDED, REMOVED, REAPPEARED = "added", "removed", "reappeared"
 PRICE_CHANGED, LIMITS_CHANGED, CAPABILITIES_CHANGED, DEPRECATED = (
@@ -23,8 +25,12 @@ KINDS = (ADDED, REMOVED, REAPPEARED, PRICE_CHANGED, LIMITS_CHANGED, CAPABILITIES
 
 NUMERIC, INTEGER, TEXT, BOOLEAN, TIMESTAMP, TEXT_ARRAY = "numeric", "integer", "text", "boolean", "timestamp", "text[]"
 
-LONG_CONTEXT_THRESHOLD = VARIANT_COLUMNS["long_context_threshold"]
-PRICE_FIELDS = tuple(column for column in COLUMNS.values() if column != LONG_CONTEXT_THRESHOLD)
+LONG_CONTEXT_THRESHOLD = THRESHOLD_COLUMN
+PRICE_FIELDS = tuple(column for column in FLAT_COLUMNS if column != LONG_CONTEXT_THRESHOLD)
+# A price without a flat column is recorded under its slug (`input/character`, `input/token>256000`;
+# catalog/meters.py `PriceKey.slug`): NUMERIC values, removable like a flat price.
+PRICE_SLUG = f"^[a-z_]+/({'|'.join(UNITS)})([>;@[]|$)"
+_PRICE_SLUG = re.compile(PRICE_SLUG)
 LIMIT_FIELDS = ("context_length", "max_output_tokens")
 MODALITY_FIELDS = ("input_modalities", "output_modalities")
 LIFECYCLE_FIELDS = ("deprecation_date", "shutdown_date")
@@ -51,8 +57,12 @@ def fields_of_type(kind: str) -> tuple[str, ...]:
     return tuple(name for name, value_type in FIELD_TYPES.items() if value_type == kind)
 
 
+def is_price_slug(field: str) -> bool:
+    return bool(_PRICE_SLUG.match(field))
+
+
 def change_kind(usual_kind: str, field: str, old_value, new_value) -> str:
-    """The kind a change is recorded as: `field_removed` when a removable field loses its value."""
-    if field in REMOVABLE_FIELDS and old_value is not None and new_value is None:
+    """The kind a change is recorded as: `field_removed` when a removable field (or a price slug) loses its value."""
+    if (field in REMOVABLE_FIELDS or is_price_slug(field)) and old_value is not None and new_value is None:
         return FIELD_REMOVED
     return usual_kind

@@ -6,35 +6,39 @@ back into it, and compare like with like: only models both stored (active) and l
 - Field loss: a price (any meter), limit, modality or capability that the listing would take away from more than
   `field_loss_ratio` (30%) of the models that had it, and from at least `field_loss_min_models` (5) of them,
   refuses the provider's load unless the run allows it; the loss is measured whatever `allow_shrink` says.
-- Price jumps: a list-API price 10x or more away from the stored list-API price (`price_jump`; a token price the
-  normalizer refused as absurd counts at its unbounded value) is held: the stage
-  gets the stored prices back, the row is marked (`held:` before its content hash) so the next listing is
-  checked again, and the listed value is kept as a disputed `list_api` candidate until an operator accepts it
-  (an `operator_prices` row, or a run with `accept_price_jumps`). A `price_held` change row names the meter that
-  jumped, once per new held value.
+- Price jumps: a list-API price 10x or more away from the stored list-API price under the same meter, unit and
+  condition (`price_jump` over the model's `model_prices` rows and the listing's price sheet; a token price the
+  normalizer refused as absurd counts at its unbounded value) is held: the stage gets the stored prices back and
+  keeps the stored price rows (`keeps_stored`), the row is marked (`held:` before its content hash) so the next
+  listing is checked again, and the listed prices are kept as a disputed `list_api` candidate (every meter in its
+  `meters`) until an operator accepts them (an `operator_prices` row, or a run with `accept_price_jumps`). A
+  `price_held` change row names the price that jumped (a flat column, or a price's slug), once per new held
+  value.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..catalog.records import PRICE_COLUMNS, dumps_json
+from ..catalog.meters import BASE_COLUMNS, CHARACTER, SERVICE_COLUMNS, TOKEN, PriceKey, PriceSheet
+from ..catalog.records import FLAT_PRICE_COLUMNS, dumps_json
 from ..catalog.units import InvalidPrice, usd_per_mtok
-from ..prices.price_set import PriceSet, price_jump
+from ..prices.price_set import gap_name, price_jump
 from ..sources.registry import GATEWAY_REGISTRY
 from ..sources.specs import ListApiSpec
 from .changes import REMOVABLE_FIELDS
 from .model_sql import DATA_COLUMNS
+from .price_rows import flat_keys, stored_sheets
 
 MAX_EXAMPLES = 3
 LIST_API = "list_api"
 HELD_PREFIX = "held:"
-LIST_PRICE_COLUMNS = tuple(PRICE_COLUMNS.values())
+LIST_PRICE_COLUMNS = FLAT_PRICE_COLUMNS
 GUARDED_FIELDS = tuple(field for field in REMOVABLE_FIELDS if field in DATA_COLUMNS)
 
 LOST_SQL = f"""
@@ -86,21 +90,22 @@ def field_losses(cursor, provider_id: int) -> list[FieldLoss]:
     return sorted(losses, key=lambda loss: (-loss.lost, GUARDED_FIELDS.index(loss.field)))
 
 
-JUMP_SQL = f"""
-SELECT m.id, s.provider_model_id, s.raw_pricing, {", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)},
-       {", ".join(f"s.{c}" for c in LIST_PRICE_COLUMNS)}
+JUMP_SQL = """
+SELECT m.id, s.provider_model_id, s.raw_pricing, s.list_prices
 FROM stage_models s
 JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
-WHERE s.changed AND m.price_source = 'list_api' AND COALESCE(s.price_source, 'list_api') = 'list_api'
-  AND ({", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)}) IS DISTINCT FROM ({", ".join(f"s.{c}" for c in LIST_PRICE_COLUMNS)})
+WHERE s.changed AND NOT s.keeps_stored AND m.price_source = 'list_api'
+  AND COALESCE(s.price_source, 'list_api') = 'list_api' AND m.content_hash IS DISTINCT FROM s.content_hash
   AND NOT EXISTS (SELECT 1 FROM operator_prices o
                   WHERE o.provider_slug = %(slug)s AND o.provider_model_id = s.provider_model_id)
 ORDER BY s.provider_model_id
 """
 
 HOLD_SQL = f"""
-UPDATE stage_models s SET ({", ".join(LIST_PRICE_COLUMNS)}, price_source, price_is_variable, raw_pricing, is_free)
-    = ({", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)}, m.price_source, m.price_is_variable, m.raw_pricing, m.is_free),
+UPDATE stage_models s SET ({", ".join(LIST_PRICE_COLUMNS)}, price_source, price_is_variable, raw_pricing, is_free,
+                           price_unknown_reason, keeps_stored)
+    = ({", ".join(f"m.{c}" for c in LIST_PRICE_COLUMNS)}, m.price_source, m.price_is_variable, m.raw_pricing, m.is_free,
+       m.price_unknown_reason, true),
     content_hash = '{HELD_PREFIX}' || s.content_hash
 FROM models m
 WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
@@ -109,14 +114,14 @@ WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model
 
 CANDIDATE_SQL = f"""
 INSERT INTO model_price_candidates (model_id, source, source_model_id, match_rule, {", ".join(LIST_PRICE_COLUMNS)},
-                                    source_version, fetched_at, status, status_reason, detail, content_hash)
+                                    meters, source_version, fetched_at, status, status_reason, detail, content_hash)
 VALUES (%(model_id)s, '{LIST_API}', %(provider_model_id)s, 'held_price_jump',
-        {", ".join(f"%({c})s" for c in LIST_PRICE_COLUMNS)}, %(version)s, now(), 'disputed', %(reason)s, %(detail)s,
-        %(hash)s)
+        {", ".join(f"%({c})s" for c in LIST_PRICE_COLUMNS)}, %(meters)s, %(version)s, now(), 'disputed', %(reason)s,
+        %(detail)s, %(hash)s)
 ON CONFLICT (model_id, source) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in LIST_PRICE_COLUMNS)}, source_version = EXCLUDED.source_version,
-    fetched_at = now(), status = EXCLUDED.status, status_reason = EXCLUDED.status_reason, detail = EXCLUDED.detail,
-    content_hash = EXCLUDED.content_hash
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in LIST_PRICE_COLUMNS)}, meters = EXCLUDED.meters,
+    source_version = EXCLUDED.source_version, fetched_at = now(), status = EXCLUDED.status,
+    status_reason = EXCLUDED.status_reason, detail = EXCLUDED.detail, content_hash = EXCLUDED.content_hash
 WHERE model_price_candidates.content_hash IS DISTINCT FROM EXCLUDED.content_hash
 RETURNING model_id
 """
@@ -130,58 +135,71 @@ WHERE c.model_id = m.id AND m.provider_id = %(provider_id)s AND c.source = 'list
 
 @dataclass(frozen=True)
 class PriceJump:
-    """A listed price set 10x or more away from the stored list-API one: the widest meter and its ratio."""
+    """A listed price sheet 10x or more away from the stored list-API one: the widest price and its ratio."""
 
     model_id: int
     provider_model_id: str
-    stored: PriceSet
-    listed: PriceSet
-    meter: str
+    stored: PriceSheet
+    listed: PriceSheet
+    key: PriceKey
     ratio: Decimal
 
     @property
     def column(self) -> str:
-        return PRICE_COLUMNS[self.meter]
+        """The jump's `model_changes.field`: its flat column, or the price's slug."""
+        flat = {**BASE_COLUMNS, **SERVICE_COLUMNS}
+        if self.key in flat:
+            return flat[self.key]
+        if self.key in flat_keys(self.stored) and self.key.above_input_tokens:
+            return f"price_{self.key.meter}_long_context_usd_per_mtok"
+        return self.key.slug()
+
+    @property
+    def meter(self) -> str:
+        return gap_name(self.key)
 
     def words(self) -> str:
-        before, after = getattr(self.stored, self.meter), getattr(self.listed, self.meter)
+        before, after = self.stored[self.key], self.listed[self.key]
         direction = "up" if after > before else "down"
         return (f"{self.meter} {self.ratio.quantize(Decimal(1)) if self.ratio >= 100 else round(self.ratio, 1)}x "
                 f"{direction} from the stored list_api price ({before} -> {after})")
 
     def as_dict(self) -> dict[str, str]:
         return {"model": self.provider_model_id, "meter": self.meter, "ratio": str(round(self.ratio, 4)),
-                "stored": str(getattr(self.stored, self.meter)), "listed": str(getattr(self.listed, self.meter))}
+                "stored": str(self.stored[self.key]), "listed": str(self.listed[self.key])}
 
 
-def _price_set(values: tuple) -> PriceSet:
-    return PriceSet(**dict(zip(PRICE_COLUMNS, values, strict=True)))
-
-
-def _as_listed(listed: PriceSet, raw_pricing: Any, spec: ListApiSpec | None) -> PriceSet:
+def _as_listed(listed: PriceSheet, raw_pricing: Any, spec: ListApiSpec | None, stored: PriceSheet) -> PriceSheet:
     """The listed prices, with a token price the normalizer refused as absurd (above MAX_USD_PER_MTOK, the mark of
-    a unit slip) read without that bound: such a price is a jump to hold, not a price to drop."""
+    a unit slip) read without that bound: such a price is a jump to hold, not a price to drop. Per character where
+    the stored price of that meter is."""
     if spec is None or not isinstance(raw_pricing, dict):
         return listed
     found = {}
     for meter, path in spec.fields.token_prices.items():
-        if getattr(listed, meter) is None and raw_pricing.get(path) is not None:
+        unit = CHARACTER if PriceKey(meter, CHARACTER) in stored else TOKEN
+        if PriceKey(meter, unit) not in listed and raw_pricing.get(path) is not None:
             try:
-                found[meter] = usd_per_mtok(raw_pricing[path], spec.price_unit, bounded=False)
+                found[PriceKey(meter, unit)] = usd_per_mtok(raw_pricing[path], spec.price_unit, bounded=False)
             except InvalidPrice:
                 continue
-    return replace(listed, **found) if found else listed
+    return PriceSheet({**dict(listed.items()), **found}) if found else listed
 
 
 def price_jumps(cursor, provider_id: int, slug: str) -> list[PriceJump]:
-    """Listed models whose list-API price moved 10x or more from the stored one (no operator price decides it)."""
+    """Listed models whose list-API price moved 10x or more from the stored one on some price, compared meter by
+    meter (no operator price decides it)."""
     cursor.execute(JUMP_SQL, {"provider_id": provider_id, "slug": slug})
+    rows = cursor.fetchall()
+    if not rows:
+        return []
     provider = GATEWAY_REGISTRY.get(slug)
     spec = provider.list_api if provider else None
-    width = len(LIST_PRICE_COLUMNS)
+    stored_rows = stored_sheets(cursor, [row[0] for row in rows])
     jumps = []
-    for model_id, provider_model_id, raw_pricing, *prices in cursor.fetchall():
-        stored, listed = _price_set(prices[:width]), _as_listed(_price_set(prices[width:]), raw_pricing, spec)
+    for model_id, provider_model_id, raw_pricing, list_prices in rows:
+        stored = stored_rows.get(model_id, PriceSheet())
+        listed = _as_listed(PriceSheet.from_rows(list_prices or ()), raw_pricing, spec, stored)
         gap = price_jump(stored, listed)
         if gap is not None:
             jumps.append(PriceJump(model_id, provider_model_id, stored, listed, gap[1], gap[0]))
@@ -189,13 +207,14 @@ def price_jumps(cursor, provider_id: int, slug: str) -> list[PriceJump]:
 
 
 def _candidate(jump: PriceJump, version: str) -> dict[str, Any]:
-    listed = {PRICE_COLUMNS[meter]: getattr(jump.listed, meter) for meter in PRICE_COLUMNS}
-    digest = hashlib.sha256(dumps_json({c: None if v is None else str(v) for c, v in listed.items()},
-                                       sort_keys=True)).hexdigest()
+    listed = jump.listed.columns()
+    meters = [{k: v for k, v in row.items() if k != "source"} for row in jump.listed.rows()]
+    digest = hashlib.sha256(dumps_json(meters, sort_keys=True)).hexdigest()
     reason = f"{jump.words()}; held until accepted (an operator_prices row or a run with accept_price_jumps)"
     return {"model_id": jump.model_id, "provider_model_id": jump.provider_model_id, **listed, "version": version,
-            "reason": reason, "hash": digest,
-            "detail": Jsonb({"stored": jump.stored.as_text(), "jump": jump.as_dict()})}
+            "reason": reason, "hash": digest, "meters": Jsonb(meters),
+            "detail": Jsonb({"stored": {key.slug(): str(value) for key, value in jump.stored.items()},
+                             "jump": jump.as_dict()})}
 
 
 def hold_price_jumps(cursor, provider_id: int, run_id: int, jumps: list[PriceJump], version: str) -> int:
@@ -217,7 +236,7 @@ def hold_price_jumps(cursor, provider_id: int, run_id: int, jumps: list[PriceJum
                                           sync_run_id, source)
                VALUES (%s, %s, %s, 'price_held', %s, %s, %s, %s, 'list_api')""",
             (provider_id, jump.model_id, jump.provider_model_id, jump.column,
-             _text(getattr(jump.stored, jump.meter)), _text(getattr(jump.listed, jump.meter)), run_id),
+             _text(jump.stored[jump.key]), _text(jump.listed[jump.key]), run_id),
         )
         written += 1
     return written

@@ -16,13 +16,18 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..catalog.meters import PriceSheet
 from ..config import SyncSettings
 from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousFieldLoss, SuspiciousShrink
+from .changes import PRICE_CHANGED, change_kind
+from .copy_text import encode_row
 from .guards import field_losses, hold_price_jumps, price_jumps
 from .model_sql import (
+    ALIAS_LIMITS_SQL,
     DATA_COLUMNS,
     FIELD_CHANGES_SQL,
     KEEP_STORED_PRICES_SQL,
+    LIST_PRICES_SQL,
     MISSES_SQL,
     PENDING_MISSES,
     PREVIOUS_SHAPE_SQL,
@@ -31,6 +36,7 @@ from .model_sql import (
     STAGE_COLUMNS,
     UPSERT_SQL,
 )
+from .price_rows import SheetWrite, write_price_sheets
 from .providers import catalog_skip_reason
 from .runs import (
     DRY_RUN,
@@ -199,6 +205,9 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
                 load.inserted, load.updated, added = cursor.fetchone()
                 if added:
                     load.changes["added"] += added
+                load.changes.update(_write_list_prices(cursor, params))
+            cursor.execute(ALIAS_LIMITS_SQL, params)
+            load.changes.update(kind for (kind,) in cursor.fetchall())
             cursor.execute(MISSES_SQL, params)
             load.missed, load.deactivated = cursor.fetchone()
             if load.deactivated:
@@ -249,12 +258,46 @@ def _guard_price_jumps(cursor, slug: str, provider_id: int, sync_run_id: int, ru
     return bool(held)
 
 
+def _write_list_prices(cursor, params: Mapping[str, Any]) -> list[str]:
+    """The listing's price rows for every written model that keeps no stored price; returns the change kinds."""
+    cursor.execute(LIST_PRICES_SQL, params)
+    writes = {model_id: SheetWrite(PriceSheet.from_rows(rows or ()), "list_api") for model_id, rows in cursor.fetchall()}
+    result = write_price_sheets(cursor, writes)
+    cursor.execute("SELECT id FROM models WHERE provider_id = %(provider_id)s AND first_seen_at = now()", params)
+    added = {model_id for (model_id,) in cursor.fetchall()}
+    result.changes = [change for change in result.changes if change.model_id not in added]  # an `added` row says it
+    kinds = [change_kind(PRICE_CHANGED, change.key.slug(), change.old, change.new) for change in result.changes]
+    if result.changes:
+        ids = _provider_model_ids(cursor, [change.model_id for change in result.changes])
+        with cursor.copy(
+            "COPY model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value, "
+            "sync_run_id, source) FROM STDIN"
+        ) as copy:
+            for change in result.changes:
+                field = change.key.slug()
+                copy.write(encode_row((params["provider_id"], change.model_id, ids[change.model_id],
+                                       change_kind(PRICE_CHANGED, field, change.old, change.new), field,
+                                       _text(change.old), _text(change.new), params["run_id"], "list_api")))
+    return kinds
+
+
+def _provider_model_ids(cursor, model_ids: list[int]) -> dict[int, str]:
+    cursor.execute("SELECT id, provider_model_id FROM models WHERE id = ANY(%s)", (model_ids,))
+    return dict(cursor.fetchall())
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
 def _stage(cursor, slug: str, models: Sequence[StagedModel], settled: dict[str, str]) -> int:
     """COPY the listing into `stage_models`; returns how many rows are staged as changed."""
     cursor.execute(
         "CREATE TEMP TABLE stage_models ON COMMIT DROP AS "
-        f"SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)} FROM models WITH NO DATA"
+        f"SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)}, NULL::jsonb AS list_prices, "
+        "false AS keeps_stored FROM models WITH NO DATA"
     )
+    cursor.execute("ALTER TABLE stage_models ALTER COLUMN keeps_stored SET DEFAULT false")
     changed_rows = 0
     with cursor.copy(f"COPY stage_models ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
         for model in models:

@@ -3,12 +3,15 @@
 Every statement reads the temp table `stage_models` the load fills by COPY, and writes `models` and
 `model_changes` for one provider (`%(provider_id)s`), tagged with the attempt's `%(run_id)s`. A model sync
 writes list-API prices only: `KEEP_STORED_PRICES_SQL` first puts an operator price, or a reference price the
-listing has nothing to replace with, back into the stage, so neither is overwritten nor reported as a change.
+listing has nothing to replace with, back into the stage (with its free flag, variable flag and unknown-price
+reason) and marks the row `keeps_stored`, so neither is overwritten nor reported as a change. The listing's
+price sheet travels in the stage's `list_prices` (JSON rows, exact strings) and becomes `model_prices` rows
+(`store/price_rows.py`) for every changed model that does not keep a stored price.
 """
 
 from __future__ import annotations
 
-from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS
+from ..catalog.records import CAPABILITY_COLUMNS, FLAT_PRICE_COLUMNS
 from .changes import REMOVABLE_FIELDS
 
 DATA_COLUMNS = (
@@ -18,7 +21,7 @@ DATA_COLUMNS = (
     "max_output_tokens",
     "input_modalities",
     "output_modalities",
-    *PRICE_COLUMNS.values(),
+    *FLAT_PRICE_COLUMNS,
     "price_source",
     "price_is_variable",
     "raw_pricing",
@@ -28,11 +31,17 @@ DATA_COLUMNS = (
     "shutdown_date",
     "raw",
     "content_hash",
+    "kind",
+    "alias_of",
+    "price_unknown_reason",
 )
-STAGE_COLUMNS = ("provider_model_id", "changed", *DATA_COLUMNS)
+# The COPY's column order: the content hash last, so an unchanged row is its id, NULLs and its hash.
+STAGE_COLUMNS = ("provider_model_id", "changed", *(c for c in DATA_COLUMNS if c != "content_hash"), "list_prices",
+                 "content_hash")
+KEPT_WITH_PRICES = (*FLAT_PRICE_COLUMNS, "price_source", "price_is_variable", "is_free", "price_unknown_reason")
 
 _TRACKED_FIELDS = (
-    *(("price_changed", column) for column in PRICE_COLUMNS.values()),
+    *(("price_changed", column) for column in FLAT_PRICE_COLUMNS),
     ("price_changed", "price_source"),
     ("price_changed", "price_is_variable"),
     ("limits_changed", "context_length"),
@@ -59,8 +68,8 @@ def _change_values() -> str:
 
 
 KEEP_STORED_PRICES_SQL = f"""
-UPDATE stage_models s SET ({", ".join(PRICE_COLUMNS.values())}, price_source)
-    = ({", ".join(f"m.{c}" for c in PRICE_COLUMNS.values())}, m.price_source)
+UPDATE stage_models s SET ({", ".join(KEPT_WITH_PRICES)}, keeps_stored)
+    = ({", ".join(f"m.{c}" for c in KEPT_WITH_PRICES)}, true)
 FROM models m
 WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id AND s.changed
   AND (m.price_source = 'operator'
@@ -141,6 +150,32 @@ removed AS (
 SELECT count(*), count(*) FILTER (WHERE NOT is_active) FROM missed
 """
 
+
+LIST_PRICES_SQL = """
+SELECT m.id, s.list_prices FROM stage_models s
+JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
+WHERE s.changed AND NOT s.keeps_stored AND m.content_hash = s.content_hash
+"""
+
+ALIAS_LIMITS_SQL = """
+WITH aligned AS (
+    UPDATE models a SET context_length = t.context_length, max_output_tokens = t.max_output_tokens, updated_at = now()
+    FROM models t, models old
+    WHERE a.provider_id = %(provider_id)s AND a.is_active AND t.provider_id = a.provider_id
+      AND t.provider_model_id = a.alias_of AND t.is_active AND old.id = a.id
+      AND (a.context_length, a.max_output_tokens) IS DISTINCT FROM (t.context_length, t.max_output_tokens)
+    RETURNING a.id, a.provider_model_id, old.context_length AS old_context, a.context_length,
+              old.max_output_tokens AS old_output, a.max_output_tokens
+)
+INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value, sync_run_id)
+SELECT %(provider_id)s, id, provider_model_id, 'limits_changed', c.field, c.old_value, c.new_value, %(run_id)s
+FROM aligned CROSS JOIN LATERAL (VALUES
+    ('context_length', old_context::text, context_length::text),
+    ('max_output_tokens', old_output::text, max_output_tokens::text)
+) AS c(field, old_value, new_value)
+WHERE c.old_value IS DISTINCT FROM c.new_value
+RETURNING kind
+"""
 
 SETTLED_SQL = """SELECT provider_model_id, content_hash FROM models
                  WHERE provider_id = %s AND is_active AND missing_count = 0"""

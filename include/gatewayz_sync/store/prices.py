@@ -3,8 +3,9 @@
 Reading and writing happen in one transaction that holds every provider's model lock (the one each provider's
 load takes), so a model sync never interleaves with a resolution. Only rows whose decision differs are
 written; every change of a stored price or of its source becomes a `price_changed` row of `model_changes`
-(`field_removed` when a price goes away) with the source of the new value. A held list-API price jump (a
-`list_api` candidate, see `guards.py`) is the model sync's business and is not read here.
+with the source of the new value (a flat column by its name, any other price by its slug, `store/price_rows.py`;
+`field_removed` when a price goes away). A held list-API price jump (a `list_api` candidate, see `guards.py`) is
+the model sync's business and is not read here.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ..prices.price_set import COLUMNS, PriceSet
+from ..catalog.meters import FLAT_COLUMNS, PriceSheet
 from ..prices.resolve import Candidate
 from .changes import PRICE_CHANGED, change_kind
 from .copy_text import encode_row
 from .load import MODELS_LOCK_PREFIX
+from .price_rows import stored_sheets
 
-PRICE_FIELDS = tuple(COLUMNS.values())
+PRICE_FIELDS = FLAT_COLUMNS
 META_FIELDS = ("price_source", "price_confidence", "price_source_version", "price_checked_at", "price_dispute")
-WRITTEN_FIELDS = (*PRICE_FIELDS, *META_FIELDS)
+FLAG_FIELDS = ("is_free", "price_is_variable", "price_unknown_reason")
+WRITTEN_FIELDS = (*PRICE_FIELDS, *META_FIELDS, *FLAG_FIELDS)
 TRACKED_FIELDS = (*PRICE_FIELDS, "price_source")
 
 
@@ -32,18 +35,23 @@ class StoredCandidate(Candidate):
 
     status: str | None = None
     status_reason: str | None = None
+    source_model_id: str | None = None
+    unread: tuple[str, ...] = ()
 
 
 @dataclass
 class PriceState:
-    """One active model's stored price fields, its operator price (if any) and its reference candidates."""
+    """One active model's stored price fields and rows, its operator price (if any) and its reference candidates."""
 
     model_id: int
     provider_id: int
     slug: str
     provider_model_id: str
     values: dict[str, Any]
-    operator: PriceSet | None = None
+    kind: str | None = None
+    alias_of: str | None = None
+    stored: PriceSheet = field(default_factory=PriceSheet)
+    operator: PriceSheet | None = None
     operator_version: str | None = None
     candidates: list[StoredCandidate] = field(default_factory=list)
 
@@ -61,9 +69,13 @@ def lock_for_resolution(cursor) -> None:
     )
 
 
-def load_price_state(cursor) -> list[PriceState]:
+def load_price_state(cursor, reseller_sources: Sequence[str] = (),
+                     reference_sources: Sequence[str] | None = None) -> list[PriceState]:
+    """Every active model's price state. Only candidates of `reference_sources` (all when None) take part: a
+    candidate another writer holds under another source (a list-API price held back by a guard) is not one."""
     cursor.execute(
-        f"""SELECT m.id, m.provider_id, p.slug, m.provider_model_id, {", ".join(f"m.{c}" for c in WRITTEN_FIELDS)},
+        f"""SELECT m.id, m.provider_id, p.slug, m.provider_model_id, m.kind, m.alias_of,
+                   {", ".join(f"m.{c}" for c in WRITTEN_FIELDS)},
                    o.provider_slug IS NOT NULL, o.updated_by, o.updated_at, {", ".join(f"o.{c}" for c in PRICE_FIELDS)}
             FROM models m JOIN providers p ON p.id = m.provider_id
             LEFT JOIN operator_prices o ON o.provider_slug = p.slug AND o.provider_model_id = m.provider_model_id
@@ -72,23 +84,30 @@ def load_price_state(cursor) -> list[PriceState]:
     states: dict[int, PriceState] = {}
     width = len(WRITTEN_FIELDS)
     for row in cursor.fetchall():
-        model_id, provider_id, slug, provider_model_id = row[:4]
-        values = dict(zip(WRITTEN_FIELDS, row[4 : 4 + width], strict=True))
-        has_operator, updated_by, updated_at = row[4 + width : 7 + width]
-        state = PriceState(model_id, provider_id, slug, provider_model_id, values)
+        model_id, provider_id, slug, provider_model_id, kind, alias_of = row[:6]
+        values = dict(zip(WRITTEN_FIELDS, row[6 : 6 + width], strict=True))
+        has_operator, updated_by, updated_at = row[6 + width : 9 + width]
+        state = PriceState(model_id, provider_id, slug, provider_model_id, values, kind, alias_of)
         if has_operator:
-            state.operator = PriceSet.from_columns(dict(zip(PRICE_FIELDS, row[7 + width :], strict=True)))
+            state.operator = PriceSheet.from_columns(dict(zip(PRICE_FIELDS, row[9 + width :], strict=True)))
             state.operator_version = f"operator_prices ({updated_by or 'operator'}, {updated_at:%Y-%m-%d %H:%M} UTC)"
         states[model_id] = state
+    for model_id, sheet in stored_sheets(cursor, list(states)).items():
+        states[model_id].stored = sheet
     cursor.execute(
-        f"""SELECT c.model_id, c.source, c.source_version, c.checked_at, c.status, c.status_reason,
-                   {", ".join(f"c.{col}" for col in PRICE_FIELDS)}
-            FROM model_price_candidates c JOIN models m ON m.id = c.model_id
-            WHERE m.is_active AND c.source <> 'list_api' ORDER BY c.id"""
+        """SELECT c.model_id, c.source, c.source_version, c.checked_at, c.as_of, c.status, c.status_reason,
+                  c.source_model_id, c.meters, c.unread
+           FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+           WHERE m.is_active AND c.source <> 'list_api' AND (%s::text[] IS NULL OR c.source = ANY(%s::text[]))
+           ORDER BY c.id""",
+        (reference_sources and list(reference_sources), reference_sources and list(reference_sources)),
     )
-    for model_id, source, version, checked_at, status, reason, *prices in cursor.fetchall():
-        candidate = PriceSet.from_columns(dict(zip(PRICE_FIELDS, prices, strict=True)))
-        states[model_id].candidates.append(StoredCandidate(source, candidate, version, checked_at, status, reason))
+    for model_id, source, version, checked_at, as_of, status, reason, source_id, meters, unread in cursor.fetchall():
+        prices = PriceSheet.from_rows(meters or ())
+        states[model_id].candidates.append(StoredCandidate(
+            source, prices, version, checked_at, as_of, source in reseller_sources, zero_only=not prices,
+            status=status, status_reason=reason, source_model_id=source_id, unread=tuple(unread or ()),
+        ))
     return list(states.values())
 
 

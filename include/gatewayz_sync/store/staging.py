@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS, NormalizedModel, dumps_json
+from ..catalog.records import CAPABILITY_COLUMNS, NormalizedModel, dumps_json
 from .copy_text import encode_row
-from .model_sql import DATA_COLUMNS
+from .model_sql import STAGE_COLUMNS
 
-_UNCHANGED_MIDDLE = b"\tf\t" + b"\\N\t" * (len(DATA_COLUMNS) - 1)
+_UNCHANGED_MIDDLE = b"\tf\t" + b"\\N\t" * (len(STAGE_COLUMNS) - 3)
 
 
 def row_values(model: NormalizedModel) -> tuple:
     """The stage table's columns for one model (see STAGE_COLUMNS), as Python values."""
+    prices = model.prices
     return (
         model.provider_model_id,
         True,
@@ -27,8 +28,8 @@ def row_values(model: NormalizedModel) -> tuple:
         model.max_output_tokens,
         None if model.input_modalities is None else list(model.input_modalities),
         None if model.output_modalities is None else list(model.output_modalities),
-        *(model.prices.get(meter) for meter in PRICE_COLUMNS),
-        "list_api" if any(price is not None for price in model.prices.values()) else None,
+        *prices.columns().values(),
+        "list_api" if prices else None,
         model.price_is_variable,
         None if model.raw_pricing is None else dumps_json(model.raw_pricing, sort_keys=True).decode(),
         *(model.capabilities.get(name) for name in CAPABILITY_COLUMNS),
@@ -36,6 +37,10 @@ def row_values(model: NormalizedModel) -> tuple:
         model.deprecation_date,
         model.shutdown_date,
         model.raw_json.decode(),
+        model.kind,
+        model.alias_of,
+        model.price_unknown_reason,
+        dumps_json(prices.rows()).decode() if prices else None,
         model.content_hash,
     )
 

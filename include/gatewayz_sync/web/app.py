@@ -34,7 +34,8 @@ ChangeKind = Literal[
     "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated",
     "field_removed", "price_held",
 ]
-PriceStatusFilter = Literal["disputed", "held", "confirmed", "single", "api", "operator", "reference", "none"]
+PriceStatusFilter = Literal["disputed", "held", "confirmed", "single", "newest", "majority", "preferred", "reseller",
+                            "api", "operator", "reference", "none"]
 
 
 def _authenticated():

@@ -14,7 +14,8 @@ from decimal import Decimal
 from markupsafe import Markup, escape
 
 OUTCOME_COLOURS = {"success": "#12b76a", "failed": "#f04438", "skipped": "#98a2b3", "dry_run": "#7a5af8"}
-SERIES_COLOURS = ("#175cd3", "#dc6803", "#0e9384", "#c11574")
+SERIES_COLOURS = ("#175cd3", "#dc6803", "#0e9384", "#c11574", "#6938ef", "#4e5ba6", "#b54708", "#087443")
+LEGEND_ROW = 16
 
 
 def _xy(x: float, y: float) -> str:
@@ -88,8 +89,16 @@ def stacked_bars(columns: Sequence[tuple[str, Mapping[str, int]]], *, label: str
 
 def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], *, end: datetime, label: str,
                width: int = 640, height: int = 220) -> Markup:
-    """Each series holds its value from one point until the next (then to `end`); an unknown value is a gap."""
-    left, right, top, bottom = 64, 12, 10, height - 40
+    """Each series holds its value from one point until the next (then to `end`); an unknown value is a gap. The
+    legend wraps into as many rows as the series need (long-context tiers add series); the chart grows by them."""
+    legend_rows, legend_x = 1, 64.0
+    for name in series:
+        item = 30 + 6.5 * len(name)
+        if legend_x > 64 and legend_x + item > width - 12:
+            legend_rows, legend_x = legend_rows + 1, 64.0
+        legend_x += item
+    height += (legend_rows - 1) * LEGEND_ROW
+    left, right, top, bottom = 64, 12, 10, height - 40 - (legend_rows - 1) * LEGEND_ROW
     times = [when for points in series.values() for when, _ in points] + [end]
     start, end = min(times), max(times)
     span = max((end - start).total_seconds(), 1.0)
@@ -107,7 +116,7 @@ def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], 
     for when, anchor in ((start, "start"), (end, "end")):
         body.append(f'<text x="{x_of(when):.1f}" y="{bottom + 14}" font-size="10" text-anchor="{anchor}" '
                     f'fill="#667085">{escape(when.strftime("%Y-%m-%d %H:%M"))}</text>')
-    plotted, legend_x = 0, float(left)
+    plotted, legend_x, legend_y = 0, float(left), float(height - 14 - (legend_rows - 1) * LEGEND_ROW)
     for index, (name, points) in enumerate(series.items()):
         colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
         circles, path = [], []
@@ -126,8 +135,11 @@ def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], 
         plotted += len(circles)
         body.append(f'<g class="series" data-series="{escape(name)}" data-points="{len(circles)}">'
                     f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2"/>{"".join(circles)}</g>')
-        body.append(f'<rect x="{legend_x:.0f}" y="{height - 14}" width="10" height="10" fill="{colour}"/>'
-                    f'<text x="{legend_x + 14:.0f}" y="{height - 5}" font-size="11" fill="#344054">'
+        item = 30 + 6.5 * len(name)
+        if legend_x > left and legend_x + item > width - right:
+            legend_x, legend_y = float(left), legend_y + LEGEND_ROW
+        body.append(f'<rect x="{legend_x:.0f}" y="{legend_y:.0f}" width="10" height="10" fill="{colour}"/>'
+                    f'<text x="{legend_x + 14:.0f}" y="{legend_y + 9:.0f}" font-size="11" fill="#344054">'
                     f"{escape(name)}</text>")
-        legend_x += 30 + 6.5 * len(name)
+        legend_x += item
     return _svg("step-chart", width, height, plotted, label, body)

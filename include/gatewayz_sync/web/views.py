@@ -26,8 +26,6 @@ STATE_STYLES = {
     "no-api": ("#475467", "#eef0f3"),
 }
 STATE_ORDER = ("failed", "stale", "never", "skipped", "fresh", "disabled", "no-api", "inactive")
-PRICE_FIELDS_SHOWN = ("input", "output", "cache_read", "cache_write", "long_context_threshold", "input_long_context",
-                      "output_long_context", "input_batch", "output_batch")
 
 
 def when(value: str | datetime | None) -> str:
@@ -122,9 +120,11 @@ def render_model(detail: ModelDetail) -> str:
     """One model: summary, price step chart, prices with sources, change history, every stored field."""
     fields = detail.fields
     chart = step_chart(
-        {f"{name} (USD per 1M tokens)": points for name, points in detail.price_steps.items()},
+        {f"{name} ({detail.step_units.get(name, 'USD per 1M tokens')})": points
+         for name, points in detail.price_steps.items()},
         end=clock.now() if fields["is_active"] else fields["listed_last_seen_at"],
-        label=f"input and output price of {fields['provider_slug']} {fields['provider_model_id']} over time",
+        label=f"input and output price (and their tiers) of {fields['provider_slug']} {fields['provider_model_id']} "
+              "over time",
     )
     hidden = {"raw", "raw_pricing", "effective_lifecycle", "effective_price_source", "listed_last_seen_at"}
     return _templates.get_template("model.html").render(
@@ -134,5 +134,6 @@ def render_model(detail: ModelDetail) -> str:
 
 
 def render_prices(document: dict[str, Any]) -> str:
-    """The candidates listing: each model's stored price beside every source's candidate, disputes first in colour."""
-    return _templates.get_template("prices.html").render(document=document, fields=PRICE_FIELDS_SHOWN)
+    """The prices listing: each model's price rows (meter, amount, unit, condition, source) beside every source's
+    candidate with its own rows and standing, disputes in colour."""
+    return _templates.get_template("prices.html").render(document=document)
