@@ -26,11 +26,17 @@ def agrees(a: PriceSheet, b: PriceSheet) -> bool:
     return bool(shared) and all(within(mine[key], theirs[key]) for key in shared)
 
 
+def _rank(key: PriceKey) -> tuple:
+    """Which of equally wide gaps is named: the base input, then output, then the rest in key order."""
+    headline = key.is_base and key.meter in ("input", "output")
+    return (not headline, key.meter != "input", key)
+
+
 def widest_gap(a: PriceSheet, b: PriceSheet) -> tuple[Decimal, PriceKey] | None:
     """The largest ratio between two prices both give above zero under the same key, and that key."""
     widest: tuple[Decimal, PriceKey] | None = None
-    for key, x in a.items():
-        y = b.get(key)
+    for key in sorted(a, key=_rank):
+        x, y = a[key], b.get(key)
         if y is None or x <= 0 or y <= 0:
             continue
         ratio = max(x, y) / min(x, y)
