@@ -12,6 +12,7 @@ import pytest
 from include.gatewayz_sync.catalog.records import dumps_json
 from include.gatewayz_sync.catalog.units import canonical
 from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES
+from include.gatewayz_sync.store.changes import is_price_slug
 from tests.airflow_helpers import task_states
 
 D = Decimal
@@ -80,8 +81,10 @@ def test_operator_price_over_list_api_over_reference(synced, run_dag, replay):
         (api_model, "price_input_usd_per_mtok", "operator"), ("gpt-4o", "price_source", "operator")}
     removed = [(f, old, new) for _, kind, f, old, new, _ in operator_changes if kind == "field_removed"]
     assert {kind for _, kind, *_ in operator_changes} <= {"price_changed", "field_removed"}
-    assert removed and all(f.startswith("price_") and old is not None and new is None for f, old, new in removed), \
-        "a price the operator's row does not give is removed, recorded with its old value"
+    assert removed and all((f.startswith("price_") or is_price_slug(f)) and old is not None and new is None
+                           for f, old, new in removed), \
+        "a price the operator's row does not give is removed (a flat column or a price row's slug), with its old value"
+    assert ("cache_read/token;batch", "1.25", None) in removed, "a price row without a flat column too"
 
     # the provider moves its list price: the sync keeps the operator price and reports no change for it
     records = copy.deepcopy(replay.catalog("groq").records)
