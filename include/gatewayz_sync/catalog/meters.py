@@ -67,7 +67,7 @@ class InvalidMeter(ValueError):
     """A price key outside the vocabulary: a reader or spec bug, never data to store."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, eq=True)
 class PriceKey:
     meter: str
     unit: str = TOKEN
@@ -87,6 +87,11 @@ class PriceKey:
             raise InvalidMeter(f"bad service tier {self.service_tier!r}")
         if self.time_window and not _WINDOW.match(self.time_window):
             raise InvalidMeter(f"bad time window {self.time_window!r} (HH:MM-HH:MM, UTC)")
+        object.__setattr__(self, "_hash", hash((self.meter, self.unit, self.above_input_tokens, self.service_tier,
+                                                self.time_window, self.option)))
+
+    def __hash__(self) -> int:  # keys are hashed millions of times over a large catalog: once is enough
+        return self._hash
 
     @property
     def per_units(self) -> int:
@@ -184,6 +189,13 @@ class PriceSheet(Mapping[PriceKey, Decimal]):
         self._amounts: dict[PriceKey, Decimal] = {key: canonical(Decimal(value)) for key, value in sorted(items)}
         self._sources = dict(sources or {})
 
+    @classmethod
+    def _exact(cls, amounts: dict[PriceKey, Decimal], sources: dict[PriceKey, str]) -> PriceSheet:
+        """A sheet of amounts that are exact Decimals already (read back from this catalog): not converted again."""
+        sheet = cls.__new__(cls)
+        sheet._amounts, sheet._sources = dict(sorted(amounts.items())), sources
+        return sheet
+
     def __getitem__(self, key: PriceKey) -> Decimal:
         return self._amounts[key]
 
@@ -244,20 +256,22 @@ class PriceSheet(Mapping[PriceKey, Decimal]):
 
     def without_zeros(self) -> PriceSheet:
         """A listed 0 is not a price (except on an explicit free variant): the key is left out, unknown."""
-        return PriceSheet({k: v for k, v in self._amounts.items() if v != 0}, self._sources)
+        if all(self._amounts.values()):
+            return self
+        return PriceSheet._exact({k: v for k, v in self._amounts.items() if v != 0}, self._sources)
 
     def tiers(self) -> list[int]:
         return sorted({key.above_input_tokens for key in self._amounts if key.above_input_tokens})
 
     def with_source(self, source: str) -> PriceSheet:
-        return PriceSheet(self._amounts, dict.fromkeys(self._amounts, source))
+        return PriceSheet._exact(self._amounts, dict.fromkeys(self._amounts, source))
 
     def merged(self, other: PriceSheet, source: str) -> PriceSheet:
         """These prices, plus those of `other` under keys this sheet lacks (attributed to `source`)."""
         added = {key: value for key, value in other.items() if key not in self._amounts}
         if not added:
             return self
-        return PriceSheet({**self._amounts, **added}, {**self._sources, **dict.fromkeys(added, source)})
+        return PriceSheet._exact({**self._amounts, **added}, {**self._sources, **dict.fromkeys(added, source)})
 
     def columns(self) -> dict[str, Decimal | int | None]:
         """The flat projection (see the module docstring), every column present, None where no price."""
@@ -298,7 +312,8 @@ class PriceSheet(Mapping[PriceKey, Decimal]):
         for row in rows:
             key = price_key(row["meter"], row["unit"], int(row.get("above_input_tokens") or 0),
                             row.get("service_tier") or STANDARD, row.get("time_window") or "", row.get("option") or "")
-            amounts[key] = Decimal(str(row["amount_usd"]))
+            amount = row["amount_usd"]
+            amounts[key] = amount if isinstance(amount, Decimal) else Decimal(str(amount))
             if row.get("source"):
                 sources[key] = row["source"]
-        return cls(amounts, sources)
+        return cls._exact(amounts, sources)

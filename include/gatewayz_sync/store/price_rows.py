@@ -92,8 +92,11 @@ def write_price_sheets(cursor, writes: Mapping[int, SheetWrite]) -> PriceRowWrit
     deletes: list[tuple] = []
     for model_id, write in writes.items():
         old_rows = existing.get(model_id, {})
-        flat_old = flat_keys(PriceSheet({k: v[0] for k, v in old_rows.items()}))
-        flat_new = flat_keys(write.sheet)
+        flat: set[PriceKey] | None = None
+
+        def flat_either(old_rows=old_rows, write=write) -> set[PriceKey]:
+            return flat_keys(PriceSheet({k: v[0] for k, v in old_rows.items()})) | flat_keys(write.sheet)
+
         for key, amount in write.sheet.items():
             source = write.sheet.source_of(key) or write.source
             entry, version, checked = write.merged.get(
@@ -108,13 +111,16 @@ def write_price_sheets(cursor, writes: Mapping[int, SheetWrite]) -> PriceRowWrit
             else:
                 result.updated += 1
             old_amount = None if before is None else Decimal(before[0])
-            if old_amount != amount and key not in flat_new | flat_old:
-                result.changes.append(RowChange(model_id, key, old_amount, amount, source))
+            if old_amount != amount:
+                flat = flat_either() if flat is None else flat
+                if key not in flat:
+                    result.changes.append(RowChange(model_id, key, old_amount, amount, source))
         for key, before in old_rows.items():
             if key not in write.sheet:
                 deletes.append((model_id, key))
                 result.deleted += 1
-                if key not in flat_old | flat_new:
+                flat = flat_either() if flat is None else flat
+                if key not in flat:
                     result.changes.append(RowChange(model_id, key, Decimal(before[0]), None, write.source))
     if deletes:
         cursor.execute(f"CREATE TEMP TABLE stage_price_deletes (model_id bigint, {', '.join(f'{c} text' for c in KEY_COLUMNS)})"
