@@ -89,6 +89,10 @@ class PriceKey:
             raise InvalidMeter(f"bad time window {self.time_window!r} (HH:MM-HH:MM, UTC)")
         object.__setattr__(self, "_hash", hash((self.meter, self.unit, self.above_input_tokens, self.service_tier,
                                                 self.time_window, self.option)))
+        object.__setattr__(self, "_dict", {"meter": self.meter, "unit": self.unit,
+                                           "above_input_tokens": self.above_input_tokens,
+                                           "service_tier": self.service_tier, "time_window": self.time_window,
+                                           "option": self.option})
 
     def __hash__(self) -> int:  # keys are hashed millions of times over a large catalog: once is enough
         return self._hash
@@ -139,8 +143,8 @@ class PriceKey:
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"meter": self.meter, "unit": self.unit, "above_input_tokens": self.above_input_tokens,
-                "service_tier": self.service_tier, "time_window": self.time_window, "option": self.option}
+        """The key's fields (a shared dict: copy it before changing it)."""
+        return self._dict
 
 
 @lru_cache(maxsize=4096)

@@ -81,6 +81,7 @@ class RecordNormalizer:
         self.prepare = quirks.RECORD_QUIRKS[spec.quirk] if spec.quirk else None
         self.keep = quirks.RECORD_FILTERS[spec.record_filter] if spec.record_filter else None
         self.report = NormalizeReport()
+        self._token_meters, self._character_meters = (self._meters(TOKEN), self._meters(CHARACTER))
         self.shape = ShapeCounter()
         self._seen_ids: set[str] = set()
 
@@ -221,6 +222,16 @@ class RecordNormalizer:
             return canonical
         return None
 
+    def _meters(self, token_unit: str) -> list[tuple[PriceKey, str, Any]]:
+        """(key, path, converter) of every price the spec reads, the token prices in `token_unit`."""
+        unit = self.spec.price_unit
+        meters = [(PriceKey(meter, token_unit), path, lambda raw: usd_per_mtok(raw, unit))
+                  for meter, path in self.fields.token_prices.items()]
+        for meter, where in self.fields.unit_prices_usd.items():
+            path, each = (where.path, where.unit) if isinstance(where, UnitPrice) else (where, UNIT_METERS[meter])
+            meters.append((PriceKey(meter, each), path, usd_each))
+        return meters
+
     def _per_character(self, view: Any) -> bool:
         rule = self.fields.per_character
         return rule is not None and declared_kind(view, ((rule, "tts"),)) is not None
@@ -232,13 +243,7 @@ class RecordNormalizer:
         problems: list[str] = []
         variable = False
         sentinel = self.spec.variable_price_sentinel
-        unit = self.spec.price_unit
-        token_unit = CHARACTER if self._per_character(view) else TOKEN
-        meters = [(PriceKey(meter, token_unit), path, lambda raw: usd_per_mtok(raw, unit))
-                  for meter, path in self.fields.token_prices.items()]
-        for meter, where in self.fields.unit_prices_usd.items():
-            path, each = (where.path, where.unit) if isinstance(where, UnitPrice) else (where, UNIT_METERS[meter])
-            meters.append((PriceKey(meter, each), path, usd_each))
+        meters = self._character_meters if self._per_character(view) else self._token_meters
         for key, path, convert in meters:
             raw = read_path(view, path)
             if raw is None:
@@ -255,7 +260,8 @@ class RecordNormalizer:
         for path in self.fields.example_prices.values():
             if (raw := read_path(view, path)) is not None:
                 raw_pricing[path] = raw
-        return PriceSheet(amounts), (raw_pricing or None), variable, problems
+        # every amount is an exact canonical Decimal already (catalog/units.py)
+        return PriceSheet._exact(amounts, {}), (raw_pricing or None), variable, problems
 
     def _unknown_reason(self, model_id: str, view: Any, listed: PriceSheet, variable: bool,
                         problems: list[str]) -> str:

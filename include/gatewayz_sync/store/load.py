@@ -26,12 +26,15 @@ from .model_sql import (
     ALIAS_LIMITS_SQL,
     DATA_COLUMNS,
     FIELD_CHANGES_SQL,
+    INSERT_NEW_PRICES_SQL,
     KEEP_STORED_PRICES_SQL,
-    LIST_PRICES_SQL,
+    LISTED_PRICES_SQL,
     MISSES_SQL,
     PENDING_MISSES,
     PREVIOUS_SHAPE_SQL,
+    PRICES_DIFFER_SQL,
     REAPPEARED_SQL,
+    SCOPE_PRICES_SQL,
     SETTLED_SQL,
     STAGE_COLUMNS,
     UPSERT_SQL,
@@ -259,13 +262,21 @@ def _guard_price_jumps(cursor, slug: str, provider_id: int, sync_run_id: int, ru
 
 
 def _write_list_prices(cursor, params: Mapping[str, Any]) -> list[str]:
-    """The listing's price rows for every written model that keeps no stored price; returns the change kinds."""
-    cursor.execute(LIST_PRICES_SQL, params)
+    """The listing's price rows for every written model that keeps no stored price; returns the change kinds.
+
+    Set-based for a large listing: a model the load just inserted gets its rows in one INSERT (an `added` row says
+    it); only a model whose rows differ from the stored ones is diffed row by row, for its change rows."""
+    cursor.execute(SCOPE_PRICES_SQL, params)
+    cursor.execute(LISTED_PRICES_SQL)
+    cursor.execute(INSERT_NEW_PRICES_SQL)
+    cursor.execute(PRICES_DIFFER_SQL)
+    differing = [model_id for (model_id,) in cursor.fetchall()]
+    if not differing:
+        return []
+    cursor.execute(
+        """SELECT sc.model_id, sc.list_prices FROM scope_prices sc WHERE sc.model_id = ANY(%s)""", (differing,))
     writes = {model_id: SheetWrite(PriceSheet.from_rows(rows or ()), "list_api") for model_id, rows in cursor.fetchall()}
     result = write_price_sheets(cursor, writes)
-    cursor.execute("SELECT id FROM models WHERE provider_id = %(provider_id)s AND first_seen_at = now()", params)
-    added = {model_id for (model_id,) in cursor.fetchall()}
-    result.changes = [change for change in result.changes if change.model_id not in added]  # an `added` row says it
     kinds = [change_kind(PRICE_CHANGED, change.key.slug(), change.old, change.new) for change in result.changes]
     if result.changes:
         ids = _provider_model_ids(cursor, [change.model_id for change in result.changes])
