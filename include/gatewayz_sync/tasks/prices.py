@@ -25,7 +25,7 @@ def refresh_reference_source(slug: str) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from ..config import reference_mode
-    from ..prices.run import ReferenceUnavailable, refresh_source
+    from ..price_sync import ReferenceUnavailable, refresh_source
     from ..prices.sources import get_source
     from ..store.runs import RunInfo
 
@@ -51,7 +51,7 @@ def resolve_reference_prices(slugs: list[str] | None) -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from ..prices.run import resolve_prices
+    from ..price_sync import resolve_prices
     from ..prices.sources import get_source
     from ..store.candidates import reference_outcome
 

@@ -19,30 +19,14 @@ from typing import Any
 
 import requests
 
-from ..catalog.meters import PriceSheet
-from ..catalog.normalize import RecordNormalizer
-from ..config import FetchSettings
-from ..errors import ProviderSyncError
-from ..sources.endpoints import ConnectionLike
-from ..sources.registry import GATEWAY_REGISTRY
-from ..store.candidates import CandidateRow, ReferenceRunResult, record_reference_run, reference_targets, store_candidates
-from ..store.price_rows import PriceRowWrites, SheetWrite, write_price_sheets
-from ..store.prices import (
-    PRICE_FIELDS,
-    TRACKED_FIELDS,
-    PriceChange,
-    PriceState,
-    StoredCandidate,
-    apply_decisions,
-    load_price_state,
-    lock_for_resolution,
-    raw_records,
-)
-from ..store.runs import RunInfo
-from .fetch import load_reference, read_catalog_listing
-from .matching import match_model
-from .price_set import agrees, unit_error
-from .resolve import (
+from .catalog.meters import PriceSheet
+from .catalog.normalize import RecordNormalizer
+from .config import FetchSettings
+from .errors import ProviderSyncError
+from .prices.fetch import load_reference, read_catalog_listing
+from .prices.matching import match_model
+from .prices.price_set import agrees, unit_error
+from .prices.resolve import (
     AGREES,
     DIFFERS,
     DISPUTED,
@@ -55,7 +39,23 @@ from .resolve import (
     resolve,
     sibling_outlier,
 )
-from .sources import REFERENCE_NAMES, REFERENCE_SOURCES, RESELLER_NAMES, ReferenceSource
+from .prices.sources import REFERENCE_NAMES, REFERENCE_SOURCES, RESELLER_NAMES, ReferenceSource
+from .sources.endpoints import ConnectionLike
+from .sources.registry import GATEWAY_REGISTRY
+from .store.candidates import CandidateRow, ReferenceRunResult, record_reference_run, reference_targets, store_candidates
+from .store.price_rows import PriceRowWrites, SheetWrite, write_price_sheets
+from .store.prices import (
+    PRICE_FIELDS,
+    TRACKED_FIELDS,
+    PriceChange,
+    PriceState,
+    StoredCandidate,
+    apply_decisions,
+    load_price_state,
+    lock_for_resolution,
+    raw_records,
+)
+from .store.runs import RunInfo
 
 SNAPSHOT_ID = re.compile(r"^(?P<alias>.+)-\d{4}-\d{2}-\d{2}$")
 
