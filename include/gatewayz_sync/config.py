@@ -185,3 +185,41 @@ class ConcurrencySettings:
             pool=pool,
             pool_wait_seconds=_number(env, "GATEWAYZ_HTTP_POOL_WAIT_SECONDS", cls.pool_wait_seconds, 1, 86400),
         )
+
+
+PUBLISH_URL_ENV = "GATEWAYZ_PUBLISH_URL"
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Where the publish DAG writes the catalog (`GATEWAYZ_PUBLISH_URL`: `file:///srv/catalog`, a plain absolute path,
+    `s3://bucket/catalog`, `gs://bucket/catalog`), the Airflow connection for a remote store, and how many versions
+    are kept. The URL is also read when the DAG is parsed: the DAG's outlets are Assets named by the published
+    files' URIs."""
+
+    base_url: str | None = None
+    conn_id: str | None = None
+    keep_versions: int = 10
+
+    @property
+    def configured(self) -> bool:
+        return self.base_url is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> PublishSettings:
+        raw = (env.get(PUBLISH_URL_ENV) or "").strip()
+        base_url = None
+        if raw:
+            if raw.startswith("/"):
+                raw = f"file://{raw}"
+            scheme, sep, rest = raw.partition("://")
+            if not sep or not scheme.isidentifier() or not rest.strip("/"):
+                raise SettingError(f"{PUBLISH_URL_ENV} must be a URL such as file:///srv/catalog or s3://bucket/catalog "
+                                   f"(or an absolute path), got {raw!r}")
+            base_url = raw.rstrip("/")
+        conn_id = (env.get("GATEWAYZ_PUBLISH_CONN_ID") or "").strip() or None
+        return cls(
+            base_url=base_url,
+            conn_id=conn_id,
+            keep_versions=int(_number(env, "GATEWAYZ_PUBLISH_KEEP_VERSIONS", cls.keep_versions, 1, 10_000)),
+        )
