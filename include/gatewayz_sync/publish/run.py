@@ -1,0 +1,271 @@
+"""One publish: read the catalog, build every format, and write a new version only when the content changed.
+
+1. Read every active model (`store/export_reads.py`) and check each against the billing checks (`checks.py`): a
+   model that fails is left out of the LiteLLM map and the OpenRouter-style list and named in the manifest with
+   the reason. A model whose entry cannot be built is left out the same way: one bad model never blocks a publish.
+2. Build the four files. The content hash is the sha256 of what they say (each file's bytes, `catalog.json`
+   without its `last_seen_at` values) and of the withheld list; equal to the current manifest's, nothing is
+   written (`unchanged`).
+3. Otherwise write `versions/<version>/` (every file, then the version's manifest), the stable copies, and last
+   the pointer `manifest.json` (`storage.py` says why a reader never sees a part), then delete the versions beyond
+   the newest `GATEWAYZ_PUBLISH_KEEP_VERSIONS`.
+
+Every attempt is a `catalog_publications` row: `published`, `unchanged`, or `failed` with the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..store import export_reads, publications
+from ..store.export_reads import ExportModel
+from . import catalog_export, litellm_map, openrouter_list
+from .checks import billing_problem
+from .storage import MANIFEST, VERSIONS, CatalogStore
+
+log = logging.getLogger(__name__)
+
+LITELLM, OPENROUTER, CATALOG, PRICE_HISTORY = "litellm", "openrouter", "catalog", "price_history"
+FILES = {
+    LITELLM: "model_prices_and_context_window.json",
+    OPENROUTER: "models.json",
+    CATALOG: "catalog.json",
+    PRICE_HISTORY: "price-history.jsonl",
+}
+BILLED_FORMATS = (LITELLM, OPENROUTER)
+MANIFEST_FORMAT = "gatewayz-catalog-manifest"
+
+
+class PublishFailed(Exception):
+    """A publish that could not complete; the message names the step and the cause."""
+
+
+@dataclass
+class BuiltFile:
+    format: str
+    data: bytes
+    content_digest: str
+    counts: dict[str, int]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Build:
+    files: dict[str, BuiltFile]
+    withheld: dict[str, dict[str, Any]]
+    unpriced: int
+    unexpressed: dict[str, int]
+    catalog_last_sync: datetime | None
+
+    @property
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            digest.update(f"{name} {self.files[name].content_digest}\n".encode())
+        digest.update(json.dumps(self.withheld, sort_keys=True).encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class PublishOutcome:
+    status: str
+    version: str
+    content_hash: str
+    manifest: dict[str, Any]
+    removed: list[str] = field(default_factory=list)
+
+    def file_uris(self, store: CatalogStore) -> dict[str, str]:
+        return {name: store.uri(FILES[name]) for name in FILES}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "version": self.version, "content_hash": self.content_hash,
+            "files": {name: {key: entry[key] for key in ("latest", "path", "sha256", "models")}
+                      for name, entry in self.manifest["files"].items()},
+            "withheld": len(self.manifest["withheld"]), "removed_versions": self.removed,
+        }
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _providers(connection) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        "SELECT slug, name, site_url, has_list_api FROM providers WHERE is_active ORDER BY slug").fetchall()
+    return [{"slug": slug, "name": name, "site_url": site, "has_list_api": listed} for slug, name, site, listed in rows]
+
+
+def build(connection) -> Build:
+    models = export_reads.active_models(connection)
+    withheld: dict[str, dict[str, Any]] = {}
+    billable: list[ExportModel] = []
+    unpriced = 0
+    for model in models:
+        if not model.is_priced:
+            unpriced += 1
+            continue
+        problem = billing_problem(model)
+        if problem:
+            withheld[model.public_id] = {"reason": problem, "left_out_of": list(BILLED_FORMATS)}
+        else:
+            billable.append(model)
+
+    litellm = litellm_map.LiteLLMMap(litellm_map.load_snapshot())
+    openrouter_entries = []
+    for model in billable:
+        for name, add in ((LITELLM, lambda m: litellm_map.publish_entry(litellm, m)),
+                          (OPENROUTER, lambda m: openrouter_entries.append(openrouter_list.model_entry(m)))):
+            try:
+                add(model)
+            except Exception as error:
+                entry = withheld.setdefault(model.public_id, {"reason": "", "left_out_of": []})
+                reason = f"{name}: {' '.join(str(error).split()) or type(error).__name__}"
+                entry["reason"] = f"{entry['reason']}; {reason}" if entry["reason"] else reason
+                entry["left_out_of"].append(name)
+    litellm_data = litellm_map.litellm_bytes(litellm.document)
+    openrouter_data = openrouter_list.models_bytes(openrouter_list.models_document(openrouter_entries))
+
+    reasons = {public_id: entry["reason"] for public_id, entry in withheld.items()}
+    catalog_doc = catalog_export.catalog_document(models, reasons, _providers(connection))
+    catalog_data = catalog_export.catalog_bytes(catalog_doc)
+    catalog_content = catalog_export.catalog_bytes(catalog_export.content_view(catalog_doc))
+
+    history = bytearray()
+    changes = 0
+    changed_models = set()
+    for change in export_reads.price_changes(connection):
+        history += catalog_export.history_line(change)
+        changes += 1
+        changed_models.add((change["provider"], change["model"]))
+    history_data = bytes(history)
+
+    files = {
+        LITELLM: BuiltFile(LITELLM, litellm_data, _digest(litellm_data),
+                           {"models": litellm.models, "entries": len(litellm.document), "added": litellm.added,
+                            "updated": litellm.updated}),
+        OPENROUTER: BuiltFile(OPENROUTER, openrouter_data, _digest(openrouter_data), {"models": len(openrouter_entries)}),
+        CATALOG: BuiltFile(CATALOG, catalog_data, _digest(catalog_content), {"models": len(models)}),
+        PRICE_HISTORY: BuiltFile(PRICE_HISTORY, history_data, _digest(history_data),
+                                 {"models": len(changed_models), "changes": changes}),
+    }
+    return Build(files, dict(sorted(withheld.items())), unpriced, dict(Counter(litellm.unexpressed).most_common()),
+                 export_reads.catalog_last_sync(connection))
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def version_name(generated_at: datetime, content_hash: str) -> str:
+    return f"{generated_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{content_hash[:12]}"
+
+
+def manifest_document(result: Build, version: str, previous: str | None, generated_at: datetime) -> dict[str, Any]:
+    last_sync = _time(result.catalog_last_sync)
+    return {
+        "format": MANIFEST_FORMAT,
+        "format_version": 1,
+        "version": version,
+        "previous_version": previous,
+        "generated_at": generated_at.isoformat(),
+        "catalog_last_sync": last_sync,
+        "content_hash": f"sha256:{result.content_hash}",
+        "files": {
+            name: {"path": f"{VERSIONS}/{version}/{FILES[name]}", "latest": FILES[name], "sha256": built.sha256,
+                   "bytes": len(built.data), **built.counts, "generated_at": generated_at.isoformat(),
+                   "catalog_last_sync": last_sync}
+            for name, built in result.files.items()
+        },
+        "withheld": [{"id": public_id, **entry} for public_id, entry in result.withheld.items()],
+        "unpriced_models": result.unpriced,
+        "litellm_prices_not_expressible": result.unexpressed,
+    }
+
+
+def current_manifest(store: CatalogStore) -> dict[str, Any] | None:
+    data = store.read(MANIFEST)
+    if data is None:
+        return None
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        log.warning("The current %s is not JSON; publishing a new version", store.uri(MANIFEST))
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _still_published(store: CatalogStore, manifest: dict[str, Any]) -> bool:
+    files = manifest.get("files") or {}
+    return set(files) == set(FILES) and all(
+        store.exists(entry["path"]) and store.exists(entry["latest"]) for entry in files.values())
+
+
+def _write_version(store: CatalogStore, result: Build, manifest: dict[str, Any]) -> None:
+    version = manifest["version"]
+    manifest_data = json.dumps(manifest, indent=1).encode() + b"\n"
+    for name, built in result.files.items():
+        store.write(f"{VERSIONS}/{version}/{FILES[name]}", built.data)
+    store.write(f"{VERSIONS}/{version}/{MANIFEST}", manifest_data)
+    for name, built in result.files.items():
+        store.write(FILES[name], built.data)
+    store.write(MANIFEST, manifest_data)
+
+
+def publish_catalog(connection, store: CatalogStore, base_url: str, keep_versions: int,
+                    dag_id: str | None = None, dag_run_id: str | None = None) -> PublishOutcome:
+    """Publish the catalog at `store` (recorded under `base_url`); raises PublishFailed after recording why."""
+    attempt = publications.start_attempt(connection, base_url, dag_id, dag_run_id)
+    version = None
+    step = "reading the catalog"
+    try:
+        result = build(connection)
+        step = f"reading the current manifest at {store.uri(MANIFEST)}"
+        current = current_manifest(store)
+        if current and current.get("content_hash") == f"sha256:{result.content_hash}" and _still_published(store, current):
+            publications.record_unchanged(connection, attempt, current.get("version"), result.content_hash)
+            log.info("Catalog unchanged (content hash %s): version %s stays current; nothing written",
+                     result.content_hash[:12], current.get("version"))
+            return PublishOutcome("unchanged", current["version"], result.content_hash, current)
+        generated_at = datetime.now(UTC)
+        version = version_name(generated_at, result.content_hash)
+        manifest = manifest_document(result, version, (current or {}).get("version"), generated_at)
+        step = f"writing version {version} to {store.uri(VERSIONS)}"
+        _write_version(store, result, manifest)
+        publications.record_published(connection, attempt, version, result.content_hash, manifest)
+        step = "removing old versions"
+        removed = remove_expired(connection, store, base_url, keep_versions)
+    except Exception as error:
+        message = f"catalog publish failed while {step}: {type(error).__name__}: {' '.join(str(error).split())}"
+        log.error("%s", message)
+        try:
+            publications.record_failed(connection, attempt, message, version)
+        except Exception as record_error:
+            log.warning("Could not record the failed publish in the catalog: %s", record_error)
+        raise PublishFailed(message) from error
+    log.info("Published catalog version %s at %s: %s", version, base_url,
+             ", ".join(f"{name} {entry['models']} models" for name, entry in manifest["files"].items()))
+    if manifest["withheld"]:
+        log.warning("%d model(s) left out of the LiteLLM map and the OpenRouter list (see the manifest's withheld)",
+                    len(manifest["withheld"]))
+    return PublishOutcome("published", version, result.content_hash, manifest, removed)
+
+
+def remove_expired(connection, store: CatalogStore, base_url: str, keep_versions: int) -> list[str]:
+    """Delete the version folders beyond the newest `keep_versions` published ones (and failed attempts' folders)."""
+    expired = publications.expired_versions(connection, base_url, keep_versions)
+    for version in expired:
+        store.remove_version(version)
+    publications.record_removed(connection, base_url, expired)
+    if expired:
+        log.info("Removed %d old version(s): %s", len(expired), ", ".join(expired))
+    return expired

@@ -1,0 +1,179 @@
+"""What the publish DAG exports, read from the catalog in one place: every active model with its stored prices
+(every row of `model_prices`, exact), limits, modalities, capabilities, lifecycle, first/last seen, and the source
+of each field.
+
+The exporters (publish/) only ever see `ExportModel`s, so the formats never depend on the tables. Limits,
+capabilities and lifecycle have no per-field provenance in the catalog yet: every value there comes from the
+provider's own listing, so `field_sources` names `list_api` for each non-empty one. When the catalog records a
+source per field, only `_field_sources` (and the query) changes here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ..catalog.meters import PriceKey, PriceSheet, price_key
+from ..catalog.records import CAPABILITY_COLUMNS
+
+LIST_API = "list_api"
+LIMIT_FIELDS = ("context_length", "max_output_tokens")
+MODALITY_FIELDS = ("input_modalities", "output_modalities")
+LIFECYCLE_FIELDS = ("deprecation_date", "shutdown_date")
+
+
+@dataclass(frozen=True)
+class ExportPrice:
+    """One stored price row: its key, exact amount and where it came from."""
+
+    key: PriceKey
+    amount_usd: Decimal
+    source: str | None
+    source_model_id: str | None
+    source_version: str | None
+    checked_at: date | None
+
+
+@dataclass(frozen=True)
+class ExportModel:
+    id: int
+    provider: str
+    provider_name: str
+    model_id: str
+    name: str
+    description: str | None
+    kind: str | None
+    alias_of: str | None
+    context_length: int | None
+    max_output_tokens: int | None
+    input_modalities: tuple[str, ...] | None
+    output_modalities: tuple[str, ...] | None
+    capabilities: dict[str, bool | None]
+    deprecation_date: datetime | None
+    shutdown_date: datetime | None
+    lifecycle: str
+    is_free: bool | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    price_source: str | None
+    price_confidence: str | None
+    price_source_version: str | None
+    price_checked_at: date | None
+    price_dispute: str | None
+    price_unknown_reason: str | None
+    price_is_variable: bool
+    prices: tuple[ExportPrice, ...] = ()
+    field_sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def public_id(self) -> str:
+        """`provider/model`: one id across providers (the OpenRouter-style list's `id`)."""
+        return f"{self.provider}/{self.model_id}"
+
+    @property
+    def sheet(self) -> PriceSheet:
+        return PriceSheet({p.key: p.amount_usd for p in self.prices}, {p.key: p.source for p in self.prices if p.source})
+
+    @property
+    def is_priced(self) -> bool:
+        return bool(self.prices)
+
+
+_MODEL_COLUMNS = (
+    "id", "provider_slug", "provider_name", "provider_model_id", "name", "description", "kind", "alias_of",
+    "context_length", "max_output_tokens", "input_modalities", "output_modalities",
+    *CAPABILITY_COLUMNS.values(),
+    "deprecation_date", "shutdown_date", "lifecycle", "is_free", "first_seen_at", "last_seen_at",
+    "price_source", "price_confidence", "price_source_version", "price_checked_at", "price_dispute",
+    "price_unknown_reason", "price_is_variable",
+)
+
+
+def _field_sources(row: dict[str, Any]) -> dict[str, str]:
+    """Where each non-price field's value came from: today always the provider's listing."""
+    names = (*LIMIT_FIELDS, *MODALITY_FIELDS, *CAPABILITY_COLUMNS.values(), *LIFECYCLE_FIELDS)
+    return {name: LIST_API for name in names if row.get(name) is not None}
+
+
+def _prices(connection, model_ids: list[int]) -> dict[int, list[ExportPrice]]:
+    by_model: dict[int, list[ExportPrice]] = {model_id: [] for model_id in model_ids}
+    if not model_ids:
+        return by_model
+    rows = connection.execute(
+        """SELECT model_id, meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd, source,
+                  source_model_id, source_version, checked_at
+           FROM model_prices WHERE model_id = ANY(%s)
+           ORDER BY model_id, meter, unit, above_input_tokens, service_tier, time_window, option""",
+        (model_ids,),
+    ).fetchall()
+    for model_id, meter, unit, above, tier, window, option, amount, source, entry, version, checked in rows:
+        by_model[model_id].append(
+            ExportPrice(price_key(meter, unit, above, tier, window, option), Decimal(amount), source, entry, version,
+                        checked))
+    return by_model
+
+
+def active_models(connection) -> list[ExportModel]:
+    """Every active model of every active provider, ordered by provider and model id."""
+    columns = ", ".join(f"m.{c}" if c not in ("provider_name",) else "p.name AS provider_name" for c in _MODEL_COLUMNS)
+    rows = connection.execute(
+        f"""SELECT {columns} FROM models_current m JOIN providers p ON p.id = m.provider_id
+            WHERE m.is_active AND p.is_active ORDER BY m.provider_slug, m.provider_model_id"""
+    ).fetchall()
+    records = [dict(zip(_MODEL_COLUMNS, row, strict=True)) for row in rows]
+    prices = _prices(connection, [record["id"] for record in records])
+    return [_model(record, prices[record["id"]]) for record in records]
+
+
+def _model(row: dict[str, Any], prices: list[ExportPrice]) -> ExportModel:
+    def modalities(value) -> tuple[str, ...] | None:
+        return None if value is None else tuple(value)
+
+    return ExportModel(
+        id=row["id"], provider=row["provider_slug"], provider_name=row["provider_name"], model_id=row["provider_model_id"],
+        name=row["name"], description=row["description"], kind=row["kind"], alias_of=row["alias_of"],
+        context_length=row["context_length"], max_output_tokens=row["max_output_tokens"],
+        input_modalities=modalities(row["input_modalities"]), output_modalities=modalities(row["output_modalities"]),
+        capabilities={name: row[column] for name, column in CAPABILITY_COLUMNS.items()},
+        deprecation_date=row["deprecation_date"], shutdown_date=row["shutdown_date"], lifecycle=row["lifecycle"],
+        is_free=row["is_free"], first_seen_at=row["first_seen_at"], last_seen_at=row["last_seen_at"],
+        price_source=row["price_source"], price_confidence=row["price_confidence"],
+        price_source_version=row["price_source_version"], price_checked_at=row["price_checked_at"],
+        price_dispute=row["price_dispute"], price_unknown_reason=row["price_unknown_reason"],
+        price_is_variable=bool(row["price_is_variable"]), prices=tuple(prices), field_sources=_field_sources(row),
+    )
+
+
+def catalog_last_sync(connection) -> datetime | None:
+    """When the catalog last finished a model sync (dry runs aside)."""
+    row = connection.execute("SELECT max(finished_at) FROM model_sync_runs WHERE NOT dry_run").fetchone()
+    return row[0] if row else None
+
+
+PRICE_HISTORY_KINDS = ("price_changed", "field_removed")
+
+
+def price_changes(connection, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every recorded price change (`price_changed`, and `field_removed` of a price), oldest first, in batches."""
+    from .changes import PRICE_FIELDS, is_price_slug
+
+    after = 0
+    while True:
+        rows = connection.execute(
+            """SELECT c.id, c.detected_at, p.slug, c.provider_model_id, c.kind, c.field, c.old_value, c.new_value,
+                      c.source
+               FROM model_changes c JOIN providers p ON p.id = c.provider_id
+               WHERE c.id > %s AND c.kind = ANY(%s) ORDER BY c.id LIMIT %s""",
+            (after, list(PRICE_HISTORY_KINDS), batch),
+        ).fetchall()
+        if not rows:
+            return
+        for change_id, at, slug, model_id, kind, name, old, new, source in rows:
+            if kind == "field_removed" and not (name in PRICE_FIELDS or is_price_slug(name or "")):
+                continue
+            yield {"id": change_id, "at": at, "provider": slug, "model": model_id, "kind": kind, "field": name,
+                   "old": old, "new": new, "source": source}
+        after = rows[-1][0]
