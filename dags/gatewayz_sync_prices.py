@@ -5,7 +5,7 @@ from datetime import datetime
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, dag, task
 
 from include.gatewayz_sync import tasks
-from include.gatewayz_sync.assets import MODELS_ASSET
+from include.gatewayz_sync.assets import MODELS_ASSET, PRICES_ASSET
 from include.gatewayz_sync.config import TaskRetrySettings
 
 
@@ -25,7 +25,7 @@ from include.gatewayz_sync.config import TaskRetrySettings
     stores every active model's prices, every meter and tier as a row of `model_prices`, by precedence
     (operator > list API > reference), the 10x unit-error and sibling guards, recency and agreement. Runs after
     each model sync and daily. A source that cannot be read fails its own task and the run; the others still
-    apply.
+    apply. A successful `resolve_prices` updates the asset `gatewayz_prices`, which starts the catalog publish.
     """,
 )
 def gatewayz_sync_prices():
@@ -37,7 +37,7 @@ def gatewayz_sync_prices():
     def refresh_source(slug: str) -> dict:
         return tasks.refresh_reference_source(slug)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False, outlets=[PRICES_ASSET])
     def resolve_prices(slugs: list[str]) -> dict:
         return tasks.resolve_reference_prices(slugs)
 

@@ -4,3 +4,15 @@ from airflow.sdk import Asset
 
 PROVIDERS_ASSET = Asset(name="gatewayz_providers", uri="postgres://gatewayz-db:5432/gatewayz/public/providers")
 MODELS_ASSET = Asset(name="gatewayz_models", uri="postgres://gatewayz-db:5432/gatewayz/public/models")
+PRICES_ASSET = Asset(name="gatewayz_prices", uri="postgres://gatewayz-db:5432/gatewayz/public/model_prices")
+
+
+def published_assets(base_url: str | None) -> dict[str, Asset]:
+    """The publish DAG's outlets: one Asset per published file, named by the file's URI under GATEWAYZ_PUBLISH_URL
+    (none when publishing is not configured)."""
+    from .publish.storage import FILES, MANIFEST
+
+    if not base_url:
+        return {}
+    files = {**FILES, "manifest": MANIFEST}
+    return {name: Asset(name=f"gatewayz_published_{name}", uri=f"{base_url}/{file}") for name, file in files.items()}

@@ -151,3 +151,16 @@ def deadline_alert(run: RunRef, minutes: float, queued_at: str | None, deadline_
     ])
     return Alert(f"{MODEL_SYNC} past its deadline: {run.run_id}", clamp(body), WARNING)
 
+
+
+def publish_failed_alert(run: RunRef, error: str, base_url: str | None, attempts: int) -> Alert:
+    """A catalog publish that failed (after its retries): where, why, and the run's link."""
+    body = "\n".join([
+        f"Run {run.run_id} of {run.dag_id} failed after {attempts} attempt(s): nothing new was published"
+        f"{f' at {base_url}' if base_url else ''}; the files there are the last good version.",
+        "",
+        shorten(error, MAX_BODY_CHARS // 3),
+        "",
+        f"Run: {run.url}",
+    ])
+    return Alert("Catalog publish failed", clamp(body), FAILURE)

@@ -27,17 +27,10 @@ from ..store import export_reads, publications
 from ..store.export_reads import ExportModel
 from . import catalog_export, litellm_map, openrouter_list
 from .checks import billing_problem
-from .storage import MANIFEST, VERSIONS, CatalogStore
+from .storage import CATALOG, FILES, LITELLM, MANIFEST, OPENROUTER, PRICE_HISTORY, VERSIONS, CatalogStore
 
 log = logging.getLogger(__name__)
 
-LITELLM, OPENROUTER, CATALOG, PRICE_HISTORY = "litellm", "openrouter", "catalog", "price_history"
-FILES = {
-    LITELLM: "model_prices_and_context_window.json",
-    OPENROUTER: "models.json",
-    CATALOG: "catalog.json",
-    PRICE_HISTORY: "price-history.jsonl",
-}
 BILLED_FORMATS = (LITELLM, OPENROUTER)
 MANIFEST_FORMAT = "gatewayz-catalog-manifest"
 

@@ -21,6 +21,13 @@ from typing import Any
 LOCAL_PROTOCOLS = ("file", "local")
 MANIFEST = "manifest.json"
 VERSIONS = "versions"
+LITELLM, OPENROUTER, CATALOG, PRICE_HISTORY = "litellm", "openrouter", "catalog", "price_history"
+FILES = {
+    LITELLM: "model_prices_and_context_window.json",
+    OPENROUTER: "models.json",
+    CATALOG: "catalog.json",
+    PRICE_HISTORY: "price-history.jsonl",
+}
 
 
 class CatalogStore:

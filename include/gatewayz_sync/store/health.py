@@ -4,7 +4,8 @@ Runs that are never created (the DAG paused, the scheduler down) cannot alert fr
 monitor polling `/admin/model-sync/health` sees the catalog go stale, and this report says why: "model sync
 paused", "scheduler not heartbeating since ...", "no model-sync run since ...", failing or stale providers.
 Alerting that fails is a cause of its own ("alerting broken since ...: <error>"): the catalog may be fresh, but
-nobody would be told when it is not, so the report is not healthy either.
+nobody would be told when it is not, so the report is not healthy either. So is a catalog publish that fails
+("catalog publish failing since ...: <error>"): the tools reading the published files see a stale catalog.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .alerting import BrokenAlerting
+from .publications import BrokenPublishing
 from .status import ProviderStatus, health
 
 MAX_NAMED = 10
@@ -71,18 +73,23 @@ def causes(stale: list[dict[str, Any]], *, stale_hours: float, now: datetime, la
 
 def health_report(statuses: list[ProviderStatus], *, stale_hours: float, now: datetime, last_run: LastRun | None,
                   paused: bool | None, scheduler: dict[str, Any] | None,
-                  alerting: list[BrokenAlerting] = ()) -> tuple[bool, dict[str, Any]]:
-    """Healthy when every tracked provider is fresh and alerting works; the body names the causes either way."""
+                  alerting: list[BrokenAlerting] = (),
+                  publishing: BrokenPublishing | None = None) -> tuple[bool, dict[str, Any]]:
+    """Healthy when every tracked provider is fresh, alerting works and publishing works (when it runs at all); the
+    body names the causes either way."""
     fresh, stale = health(statuses)
     found = [broken.sentence() for broken in alerting]
+    if publishing is not None:
+        found.append(publishing.sentence())
     found += causes(stale, stale_hours=stale_hours, now=now, last_run=last_run, paused=paused, scheduler=scheduler)
-    healthy = fresh and not alerting
-    status = "ok" if healthy else ("stale" if not fresh else "alerting broken")
+    healthy = fresh and not alerting and publishing is None
+    status = "ok" if healthy else ("stale" if not fresh else "alerting broken" if alerting else "publish failing")
     return healthy, {
         "status": status,
         "cause": None if healthy else (found[0] if found else "stale providers"),
         "causes": found,
         "alerting": [broken.as_dict() for broken in alerting],
+        "publishing": None if publishing is None else publishing.as_dict(),
         "stale_after_hours": stale_hours,
         "stale": stale,
         "paused": paused,

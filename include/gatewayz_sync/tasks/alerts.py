@@ -161,3 +161,34 @@ def notify_provider_sync(summary: dict[str, Any] | None) -> dict[str, Any]:
         log.error("Alerting failed (recorded for /health): %s", failure)
         result["error"] = failure
     return result
+
+
+def notify_publish(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """Tell the alert connection that a catalog publish failed, like a failed sync. Fails itself (after recording why,
+    for /health) when alerting fails; the run's state still comes from `finalize`."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from ..notify.messages import publish_failed_alert
+    from ..store.publications import run_attempts
+
+    ti = get_current_context()["ti"]
+
+    def compute() -> list:
+        if summary:
+            return []
+        connection = catalog_connector()()
+        try:
+            attempts = run_attempts(connection, ti.run_id)
+        finally:
+            connection.close()
+        failed = [attempt for attempt in attempts if attempt["status"] == "failed"]
+        last = attempts[-1] if attempts else {}
+        error = last.get("error") or "the publish task ended without recording a result; see its log"
+        return [publish_failed_alert(_run_ref(ti), error, last.get("base_url"), max(len(failed), 1))]
+
+    result, failure = _tell(compute)
+    _record_outcome(ti, failure, sent=bool(result["alerts"]))
+    if failure is not None:
+        raise AirflowFailException(f"Alerting failed (the publish's outcome is unchanged; see finalize): {failure}")
+    return result

@@ -20,9 +20,11 @@ from ..store import price_status, run_stats
 from ..store import status as read_model
 from ..store.alerting import broken_alerting
 from ..store.catalog_reads import provider_choices
+from ..store.publications import broken_publishing, current_publication
 from ..store.shape_health import shape_health
 from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
 from .browse import browse_routes
+from .exports import export_routes
 from .views import render_page, render_prices
 
 URL_PREFIX = "/admin/model-sync"
@@ -93,10 +95,27 @@ def status_document(connection, provider: str | None, limit: int, offset: int, h
         ),
         "totals": totals,
         "alerting": [broken.as_dict() for broken in broken_alerting(connection)],
+        "publishing": publishing_status(connection),
         "next_model_sync": next_model_sync(),
         "limit": limit,
         "offset": offset,
         "next_offset": offset + limit if len(statuses) == limit else None,
+    }
+
+
+def publishing_status(connection) -> dict[str, Any]:
+    """The current published version (at GATEWAYZ_PUBLISH_URL) and whether publishing fails."""
+    from ..config import PublishSettings
+
+    base_url = PublishSettings.from_env().base_url
+    current = current_publication(connection, base_url) if base_url else None
+    broken = broken_publishing(connection)
+    return {
+        "base_url": base_url,
+        "version": None if current is None else current.version,
+        "published_at": None if current is None else current.finished_at.isoformat(),
+        "withheld": None if current is None else len(current.manifest.get("withheld") or ()),
+        "failing": None if broken is None else broken.as_dict(),
     }
 
 
@@ -131,9 +150,11 @@ def create_app() -> FastAPI:
             statuses = read_model.provider_statuses(connection, stale_hours=settings.stale_hours, now=now, limit=100_000)
             last_run = health_model.last_model_sync_run(connection)
             alerting = broken_alerting(connection)
+            publishing = broken_publishing(connection)
         healthy, body = health_model.health_report(
             statuses, stale_hours=settings.stale_hours, now=now, last_run=last_run,
             paused=next_model_sync().get("paused"), scheduler=scheduler_health(), alerting=alerting,
+            publishing=publishing,
         )
         return JSONResponse(body, status_code=200 if healthy else 503)
 
@@ -187,4 +208,5 @@ def create_app() -> FastAPI:
         return HTMLResponse(render_page(document, changes))
 
     app.include_router(browse_routes(_catalog))
+    app.include_router(export_routes(_catalog))
     return app
