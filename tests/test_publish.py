@@ -5,10 +5,8 @@ check, a failing publish (alert, /health), the export endpoints with ETag/304 an
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +15,6 @@ import pytest
 from include.gatewayz_sync.publish import run as publish_run
 from include.gatewayz_sync.publish.storage import FILES, CatalogStore
 from tests.airflow_helpers import task_states, xcom_values
-from tests.alert_receiver import AlertReceiver
 from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, PROJECT_ROOT, TEST_PAGE_SIZES, catalog_connection
 
 PUBLISH_DAG = "gatewayz_publish_catalog"
@@ -92,7 +89,9 @@ def test_the_publish_dag_writes_every_file_versioned_then_the_manifest(pipeline)
         "SELECT count(DISTINCT model_id) FROM model_prices p JOIN models m ON m.id = p.model_id WHERE m.is_active"
     ).fetchone()[0]
     withheld = len(current["withheld"])
-    assert current["files"]["litellm"]["models"] + withheld >= priced - 5, (priced, withheld)
+    for name in ("litellm", "openrouter"):
+        left_out = len(current["not_in_format"][name])
+        assert current["files"][name]["models"] + withheld + left_out == priced, "every priced model is accounted for"
     print(f"published {current['files']['litellm']['models']} models into LiteLLM's map "
           f"({current['files']['litellm']['added']} added, {current['files']['litellm']['updated']} updated), "
           f"{len(openrouter['data'])} in models.json, {active} in catalog.json, {withheld} withheld")
@@ -201,3 +200,125 @@ def test_models_json_has_the_openrouter_shape_with_per_token_strings(pipeline):
     assert entry["architecture"]["input_modalities"]
     ids = [m["id"] for m in document["data"]]
     assert len(ids) == len(set(ids))
+
+
+def _store(path: Path) -> CatalogStore:
+    return CatalogStore.open(f"file://{path}")
+
+
+def _sync(connection, slug: str, model_id: str) -> int:
+    return connection.execute(
+        """SELECT m.id FROM models m JOIN providers p ON p.id = m.provider_id
+           WHERE p.slug = %s AND m.provider_model_id = %s""", (slug, model_id)).fetchone()[0]
+
+
+def test_models_failing_a_billing_check_are_left_out_and_named_without_blocking_the_publish(pipeline, tmp_path,
+                                                                                           monkeypatch):
+    from include.gatewayz_sync.publish import litellm_map
+
+    connection = pipeline["connection"]
+    snapshot = json.loads(SNAPSHOT.read_bytes())
+    disputed, zero, wrong_unit, broken = ("openai", "gpt-4o"), ("groq", "openai/gpt-oss-120b"), \
+        ("openrouter", QWEN), ("xai", "grok-3")
+    assert "gpt-4o" in snapshot and "groq/openai/gpt-oss-120b" in snapshot
+    original = litellm_map.entry_fields
+
+    def entry_fields(model):
+        if (model.provider, model.model_id) == broken:
+            raise RuntimeError("an entry that cannot be built")
+        return original(model)
+
+    monkeypatch.setattr(litellm_map, "entry_fields", entry_fields)
+    with connection.transaction(force_rollback=True):
+        connection.execute("UPDATE models SET price_confidence = 'disputed', price_dispute = 'test: 12x apart' WHERE id = %s",
+                           (_sync(connection, *disputed),))
+        connection.execute("UPDATE model_prices SET amount_usd = 0 WHERE model_id = %s AND meter = 'input'",
+                           (_sync(connection, *zero),))
+        connection.execute("UPDATE model_prices SET unit = 'second' WHERE model_id = %s AND meter = 'output'",
+                           (_sync(connection, *wrong_unit),))
+        outcome = publish_run.publish_catalog(connection, _store(tmp_path), f"file://{tmp_path}", 10)
+    assert outcome.status == "published"
+    current = manifest(tmp_path)
+    withheld = {entry["id"]: entry for entry in current["withheld"]}
+    assert withheld["openai/gpt-4o"]["reason"] == "disputed price: test: 12x apart"
+    assert withheld["groq/openai/gpt-oss-120b"]["reason"].startswith("$0 price on a model that is not free (input/")
+    assert withheld[f"openrouter/{QWEN}"]["reason"] == "price in a wrong unit for its meter (output/second)"
+    assert all(entry["left_out_of"] == ["litellm", "openrouter"] for entry in withheld.values())
+    assert {"id": "xai/grok-3", "reason": "an entry that cannot be built"} in current["not_in_format"]["litellm"]
+    litellm = json.loads((tmp_path / FILES["litellm"]).read_bytes())
+    assert litellm["gpt-4o"] == snapshot["gpt-4o"], "LiteLLM's own entry stays as it was"
+    assert litellm["groq/openai/gpt-oss-120b"] == snapshot["groq/openai/gpt-oss-120b"]
+    assert f"openrouter/{QWEN}" not in litellm
+    ids = {m["id"] for m in json.loads((tmp_path / FILES["openrouter"]).read_bytes())["data"]}
+    assert not ids & {"openai/gpt-4o", "groq/openai/gpt-oss-120b", f"openrouter/{QWEN}"}
+    assert "xai/grok-3" in ids, "a model left out of one format is still in the other"
+    catalog = json.loads((tmp_path / FILES["catalog"]).read_bytes())
+    record = next(m for m in catalog["models"] if m["public_id"] == "openai/gpt-4o")
+    assert record["price"]["withheld"] == "disputed price: test: 12x apart", "catalog.json carries the reason"
+
+
+def test_retention_keeps_the_newest_versions_and_deletes_only_recorded_ones(pipeline, tmp_path):
+    connection = pipeline["connection"]
+    store, base_url = _store(tmp_path), f"file://{tmp_path}"
+    (tmp_path / "versions" / "someone-elses").mkdir(parents=True)
+    versions = []
+    with connection.transaction(force_rollback=True):
+        model = _sync(connection, "openrouter", QWEN)
+        for step in range(3):
+            if step:
+                connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 2 WHERE model_id = %s", (model,))
+            versions.append(publish_run.publish_catalog(connection, store, base_url, keep_versions=2).version)
+        assert len(set(versions)) == 3
+        kept = sorted(p.name for p in (tmp_path / "versions").iterdir())
+        assert kept == sorted([*versions[1:], "someone-elses"]), "a folder it never wrote is left alone"
+        assert manifest(tmp_path)["version"] == versions[2]
+        assert manifest(tmp_path)["previous_version"] == versions[1]
+        removed = connection.execute("SELECT version FROM catalog_publications WHERE removed_at IS NOT NULL").fetchall()
+        assert removed == [(versions[0],)]
+
+
+def test_every_write_is_atomic_and_a_publish_that_fails_midway_leaves_the_last_version_current(pipeline, tmp_path,
+                                                                                                 monkeypatch):
+    connection, store, base_url = pipeline["connection"], _store(tmp_path), f"file://{tmp_path}"
+    store.write("probe.json", b'{"old": true}')
+    path_type = type(store.path("probe.json"))
+    real_write = path_type.write_bytes
+
+    def torn_write(self, data):
+        real_write(self, data[: len(data) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(path_type, "write_bytes", torn_write)
+    with pytest.raises(OSError, match="disk full"):
+        store.write("probe.json", b'{"new": true, "padding": "' + b"x" * 100 + b'"}')
+    monkeypatch.setattr(path_type, "write_bytes", real_write)
+    assert store.read("probe.json") == b'{"old": true}', "a reader sees the old bytes, never a part"
+    assert not list(tmp_path.rglob("*.tmp"))
+
+    with connection.transaction(force_rollback=True):
+        first = publish_run.publish_catalog(connection, store, base_url, 10)
+        connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 3 WHERE model_id = %s",
+                           (_sync(connection, "openrouter", QWEN),))
+        real_store_write = CatalogStore.write
+
+        def failing_pointer(self, relative, data):
+            if relative == "manifest.json":
+                raise OSError("connection reset while writing the pointer")
+            return real_store_write(self, relative, data)
+
+        monkeypatch.setattr(CatalogStore, "write", failing_pointer)
+        with pytest.raises(publish_run.PublishFailed, match="while writing version .*: OSError: connection reset"):
+            publish_run.publish_catalog(connection, store, base_url, 10)
+        monkeypatch.setattr(CatalogStore, "write", real_store_write)
+        current = manifest(tmp_path)
+        assert current["version"] == first.version, "the pointer still names the last good version"
+        for entry in current["files"].values():
+            assert hashlib.sha256((tmp_path / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+        status, version, error = connection.execute(
+            "SELECT status, version, error FROM catalog_publications ORDER BY id DESC LIMIT 1").fetchone()
+        assert status == "failed" and version != first.version and "connection reset" in error
+        assert (tmp_path / "versions" / version).is_dir(), "the partial version is recorded for retention"
+        retried = publish_run.publish_catalog(connection, store, base_url, 1)
+        assert retried.status == "published" and manifest(tmp_path)["version"] == retried.version
+        assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [retried.version], \
+            "retention removed the failed attempt's folder and the older version"

@@ -124,7 +124,12 @@ def threshold_label(tokens: int) -> str:
     return f"{tokens // 1000}k" if tokens % 1000 == 0 else str(tokens)
 
 
-def litellm_key(key: PriceKey) -> str | None:
+# Transcription models are billed by LiteLLM per second of audio (`input_cost_per_second`, as its own entries for
+# Whisper say); a per-minute or per-hour price is divided once here (the float holds the quotient to its precision).
+AUDIO_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def litellm_key(key: PriceKey, kind: str | None = None) -> str | None:
     """LiteLLM's field for one of our prices, or None when LiteLLM has no way to say it."""
     if key.time_window or key.option:
         return None
@@ -135,13 +140,17 @@ def litellm_key(key: PriceKey) -> str | None:
         if key.service_tier == "batch" and key.meter == "cache_read":
             return None
         return BASE_KEYS[(key.meter, "token")] + suffix
+    if kind == "stt" and key.meter == "input_audio" and key.unit in AUDIO_SECONDS and not key.above_input_tokens:
+        return "input_cost_per_second"
     if key.above_input_tokens:
         base = TIERED_METERS.get(key.meter) if key.unit == "token" else None
         return f"{base}_above_{threshold_label(key.above_input_tokens)}_tokens" if base else None
     return BASE_KEYS.get((key.meter, key.unit))
 
 
-def litellm_amount(key: PriceKey, amount: Decimal) -> float:
+def litellm_amount(key: PriceKey, amount: Decimal, name: str | None = None) -> float:
+    if name == "input_cost_per_second":
+        return float(amount / AUDIO_SECONDS[key.unit])
     per_unit = amount / MILLION if key.per_units == 1_000_000 else amount
     return float(per_unit)
 
@@ -191,11 +200,11 @@ def entry_fields(model: ExportModel) -> tuple[dict[str, Any], int, list[str]]:
     values: dict[str, Any] = {}
     unexpressed = []
     for price in model.prices:
-        name = litellm_key(price.key)
+        name = litellm_key(price.key, model.kind)
         if name is None:
             unexpressed.append(price.key.slug())
             continue
-        values[name] = litellm_amount(price.key, price.amount_usd)
+        values[name] = litellm_amount(price.key, price.amount_usd, name)
     priced = len(values)
     if model.context_length is not None:
         values["max_input_tokens"] = model.context_length

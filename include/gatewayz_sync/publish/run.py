@@ -1,8 +1,10 @@
 """One publish: read the catalog, build every format, and write a new version only when the content changed.
 
 1. Read every active model (`store/export_reads.py`) and check each against the billing checks (`checks.py`): a
-   model that fails is left out of the LiteLLM map and the OpenRouter-style list and named in the manifest with
-   the reason. A model whose entry cannot be built is left out the same way: one bad model never blocks a publish.
+   model that fails is left out of the LiteLLM map and the OpenRouter-style list and named in the manifest's
+   `withheld` with the reason. A model whose prices a format cannot say (a transcription model priced per hour has
+   no OpenRouter field), or whose entry cannot be built, is left out of that format and named under
+   `not_in_format`: one bad model never blocks a publish.
 2. Build the four files. The content hash is the sha256 of what they say (each file's bytes, `catalog.json`
    without its `last_seen_at` values) and of the withheld list; equal to the current manifest's, nothing is
    written (`unchanged`).
@@ -55,6 +57,7 @@ class BuiltFile:
 class Build:
     files: dict[str, BuiltFile]
     withheld: dict[str, dict[str, Any]]
+    not_in_format: dict[str, dict[str, str]]
     unpriced: int
     unexpressed: dict[str, int]
     catalog_last_sync: datetime | None
@@ -64,7 +67,7 @@ class Build:
         digest = hashlib.sha256()
         for name in sorted(self.files):
             digest.update(f"{name} {self.files[name].content_digest}\n".encode())
-        digest.update(json.dumps(self.withheld, sort_keys=True).encode())
+        digest.update(json.dumps([self.withheld, self.not_in_format], sort_keys=True).encode())
         return digest.hexdigest()
 
 
@@ -115,16 +118,14 @@ def build(connection) -> Build:
 
     litellm = litellm_map.LiteLLMMap(litellm_map.load_snapshot())
     openrouter_entries = []
+    not_in_format: dict[str, dict[str, str]] = {LITELLM: {}, OPENROUTER: {}}
     for model in billable:
         for name, add in ((LITELLM, lambda m: litellm_map.publish_entry(litellm, m)),
                           (OPENROUTER, lambda m: openrouter_entries.append(openrouter_list.model_entry(m)))):
             try:
                 add(model)
             except Exception as error:
-                entry = withheld.setdefault(model.public_id, {"reason": "", "left_out_of": []})
-                reason = f"{name}: {' '.join(str(error).split()) or type(error).__name__}"
-                entry["reason"] = f"{entry['reason']}; {reason}" if entry["reason"] else reason
-                entry["left_out_of"].append(name)
+                not_in_format[name][model.public_id] = " ".join(str(error).split()) or type(error).__name__
     litellm_data = litellm_map.litellm_bytes(litellm.document)
     openrouter_data = openrouter_list.models_bytes(openrouter_list.models_document(openrouter_entries))
 
@@ -151,8 +152,8 @@ def build(connection) -> Build:
         PRICE_HISTORY: BuiltFile(PRICE_HISTORY, history_data, _digest(history_data),
                                  {"models": len(changed_models), "changes": changes}),
     }
-    return Build(files, dict(sorted(withheld.items())), unpriced, dict(Counter(litellm.unexpressed).most_common()),
-                 export_reads.catalog_last_sync(connection))
+    return Build(files, dict(sorted(withheld.items())), not_in_format, unpriced,
+                 dict(Counter(litellm.unexpressed).most_common()), export_reads.catalog_last_sync(connection))
 
 
 def _time(value: datetime | None) -> str | None:
@@ -180,6 +181,8 @@ def manifest_document(result: Build, version: str, previous: str | None, generat
             for name, built in result.files.items()
         },
         "withheld": [{"id": public_id, **entry} for public_id, entry in result.withheld.items()],
+        "not_in_format": {name: [{"id": public_id, "reason": reason} for public_id, reason in sorted(models.items())]
+                          for name, models in result.not_in_format.items()},
         "unpriced_models": result.unpriced,
         "litellm_prices_not_expressible": result.unexpressed,
     }
