@@ -5,8 +5,10 @@ check, a failing publish (alert, /health), the export endpoints with ETag/304 an
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from include.gatewayz_sync.publish import run as publish_run
 from include.gatewayz_sync.publish.storage import FILES, CatalogStore
 from tests.airflow_helpers import task_states, xcom_values
+from tests.alert_receiver import AlertReceiver
 from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, PROJECT_ROOT, TEST_PAGE_SIZES, catalog_connection
 
 PUBLISH_DAG = "gatewayz_publish_catalog"
@@ -322,3 +325,103 @@ def test_every_write_is_atomic_and_a_publish_that_fails_midway_leaves_the_last_v
         assert retried.status == "published" and manifest(tmp_path)["version"] == retried.version
         assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [retried.version], \
             "retention removed the failed attempt's folder and the older version"
+
+
+def _client():
+    from fastapi.testclient import TestClient
+
+    from include.gatewayz_sync.web.app import create_app
+
+    app = create_app()
+    app.dependency_overrides[app.router.dependencies[0].dependency] = lambda: None
+    return TestClient(app)
+
+
+def test_a_failed_publish_alerts_like_a_failed_sync_and_shows_on_health_until_one_succeeds(pipeline, tmp_path,
+                                                                                          monkeypatch):
+    receiver = AlertReceiver().start()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/alerts"))
+        (tmp_path / "a-file").write_text("not a folder")
+        monkeypatch.setenv("GATEWAYZ_PUBLISH_URL", f"file://{tmp_path}/a-file/catalog")
+        run = publish_dag(tmp_path).test()
+        assert run.state == "failed"
+        states = task_states(run)
+        assert states[("publish", -1)] == "failed" and states[("notify", -1)] == "success"
+        assert states[("finalize", -1)] == "failed"
+        (alert,) = receiver.messages("/alerts")
+        assert alert.type == "failure" and alert.title == "Catalog publish failed"
+        assert f"at file://{tmp_path}/a-file/catalog" in alert.message and "catalog publish failed while" in alert.message
+        assert "/dags/gatewayz_publish_catalog/runs/" in alert.message
+
+        client = _client()
+        health = client.get("/health")
+        body = health.json()
+        assert health.status_code == 503
+        assert any(cause.startswith("catalog publish failing since ") for cause in body["causes"])
+        assert body["publishing"]["dag_run_id"] == run.run_id
+        assert client.get("/status").json()["publishing"]["failing"]["dag_run_id"] == run.run_id
+
+        monkeypatch.setenv("GATEWAYZ_PUBLISH_URL", f"file://{pipeline['base']}")
+        assert publish_dag(tmp_path).test().state == "success"
+        assert client.get("/health").json()["publishing"] is None, "a publish that works clears it"
+    finally:
+        receiver.close()
+
+
+def test_the_export_endpoints_serve_the_current_bytes_with_an_etag_and_answer_304(pipeline, monkeypatch):
+    base = pipeline["base"]
+    monkeypatch.setenv("GATEWAYZ_PUBLISH_URL", f"file://{base}")
+    client = _client()
+    current = manifest(base)
+    for route, name in (("litellm", "litellm"), ("openrouter", "openrouter"), ("catalog", "catalog"),
+                        ("price-history", "price_history"), ("openrouter/models", "openrouter")):
+        response = client.get(f"/export/{route}")
+        assert response.status_code == 200, route
+        assert response.content == (base / current["files"][name]["path"]).read_bytes()
+        etag = response.headers["etag"]
+        assert etag == f'"{current["files"][name]["sha256"]}"'
+        assert response.headers["x-catalog-version"] == current["version"]
+        again = client.get(f"/export/{route}", headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+        assert client.get(f"/export/{route}", headers={"If-None-Match": '"other"'}).status_code == 200
+    assert client.get("/export/nonsense").status_code == 422
+    monkeypatch.delenv("GATEWAYZ_PUBLISH_URL")
+    assert client.get("/export/litellm").status_code == 404
+
+
+def test_prices_as_of_a_time_are_rebuilt_from_model_changes(pipeline, dagbag):
+    connection, server = pipeline["connection"], pipeline["server"]
+    client = _client()
+    model = _sync(connection, "openrouter", QWEN)
+    first_seen = connection.execute("SELECT first_seen_at FROM models WHERE id = %s", (model,)).fetchone()[0]
+    before = connection.execute(
+        """SELECT amount_usd FROM model_prices WHERE model_id = %s AND meter = 'input' AND unit = 'token'
+             AND above_input_tokens = 0 AND service_tier = 'standard'""", (model,)).fetchone()[0]
+    records = copy.deepcopy(server.catalog("openrouter").records)
+    next(r for r in records if r["id"] == QWEN)["pricing"]["prompt"] = "0.0000009"
+    server.set_records("openrouter", records)
+    try:
+        run = dagbag.dags["gatewayz_sync_models"].test(run_conf={**MODEL_SYNC_DEFAULTS, "providers": ["openrouter"]})
+        assert run.state == "success"
+    finally:
+        server.reset_catalogs()
+    changed_at = connection.execute(
+        """SELECT detected_at FROM model_changes WHERE model_id = %s AND kind = 'price_changed'
+             AND field = 'price_input_usd_per_mtok'""", (model,)).fetchone()[0]
+
+    def input_price(at: datetime) -> str | None:
+        body = client.get("/prices/as-of", params={"at": at.isoformat(), "provider": "openrouter"}).json()
+        entry = next((m for m in body["models"] if m["model"] == QWEN), None)
+        if entry is None:
+            return None
+        return next(p["amount_usd"] for p in entry["prices"] if p["meter"] == "input" and p["unit"] == "token"
+                    and p["above_input_tokens"] == 0 and p["service_tier"] == "standard")
+
+    assert Decimal(input_price(changed_at - timedelta(microseconds=1))) == before
+    assert Decimal(input_price(changed_at)) == Decimal("0.9")
+    assert input_price(first_seen - timedelta(seconds=1)) is None, "a model first seen later did not exist then"
+    body = client.get("/prices/as-of", params={"at": (changed_at - timedelta(microseconds=1)).isoformat()}).json()
+    assert body["count"] == len(body["models"]) > 1000 and {m["provider"] for m in body["models"]} > {"openrouter"}
+    assert client.get("/prices/as-of", params={"at": "2026-10-01T00:00:00Z", "provider": "nope"}).status_code == 404
+    assert client.get("/prices/as-of", params={"at": "yesterday"}).status_code == 422

@@ -9,10 +9,11 @@ PRICES_ASSET = Asset(name="gatewayz_prices", uri="postgres://gatewayz-db:5432/ga
 
 def published_assets(base_url: str | None) -> dict[str, Asset]:
     """The publish DAG's outlets: one Asset per published file, named by the file's URI under GATEWAYZ_PUBLISH_URL
-    (none when publishing is not configured)."""
+    (none when publishing is not configured). The URI is the name too: a name must belong to one URI, so a changed
+    GATEWAYZ_PUBLISH_URL makes new assets instead of clashing with the old ones."""
     from .publish.storage import FILES, MANIFEST
 
     if not base_url:
         return {}
     files = {**FILES, "manifest": MANIFEST}
-    return {name: Asset(name=f"gatewayz_published_{name}", uri=f"{base_url}/{file}") for name, file in files.items()}
+    return {name: Asset(name=f"{base_url}/{file}", uri=f"{base_url}/{file}") for name, file in files.items()}

@@ -64,8 +64,9 @@ def finalize_publish(summary: dict[str, Any] | None) -> dict[str, Any]:
     base_url = PublishSettings.from_env().base_url
     files = summary["files"]
     events = context["outlet_events"]
+    formats = {file: name for name, file in FILES.items()}
     for asset in ti.task.outlets:
-        name = asset.name.removeprefix("gatewayz_published_")
+        name = formats.get(asset.uri.rsplit("/", 1)[-1], "manifest")
         extra = {"version": summary["version"], "content_hash": summary["content_hash"]}
         if name in FILES:
             entry = files[name]
