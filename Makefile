@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install run demo up down logs seed-providers replay test test-fast lint bench bench-scheduler bench-scale services clean
+.PHONY: help install run demo up down logs seed-providers replay test test-fast lint bench bench-scheduler bench-scale services clients clean
 
 help:
 	@echo "make run             set up everything and run provider sync + model sync once (local mode)"
@@ -49,7 +49,11 @@ replay: $(STAMP)
 services:
 	@scripts/ensure-services
 
-test: $(STAMP) services
+# The real LiteLLM and OpenAI clients that read the published catalog in the tests: a venv of their own, hash-pinned.
+clients:
+	@scripts/ensure-client-venv
+
+test: $(STAMP) services clients
 	@scripts/ensure-test-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -205,6 +205,117 @@ def test_models_json_has_the_openrouter_shape_with_per_token_strings(pipeline):
     assert len(ids) == len(set(ids))
 
 
+LITELLM_MIN_MODELS, LITELLM_MIN_PROVIDERS, RELATIVE = 50, 8, Decimal("1e-9")
+# Providers whose published entries LiteLLM itself will not price (the map still carries them for other readers):
+NOT_A_LITELLM_PROVIDER = "LLM Provider NOT provided"  # anannas, near, onerouter, ...: LiteLLM refuses the model
+LITELLM_PRICES_AT_ZERO = {"huggingface"}  # LiteLLM 1.84.10 answers 0 for every huggingface model (_get_model_info_helper)
+# LiteLLM's DashScope calculator bills `tiered_pricing` ranges marginally; Alibaba and the catalog price the whole call
+# at the tier the prompt reaches, so the long-context check uses a provider whose calculator reads `*_above_*` keys.
+MARGINAL_TIERS = {"alibaba"}
+
+
+def _token_rates(connection) -> dict[tuple[str, str], dict[tuple[str, int], Decimal]]:
+    """Every active model's standard per-token input and output prices, by (meter, threshold), from the database."""
+    rates: dict[tuple[str, str], dict[tuple[str, int], Decimal]] = {}
+    for slug, model_id, meter, above, amount in connection.execute(
+            """SELECT p.slug, m.provider_model_id, r.meter, r.above_input_tokens, r.amount_usd
+               FROM model_prices r JOIN models m ON m.id = r.model_id JOIN providers p ON p.id = m.provider_id
+               WHERE m.is_active AND r.unit = 'token' AND r.service_tier = 'standard' AND r.time_window = ''
+                 AND r.option = '' AND r.meter IN ('input', 'output')""").fetchall():
+        rates.setdefault((slug, model_id), {})[(meter, above)] = amount
+    return rates
+
+
+def _our_cost(rates: dict[tuple[str, int], Decimal], prompt: int, completion: int) -> tuple[Decimal, Decimal]:
+    """What the catalog bills: the highest long-context tier the prompt exceeds applies to the whole call."""
+    tier = max((above for meter, above in rates if meter == "input" and above < prompt), default=0)
+    input_rate = rates.get(("input", tier), rates[("input", 0)])
+    output_rate = rates.get(("output", tier), rates[("output", 0)])
+    return prompt * input_rate / 1_000_000, completion * output_rate / 1_000_000
+
+
+@pytest.mark.slow
+def test_the_real_litellm_loads_the_published_map_and_bills_our_stored_prices(pipeline):
+    from tests.published_clients import REFUSED_LITELLM, run_client, serve_directory
+
+    base, connection = pipeline["base"], pipeline["connection"]
+    catalog = json.loads((base / FILES["catalog"]).read_bytes())
+    snapshot = json.loads(SNAPSHOT.read_bytes())
+    rates = _token_rates(connection)
+    by_provider: dict[str, list[tuple[str, tuple[str, str]]]] = {}
+    long_context = None
+    for model in catalog["models"]:
+        key, model_rates = model["published_as"].get("litellm"), rates.get((model["provider"], model["id"]))
+        if not key or not model_rates or not all(model_rates.get((m, 0), 0) > 0 for m in ("input", "output")):
+            continue
+        tiers = sorted(above for meter, above in model_rates if meter == "input" and above)
+        if tiers and long_context is None and model["provider"] not in MARGINAL_TIERS:
+            long_context = (key, (model["provider"], model["id"]), tiers[0] + 1000)
+        by_provider.setdefault(model["provider"], []).append((key, (model["provider"], model["id"])))
+    asked = [(key, ours, 1200, 345) for models in by_provider.values() for key, ours in models[:12]]
+    assert long_context is not None, "a model with a long-context tier is published"
+    asked.append((long_context[0], long_context[1], long_context[2], 2000))
+    only_ours = f"openrouter/{QWEN}"
+    assert only_ours not in snapshot
+
+    with serve_directory(base) as url:
+        result = run_client(
+            "litellm_costs.py",
+            stdin={"known": [only_ours], "costs": [{"key": key, "prompt_tokens": p, "completion_tokens": c}
+                                                   for key, _, p, c in asked]},
+            env={"LITELLM_MODEL_COST_MAP_URL": f"{url}/{FILES['litellm']}", "LITELLM_LOG": "ERROR"},
+        )
+    version = tuple(int(part) for part in result["litellm"].split(".")[:3])
+    assert result["litellm"] not in REFUSED_LITELLM and version >= (1, 84, 0) and version[:2] != (1, 107)
+    assert result["source"]["source"] == "remote", result["source"]
+    assert result["source"]["url"].endswith("/model_prices_and_context_window.json")
+    assert result["source"]["fallback_reason"] is None
+    published = json.loads((base / FILES["litellm"]).read_bytes())
+    assert result["entries"] >= len(published), "LiteLLM holds every published entry (plus its aliases)"
+    known = result["known"][only_ours]
+    assert known is not None, "a model only our catalog has is known to LiteLLM: the remote map was loaded"
+    assert result["in_bundled_copy"][only_ours] is False, "... and LiteLLM's own bundled copy does not have it"
+    assert Decimal(str(known["input_cost_per_token"])) * 1_000_000 == rates[("openrouter", QWEN)][("input", 0)]
+
+    priced, mismatches, refused = [], [], set()
+    for (key, ours, prompt, completion), cost in zip(asked, result["costs"], strict=True):
+        if "error" in cost:
+            if NOT_A_LITELLM_PROVIDER in cost["error"]:
+                refused.add(ours[0])
+            else:
+                mismatches.append(f"{key}: {cost['error']}")
+            continue
+        if ours[0] in LITELLM_PRICES_AT_ZERO:
+            assert (cost["prompt"], cost["completion"]) == (0, 0), "LiteLLM now prices huggingface: drop the exception"
+            continue
+        expected = _our_cost(rates[ours], prompt, completion)
+        for got, want in zip((cost["prompt"], cost["completion"]), expected, strict=True):
+            if abs(Decimal(str(got)) - want) > RELATIVE * want:
+                mismatches.append(f"{key}: LiteLLM {got}, ours {want} ({prompt}+{completion} tokens)")
+                break
+        else:
+            priced.append(ours)
+    providers = {provider for provider, _ in priced}
+    print(f"LiteLLM {result['litellm']} priced {len(priced)} models of {len(providers)} providers as stored "
+          f"({', '.join(sorted(providers))}); the long-context call {long_context[0]} at {long_context[2]} tokens; "
+          f"not LiteLLM providers: {', '.join(sorted(refused))}")
+    assert refused <= {"anannas", "near", "onerouter", "aimo", "alpaca", "simplismart", "aihubmix"}
+    assert mismatches == [], "\n".join(mismatches)
+    assert len(priced) >= LITELLM_MIN_MODELS and len(providers) >= LITELLM_MIN_PROVIDERS
+    assert long_context[1] in priced
+
+
+@pytest.mark.slow
+def test_the_real_openai_client_lists_every_published_model(pipeline):
+    from tests.published_clients import run_client, serve_models_list
+
+    models_json = pipeline["base"] / FILES["openrouter"]
+    published = [model["id"] for model in json.loads(models_json.read_bytes())["data"]]
+    with serve_models_list(models_json) as base_url:
+        result = run_client("openai_models.py", base_url)
+    assert result["ids"] == published and len(published) > 500
+
+
 def _store(path: Path) -> CatalogStore:
     return CatalogStore.open(f"file://{path}")
 

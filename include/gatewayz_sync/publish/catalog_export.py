@@ -29,7 +29,7 @@ def _time(value: datetime | date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def model_record(model: ExportModel, withheld: str | None) -> dict[str, Any]:
+def model_record(model: ExportModel, withheld: str | None, published_as: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "provider": model.provider,
         "id": model.model_id,
@@ -61,17 +61,23 @@ def model_record(model: ExportModel, withheld: str | None) -> dict[str, Any]:
             for price in model.prices
         ],
         "sources": dict(sorted(model.field_sources.items())),
+        "published_as": dict(published_as or {}),
     }
 
 
 def catalog_document(models: Iterable[ExportModel], withheld: Mapping[str, str],
-                     providers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+                     providers: Iterable[Mapping[str, Any]],
+                     published_as: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """`published_as`: per model, the key it has in each other format (`litellm`: its key in the LiteLLM map,
+    `openrouter`: its id in models.json)."""
+    published_as = published_as or {}
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "price_units": "amount_usd is USD per per_units units: 1,000,000 for token and character, 1 for every other unit",
         "providers": list(providers),
-        "models": [model_record(model, withheld.get(model.public_id)) for model in models],
+        "models": [model_record(model, withheld.get(model.public_id), published_as.get(model.public_id))
+                   for model in models],
     }
 
 

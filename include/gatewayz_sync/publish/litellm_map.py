@@ -5,10 +5,13 @@ LiteLLM loads a remote map only if it holds at least 50 entries and at least hal
 otherwise silently keeps the bundled one; so the published map starts from LiteLLM's own file
 (`prices/snapshots/`) and never drops an entry. A model we price overwrites, in the entry LiteLLM keys it by, the
 fields we know (per-token costs, cache costs, tiers as `*_above_<N>k_tokens`, batch/flex/priority, limits,
-`mode`, `supports_*`, `deprecation_date`); a field we do not know is never erased. When we know a model's
-long-context tiers, LiteLLM's tier keys of that model are replaced by ours (two sets of thresholds would bill by
-whichever LiteLLM's string order tries first). A model LiteLLM does not list is added under
-`<litellm provider>/<our id>` (no prefix for OpenAI and Anthropic, as LiteLLM keys them).
+`supports_*`, `deprecation_date`); a field we do not know is never erased. When we know a model's long-context
+tiers, LiteLLM's tier fields of that model (`*_above_<N>_tokens`, `tiered_pricing`) are replaced by ours: two sets
+of thresholds would bill by whichever LiteLLM tries first, and LiteLLM reads `tiered_pricing` as marginal ranges
+where the providers (and our catalog) price the whole call at the tier its prompt reaches; for DashScope, whose
+LiteLLM calculator reads only `tiered_pricing`, our tiers are written there too. A model LiteLLM does
+not list is added under `<litellm provider>/<our id>` (no prefix for OpenAI and Anthropic, as LiteLLM keys them),
+with a `mode` from the model's kind.
 
 Amounts become LiteLLM's unit once here: USD per token (or per character) is our USD per 1M divided by 10**6,
 exact in Decimal, then the nearest float, which is all JSON and LiteLLM can hold. A price LiteLLM has no key for
@@ -113,6 +116,31 @@ TIERED_METERS: Mapping[str, str] = {
 }
 SERVICE_TIER_SUFFIXES: Mapping[str, str] = {"batch": "_batches", "flex": "_flex", "priority": "_priority"}
 SERVICE_TIER_METERS = ("input", "output", "cache_read")
+
+
+# LiteLLM's DashScope calculator reads only `tiered_pricing` (ranges it bills marginally), never `*_above_*` keys.
+RANGED_PROVIDERS = ("alibaba",)
+RANGE_KEYS = {"input": "input_cost_per_token", "output": "output_cost_per_token",
+              "cache_read": "cache_read_input_token_cost"}
+
+
+def tier_ranges(model: ExportModel) -> list[dict[str, Any]]:
+    """Our long-context tiers as LiteLLM's `tiered_pricing` ranges: [0, first threshold], [first, second], ..."""
+    standard = {(p.key.meter, p.key.above_input_tokens): p for p in model.prices
+                if p.key.unit == "token" and p.key.service_tier == "standard" and not p.key.time_window
+                and not p.key.option}
+    thresholds = sorted({above for _, above in standard})
+    top = float(max(model.context_length or 0, thresholds[-1] * 2))
+    ranges = []
+    for index, start in enumerate(thresholds):
+        end = float(thresholds[index + 1]) if index + 1 < len(thresholds) else top
+        tier: dict[str, Any] = {"range": [float(start), end]}
+        for meter, name in RANGE_KEYS.items():
+            price = standard.get((meter, start)) or standard.get((meter, 0))
+            if price is not None:
+                tier[name] = litellm_amount(price.key, price.amount_usd)
+        ranges.append(tier)
+    return ranges
 
 
 def load_snapshot() -> dict[str, Any]:
@@ -243,8 +271,12 @@ def publish_entry(result: LiteLLMMap, model: ExportModel) -> None:
                          and result.document[key].get("litellm_provider") in provider_names), None)
     if existing_key is not None:
         entry = dict(result.document[existing_key])
+        had_ranges = "tiered_pricing" in entry
         if any(price.key.above_input_tokens for price in model.prices):
-            entry = {name: value for name, value in entry.items() if not _is_tier_key(name)}
+            entry = {name: value for name, value in entry.items()
+                     if not _is_tier_key(name) and name != "tiered_pricing"}
+            if had_ranges or model.provider in RANGED_PROVIDERS:
+                entry["tiered_pricing"] = tier_ranges(model)
         entry.update(values)
         result.document[existing_key] = entry
         result.keys[model.public_id] = existing_key

@@ -130,7 +130,12 @@ def build(connection) -> Build:
     openrouter_data = openrouter_list.models_bytes(openrouter_list.models_document(openrouter_entries))
 
     reasons = {public_id: entry["reason"] for public_id, entry in withheld.items()}
-    catalog_doc = catalog_export.catalog_document(models, reasons, _providers(connection))
+    published_as: dict[str, dict[str, str]] = {}
+    for public_id, key in litellm.keys.items():
+        published_as.setdefault(public_id, {})[LITELLM] = key
+    for entry in openrouter_entries:
+        published_as.setdefault(entry["id"], {})[OPENROUTER] = entry["id"]
+    catalog_doc = catalog_export.catalog_document(models, reasons, _providers(connection), published_as)
     catalog_data = catalog_export.catalog_bytes(catalog_doc)
     catalog_content = catalog_export.catalog_bytes(catalog_export.content_view(catalog_doc))
 

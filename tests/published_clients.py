@@ -1,0 +1,83 @@
+"""The real clients that read the published catalog: their venv (scripts/ensure-client-venv, the same command
+`make test` runs), loopback HTTP servers for the published files, and a runner for the scripts in tests/clients/."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CLIENTS = PROJECT_ROOT / "tests" / "clients"
+REFUSED_LITELLM = ("1.82.7", "1.82.8")
+
+
+def client_python() -> Path:
+    """The clients' interpreter, installing the venv first if `make test` has not (about 1-2 minutes, once)."""
+    subprocess.run([str(PROJECT_ROOT / "scripts" / "ensure-client-venv")], check=True, timeout=900)
+    venv = Path(os.environ.get("GATEWAYZ_CLIENTS_VENV") or PROJECT_ROOT / ".local" / "clients-venv")
+    return (venv if venv.is_absolute() else PROJECT_ROOT / venv) / "bin" / "python"
+
+
+def run_client(script: str, *args: str, stdin: dict | None = None, env: dict[str, str] | None = None,
+               timeout: float = 300) -> dict:
+    """Run tests/clients/<script> in the clients' venv; its JSON output. Only loopback and the given env reach it."""
+    environment = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+    environment |= {"NO_PROXY": "127.0.0.1,localhost", "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+    completed = subprocess.run([str(client_python()), str(CLIENTS / script), *args], input=json.dumps(stdin or {}),
+                               capture_output=True, text=True, env=environment, timeout=timeout, check=False)
+    assert completed.returncode == 0, f"{script} failed:\n{completed.stderr[-4000:]}"
+    return json.loads(completed.stdout)
+
+
+@contextlib.contextmanager
+def _serving(handler):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        """Silent."""
+
+
+@contextlib.contextmanager
+def serve_directory(directory: Path):
+    """The published folder as a static web server on loopback, as a bucket behind a CDN would serve it."""
+    with _serving(functools.partial(_Quiet, directory=str(directory))) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_models_list(models_json: Path):
+    """An OpenAI-compatible base URL on loopback: `GET /v1/models` answers the published models.json."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.split("?")[0] != "/v1/models":
+                self.send_error(404)
+                return
+            body = models_json.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):
+            """Silent."""
+
+    with _serving(Handler) as url:
+        yield f"{url}/v1"
