@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import MODEL_SYNC_DEFAULTS
 
 DAG_FILES = sorted((Path(__file__).resolve().parents[1] / "dags").glob("*.py"))
-EXPECTED_DAGS = {"gatewayz_sync_providers", "gatewayz_sync_models", "gatewayz_sync_prices"}
+EXPECTED_DAGS = {"gatewayz_sync_providers", "gatewayz_sync_models", "gatewayz_sync_prices", "gatewayz_publish_catalog"}
 
 
 def test_dag_files_import_without_errors(dagbag):

@@ -100,10 +100,11 @@ def test_the_project_is_importable_only_through_the_bundle(bare):
     dags = bare.api("GET", "/api/v2/dags").json()["dags"]
     assert {(d["dag_id"], d["bundle_name"]) for d in dags} == {
         ("gatewayz_sync_providers", "gatewayz"), ("gatewayz_sync_models", "gatewayz"),
-        ("gatewayz_sync_prices", "gatewayz"),
+        ("gatewayz_sync_prices", "gatewayz"), ("gatewayz_publish_catalog", "gatewayz"),
     }
     assert {d["relative_fileloc"] for d in dags} == {
         "dags/gatewayz_sync_providers.py", "dags/gatewayz_sync_models.py", "dags/gatewayz_sync_prices.py",
+        "dags/gatewayz_publish_catalog.py",
     }
     assert bare.api("GET", "/api/v2/importErrors").json()["total_entries"] == 0
     assert bare.api("GET", "/api/v2/dagWarnings").json()["total_entries"] == 0

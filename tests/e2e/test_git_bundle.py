@@ -110,6 +110,7 @@ def test_runs_record_the_commit_and_a_pushed_registry_change_reaches_the_catalog
         ("gatewayz_sync_providers", "gatewayz", "dags/gatewayz_sync_providers.py"),
         ("gatewayz_sync_models", "gatewayz", "dags/gatewayz_sync_models.py"),
         ("gatewayz_sync_prices", "gatewayz", "dags/gatewayz_sync_prices.py"),
+        ("gatewayz_publish_catalog", "gatewayz", "dags/gatewayz_publish_catalog.py"),
     }
     assert deployment.api("GET", "/api/v2/importErrors").json()["total_entries"] == 0
 

@@ -125,6 +125,8 @@ def test_up_prints_the_login_and_next_commands_and_a_second_up_finds_it_running(
     assert 8793 not in state["ports"].values() and 8794 not in state["ports"].values()
     assert local_up.api(f"/dags/{MODEL_DAG}")["is_paused"] is False
     assert local_up.api("/dags/gatewayz_sync_providers")["is_paused"] is False
+    for dag_id in ("gatewayz_sync_prices", "gatewayz_publish_catalog"):
+        assert local_up.api(f"/dags/{dag_id}")["is_paused"] is False, "each model sync is priced and published"
 
     started = time.monotonic()
     again = local_up.command("up", "--demo", timeout=120)
@@ -153,6 +155,14 @@ def test_the_catch_up_model_sync_loads_every_provider_like_make_demo(local_up):
         ).fetchall())
         assert statuses == {"success": 29, "skipped": 2}
         assert catalog.execute("SELECT count(*) FROM models WHERE is_active").fetchone()[0] == 1263
+    manifest, deadline = local_up.local_dir / "up" / "published" / "manifest.json", time.monotonic() + 300
+    while time.monotonic() < deadline:  # the model sync's asset starts the publish (and the price run another)
+        if manifest.exists() and json.loads(manifest.read_bytes())["files"]["catalog"]["models"] == 1263:
+            break
+        time.sleep(5)
+    else:
+        pytest.fail(f"no publish of the synced catalog under {manifest.parent} within 300 s")
+    assert (manifest.parent / "model_prices_and_context_window.json").is_file()
 
 
 @pytest.fixture

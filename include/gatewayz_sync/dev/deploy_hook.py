@@ -1,6 +1,7 @@
 """What `make up` does over Airflow's REST API once the components run: wait until the api-server answers and
 the DAGs are parsed, create the pool `GATEWAYZ_HTTP_POOL` names (if it names one: none is needed otherwise),
-then the deploy hook (the provider sync once) and the model DAG's unpause, in that order."""
+then the deploy hook (the provider sync once), the price and publish DAGs' unpause and the model DAG's, in that
+order."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import requests
 
 from ..config import ConcurrencySettings
 from .cli import MODEL_DAG, PROVIDER_DAG, AirflowClient
+
+PRICES_DAG = "gatewayz_sync_prices"
+PUBLISH_DAG = "gatewayz_publish_catalog"
 
 PROVIDER_SYNC_TIMEOUT = 900
 
@@ -34,7 +38,7 @@ def wait_for_dags(client: AirflowClient, check_alive: Callable[[], None], timeou
         check_alive()
         with contextlib.suppress(requests.RequestException):  # a busy api-server: ask again until the deadline
             if all(client.session.get(f"{client.url}/api/v2/dags/{dag_id}", timeout=client.timeout).ok
-                   for dag_id in (PROVIDER_DAG, MODEL_DAG)):
+                   for dag_id in (PROVIDER_DAG, MODEL_DAG, PRICES_DAG, PUBLISH_DAG)):
                 return
         time.sleep(2)
     errors = client.request("GET", "/api/v2/importErrors").get("import_errors", [])
@@ -69,12 +73,15 @@ def _run_provider_sync(client: AirflowClient, timeout: float) -> tuple[str, str]
 
 
 def deploy_hook(client: AirflowClient, settings: Mapping[str, str]) -> tuple[str, str, dict, str | None]:
-    """Provider sync once, then the model DAG unpaused (and triggered with SYNC_MODELS_ON_STARTUP)."""
+    """Provider sync once, then the price and publish DAGs and the model DAG unpaused (the model DAG triggered too
+    with SYNC_MODELS_ON_STARTUP): every model sync is followed by its prices and a publish under .local/."""
     _set_paused(client, PROVIDER_DAG, paused=False)
     # Paused until the providers exist: unpausing it first would start its catch-up run on an empty catalog.
     _set_paused(client, MODEL_DAG, paused=True)
     print(f"Running the provider sync ({PROVIDER_DAG}, the deploy hook)...", flush=True)
     run_id, state = _run_provider_sync(client, PROVIDER_SYNC_TIMEOUT)
+    for dag_id in (PRICES_DAG, PUBLISH_DAG):  # each runs after the model sync (its asset), publishing to .local/
+        _set_paused(client, dag_id, paused=False)
     model_dag = _set_paused(client, MODEL_DAG, paused=False)
     triggered = None
     if state == "success" and settings.get("SYNC_MODELS_ON_STARTUP", "false").strip().lower() in ("1", "true", "yes"):

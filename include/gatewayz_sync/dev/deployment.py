@@ -25,6 +25,7 @@ UP_DIR = LOCAL_DIR / "up"
 AIRFLOW_HOME = UP_DIR / "airflow"
 LOG_DIR = UP_DIR / "logs"
 STATE_FILE = UP_DIR / "state.json"
+PUBLISHED_DIR = UP_DIR / "published"  # GATEWAYZ_PUBLISH_URL unless .env or the environment names another
 SECRETS_FILE = UP_DIR / "secrets.json"
 PASSWORDS_FILE = AIRFLOW_HOME / "passwords.json"
 AIRFLOW_ENV_SCRIPT = UP_DIR / "airflow-env.sh"
@@ -146,6 +147,7 @@ def airflow_environment(settings: Mapping[str, str], deployment: Deployment, *, 
         env.setdefault(name, value)
     if catalog_connection:
         env[CATALOG_ENV] = catalog_connection
+    env.setdefault("GATEWAYZ_PUBLISH_URL", f"file://{PUBLISHED_DIR}")
     env.update(airflow_home_settings(AIRFLOW_HOME, metadata_url))
     env.update(
         {
