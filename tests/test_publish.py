@@ -334,6 +334,7 @@ def test_models_failing_a_billing_check_are_left_out_and_named_without_blocking_
     snapshot = json.loads(SNAPSHOT.read_bytes())
     disputed, zero, wrong_unit, broken = ("openai", "gpt-4o"), ("groq", "openai/gpt-oss-120b"), \
         ("openrouter", QWEN), ("xai", "grok-3")
+    held = ("groq", "openai/gpt-oss-20b")
     assert "gpt-4o" in snapshot and "groq/openai/gpt-oss-120b" in snapshot
     original = litellm_map.entry_fields
 
@@ -350,6 +351,11 @@ def test_models_failing_a_billing_check_are_left_out_and_named_without_blocking_
                            (_sync(connection, *zero),))
         connection.execute("UPDATE model_prices SET unit = 'second' WHERE model_id = %s AND meter = 'output'",
                            (_sync(connection, *wrong_unit),))
+        connection.execute(
+            """INSERT INTO model_price_candidates (model_id, source, source_model_id, match_rule, source_version,
+                                                  status, status_reason, content_hash)
+               VALUES (%s, 'list_api', %s, 'exact', 'listing', 'disputed', 'input 0.15 -> 150 (1000x up)', 'x')""",
+            (_sync(connection, *held), held[1]))
         outcome = publish_run.publish_catalog(connection, _store(tmp_path), f"file://{tmp_path}", 10)
     assert outcome.status == "published"
     current = manifest(tmp_path)
@@ -357,6 +363,7 @@ def test_models_failing_a_billing_check_are_left_out_and_named_without_blocking_
     assert withheld["openai/gpt-4o"]["reason"] == "disputed price: test: 12x apart"
     assert withheld["groq/openai/gpt-oss-120b"]["reason"].startswith("$0 price on a model that is not free (input/")
     assert withheld[f"openrouter/{QWEN}"]["reason"] == "price in a wrong unit for its meter (output/second)"
+    assert withheld["groq/openai/gpt-oss-20b"]["reason"].endswith("the jump is held (input 0.15 -> 150 (1000x up))")
     assert all(entry["left_out_of"] == ["litellm", "openrouter"] for entry in withheld.values())
     assert {"id": "xai/grok-3", "reason": "an entry that cannot be built"} in current["not_in_format"]["litellm"]
     litellm = json.loads((tmp_path / FILES["litellm"]).read_bytes())

@@ -28,6 +28,9 @@ ADMIN_ENDPOINTS = [
     ("GET", "/admin/model-sync/page"),
     ("POST", "/admin/model-sync/all"),
     ("POST", "/admin/model-sync/provider/groq"),
+    ("GET", "/admin/model-sync/export/litellm"),
+    ("GET", "/admin/model-sync/export/openrouter/models"),
+    ("GET", "/admin/model-sync/prices/as-of?at=2026-10-01T00:00:00Z"),
 ]
 
 

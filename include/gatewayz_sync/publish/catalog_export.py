@@ -52,7 +52,7 @@ def model_record(model: ExportModel, withheld: str | None, published_as: Mapping
             "source": model.price_source, "confidence": model.price_confidence,
             "source_version": model.price_source_version, "checked_at": _time(model.price_checked_at),
             "dispute": model.price_dispute, "unknown_reason": model.price_unknown_reason,
-            "is_variable": model.price_is_variable, "withheld": withheld,
+            "is_variable": model.price_is_variable, "held_jump": model.price_held, "withheld": withheld,
         },
         "prices": [
             {**price.key.as_dict(), "per_units": price.key.per_units, "amount_usd": format(price.amount_usd, "f"),

@@ -17,6 +17,8 @@ def billing_problem(model: ExportModel) -> str | None:
     if model.price_confidence == "disputed":
         detail = f": {model.price_dispute}" if model.price_dispute else ""
         return f"disputed price{detail}"
+    if model.price_held:
+        return f"disputed price: the provider's listing moved it 10x or more and the jump is held ({model.price_held})"
     zero = [price.key.slug() for price in model.prices if price.amount_usd == 0]
     if zero and model.is_free is not True:
         return f"$0 price on a model that is not free ({', '.join(zero)})"

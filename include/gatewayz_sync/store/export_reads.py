@@ -65,6 +65,7 @@ class ExportModel:
     price_dispute: str | None
     price_unknown_reason: str | None
     price_is_variable: bool
+    price_held: str | None = None
     prices: tuple[ExportPrice, ...] = ()
     field_sources: dict[str, str] = field(default_factory=dict)
 
@@ -117,13 +118,17 @@ def _prices(connection, model_ids: list[int]) -> dict[int, list[ExportPrice]]:
 
 
 def active_models(connection) -> list[ExportModel]:
-    """Every active model of every active provider, ordered by provider and model id."""
+    """Every active model of every active provider, ordered by provider and model id; `price_held` says why, when
+    the provider's listing now gives a price 10x from the stored one that waits as a disputed candidate."""
     columns = ", ".join(f"m.{c}" if c not in ("provider_name",) else "p.name AS provider_name" for c in _MODEL_COLUMNS)
     rows = connection.execute(
-        f"""SELECT {columns} FROM models_current m JOIN providers p ON p.id = m.provider_id
+        f"""SELECT {columns},
+                   (SELECT coalesce(c.status_reason, 'a held list-API price jump') FROM model_price_candidates c
+                    WHERE c.model_id = m.id AND c.source = 'list_api' AND c.status = 'disputed' LIMIT 1)
+            FROM models_current m JOIN providers p ON p.id = m.provider_id
             WHERE m.is_active AND p.is_active ORDER BY m.provider_slug, m.provider_model_id"""
     ).fetchall()
-    records = [dict(zip(_MODEL_COLUMNS, row, strict=True)) for row in rows]
+    records = [{**dict(zip(_MODEL_COLUMNS, row[:-1], strict=True)), "price_held": row[-1]} for row in rows]
     prices = _prices(connection, [record["id"] for record in records])
     return [_model(record, prices[record["id"]]) for record in records]
 
@@ -143,7 +148,8 @@ def _model(row: dict[str, Any], prices: list[ExportPrice]) -> ExportModel:
         price_source=row["price_source"], price_confidence=row["price_confidence"],
         price_source_version=row["price_source_version"], price_checked_at=row["price_checked_at"],
         price_dispute=row["price_dispute"], price_unknown_reason=row["price_unknown_reason"],
-        price_is_variable=bool(row["price_is_variable"]), prices=tuple(prices), field_sources=_field_sources(row),
+        price_is_variable=bool(row["price_is_variable"]), price_held=row["price_held"], prices=tuple(prices),
+        field_sources=_field_sources(row),
     )
 
 
