@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from include.gatewayz_sync.publish import run as publish_run
+from include.gatewayz_sync import catalog_publish
 from include.gatewayz_sync.publish.storage import FILES, CatalogStore
 from tests.airflow_helpers import task_states, xcom_values
 from tests.alert_receiver import AlertReceiver
@@ -356,7 +356,7 @@ def test_models_failing_a_billing_check_are_left_out_and_named_without_blocking_
                                                   status, status_reason, content_hash)
                VALUES (%s, 'list_api', %s, 'exact', 'listing', 'disputed', 'input 0.15 -> 150 (1000x up)', 'x')""",
             (_sync(connection, *held), held[1]))
-        outcome = publish_run.publish_catalog(connection, _store(tmp_path), f"file://{tmp_path}", 10)
+        outcome = catalog_publish.publish_catalog(connection, _store(tmp_path), f"file://{tmp_path}", 10)
     assert outcome.status == "published"
     current = manifest(tmp_path)
     withheld = {entry["id"]: entry for entry in current["withheld"]}
@@ -388,7 +388,7 @@ def test_retention_keeps_the_newest_versions_and_deletes_only_recorded_ones(pipe
         for step in range(3):
             if step:
                 connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 2 WHERE model_id = %s", (model,))
-            versions.append(publish_run.publish_catalog(connection, store, base_url, keep_versions=2).version)
+            versions.append(catalog_publish.publish_catalog(connection, store, base_url, keep_versions=2).version)
         assert len(set(versions)) == 3
         kept = sorted(p.name for p in (tmp_path / "versions").iterdir())
         assert kept == sorted([*versions[1:], "someone-elses"]), "a folder it never wrote is left alone"
@@ -417,7 +417,7 @@ def test_every_write_is_atomic_and_a_publish_that_fails_midway_leaves_the_last_v
     assert not list(tmp_path.rglob("*.tmp"))
 
     with connection.transaction(force_rollback=True):
-        first = publish_run.publish_catalog(connection, store, base_url, 10)
+        first = catalog_publish.publish_catalog(connection, store, base_url, 10)
         connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 3 WHERE model_id = %s",
                            (_sync(connection, "openrouter", QWEN),))
         real_store_write = CatalogStore.write
@@ -428,8 +428,8 @@ def test_every_write_is_atomic_and_a_publish_that_fails_midway_leaves_the_last_v
             return real_store_write(self, relative, data)
 
         monkeypatch.setattr(CatalogStore, "write", failing_pointer)
-        with pytest.raises(publish_run.PublishFailed, match="while writing version .*: OSError: connection reset"):
-            publish_run.publish_catalog(connection, store, base_url, 10)
+        with pytest.raises(catalog_publish.PublishFailed, match="while writing version .*: OSError: connection reset"):
+            catalog_publish.publish_catalog(connection, store, base_url, 10)
         monkeypatch.setattr(CatalogStore, "write", real_store_write)
         current = manifest(tmp_path)
         assert current["version"] == first.version, "the pointer still names the last good version"
@@ -439,7 +439,7 @@ def test_every_write_is_atomic_and_a_publish_that_fails_midway_leaves_the_last_v
             "SELECT status, version, error FROM catalog_publications ORDER BY id DESC LIMIT 1").fetchone()
         assert status == "failed" and version != first.version and "connection reset" in error
         assert (tmp_path / "versions" / version).is_dir(), "the partial version is recorded for retention"
-        retried = publish_run.publish_catalog(connection, store, base_url, 1)
+        retried = catalog_publish.publish_catalog(connection, store, base_url, 1)
         assert retried.status == "published" and manifest(tmp_path)["version"] == retried.version
         assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [retried.version], \
             "retention removed the failed attempt's folder and the older version"

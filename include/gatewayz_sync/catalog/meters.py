@@ -60,6 +60,16 @@ METERS: Mapping[str, str] = {
     "request": "requests",
 }
 HEADLINE_METERS = ("input", "output")
+# The units a meter can be counted in; anything else is a price in a wrong unit.
+METER_UNITS = {
+    "input": ("token", "character"), "output": ("token", "character"), "cache_read": ("token", "character"),
+    "input_audio": ("token", "second", "minute", "hour"), "output_audio": ("token", "second", "minute", "hour"),
+    "input_image": ("token", "image", "megapixel"), "output_image": ("token", "image", "megapixel"),
+    "input_video": ("token", "second"), "output_video": ("token", "second"),
+    "input_document": ("page",), "input_annotated_document": ("page",),
+    **dict.fromkeys(("web_search", "storage_search", "code_execution", "rerank", "request", "input_text_message"),
+                    ("request",)),
+}
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from ..store.export_reads import ExportModel
-from ..store.price_history import key_of_field
+from ..catalog.price_slugs import key_of_field
+from .records import ExportModel
 
 FORMAT = "gatewayz-catalog"
 FORMAT_VERSION = 1

@@ -8,8 +8,8 @@ with no price at all is not a failure: it is simply not priced there.
 
 from __future__ import annotations
 
-from ..store.billing import METER_UNITS
-from ..store.export_reads import ExportModel
+from ..catalog.meters import METER_UNITS
+from .records import ExportModel
 
 
 def billing_problem(model: ExportModel) -> str | None:

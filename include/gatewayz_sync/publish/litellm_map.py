@@ -30,7 +30,7 @@ from typing import Any
 
 from ..catalog.meters import PriceKey
 from ..prices.sources import SNAPSHOT_DIR
-from ..store.export_reads import ExportModel
+from .records import ExportModel
 
 SNAPSHOT_FILE = SNAPSHOT_DIR / "litellm-model_prices_and_context_window.json"
 MILLION = Decimal(1_000_000)

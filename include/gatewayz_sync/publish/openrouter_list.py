@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..catalog.meters import PriceKey
-from ..store.export_reads import ExportModel
+from .records import ExportModel
 
 MILLION = Decimal(1_000_000)
 PRICING_KEYS: Mapping[PriceKey, str] = {

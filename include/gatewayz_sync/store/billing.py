@@ -13,19 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from ..catalog.kinds import declared_kind
-from ..catalog.meters import FLAT_COLUMNS, PriceSheet
+from ..catalog.meters import FLAT_COLUMNS, METER_UNITS, PriceSheet
 from ..sources.registry import GATEWAY_REGISTRY
 
-# The units a meter can be counted in; anything else is a price in a wrong unit.
-METER_UNITS = {
-    "input": ("token", "character"), "output": ("token", "character"), "cache_read": ("token", "character"),
-    "input_audio": ("token", "second", "minute", "hour"), "output_audio": ("token", "second", "minute", "hour"),
-    "input_image": ("token", "image", "megapixel"), "output_image": ("token", "image", "megapixel"),
-    "input_video": ("token", "second"), "output_video": ("token", "second"),
-    "input_document": ("page",), "input_annotated_document": ("page",),
-    **dict.fromkeys(("web_search", "storage_search", "code_execution", "rerank", "request", "input_text_message"),
-                    ("request",)),
-}
 _REASON_CATEGORIES = (
     (r"^listed as 0", "listed as 0 by the provider, not an explicit free variant"),
     (r"^the listing marks the price as variable", "variable price in the provider's listing"),

@@ -10,40 +10,15 @@ so it is not undone.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ..catalog.meters import BASE_COLUMNS, LONG_CONTEXT_COLUMNS, SERVICE_COLUMNS, THRESHOLD_COLUMN, PriceKey, PriceSheet
+from ..catalog.meters import LONG_CONTEXT_COLUMNS, THRESHOLD_COLUMN, PriceKey, PriceSheet
+from ..catalog.price_slugs import COLUMN_KEYS, key_of_slug
 from .price_rows import flat_keys
 
 UNDONE_KINDS = ("price_changed", "field_removed", "removed", "reappeared")
-_SLUG = re.compile(r"^(?P<meter>[a-z0-9_]+)/(?P<unit>[a-z]+)(?:>(?P<above>\d+))?(?:;(?P<tier>[a-z0-9_]+))?"
-                   r"(?:@(?P<window>\d\d:\d\d-\d\d:\d\d))?(?:\[(?P<option>.*)\])?$")
-_COLUMN_KEYS = {column: key for key, column in (*BASE_COLUMNS.items(), *SERVICE_COLUMNS.items())}
-
-
-def key_of_slug(slug: str) -> PriceKey | None:
-    """The price key a `model_changes.field` slug names (`input/token>200000`, `output/token;batch`), or None."""
-    match = _SLUG.match(slug)
-    if match is None:
-        return None
-    try:
-        return PriceKey(match["meter"], match["unit"], int(match["above"] or 0), match["tier"] or "standard",
-                        match["window"] or "", match["option"] or "")
-    except ValueError:
-        return None
-
-
-def key_of_field(name: str) -> PriceKey | None:
-    """The price a change's field names, when the field alone says it (a flat base or service-tier column, a slug);
-    a long-context column names the lowest tier, whose threshold is a field of its own."""
-    if name in _COLUMN_KEYS:
-        return _COLUMN_KEYS[name]
-    return key_of_slug(name) if "/" in name else None
-
-
 def _state(flat: dict[str, Any], sheet: PriceSheet) -> dict[str, Any]:
     """A model's prices in the names its changes use: flat columns, plus a slug for every other price."""
     state = {column: value for column, value in flat.items()}
@@ -60,8 +35,8 @@ def _sheet(state: dict[str, Any]) -> PriceSheet:
     for name, value in state.items():
         if value is None:
             continue
-        if name in _COLUMN_KEYS:
-            amounts[_COLUMN_KEYS[name]] = Decimal(value)
+        if name in COLUMN_KEYS:
+            amounts[COLUMN_KEYS[name]] = Decimal(value)
         elif name in LONG_CONTEXT_COLUMNS.values():
             if threshold:
                 meter = next(m for m, column in LONG_CONTEXT_COLUMNS.items() if column == name)

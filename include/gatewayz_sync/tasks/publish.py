@@ -20,8 +20,8 @@ def publish_catalog() -> dict[str, Any]:
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
+    from ..catalog_publish import publish_catalog as publish
     from ..config import PublishSettings
-    from ..publish.run import publish_catalog as publish
     from ..publish.storage import CatalogStore
     from ..store.publications import record_failed, start_attempt
 

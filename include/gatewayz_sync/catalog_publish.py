@@ -1,6 +1,6 @@
 """One publish: read the catalog, build every format, and write a new version only when the content changed.
 
-1. Read every active model (`store/export_reads.py`) and check each against the billing checks (`checks.py`): a
+1. Read every active model (`store/export_reads.py`) and check each against the billing checks (`publish/checks.py`): a
    model that fails is left out of the LiteLLM map and the OpenRouter-style list and named in the manifest's
    `withheld` with the reason. A model whose prices a format cannot say (a transcription model priced per hour has
    no OpenRouter field), or whose entry cannot be built, is left out of that format and named under
@@ -9,7 +9,7 @@
    without its `last_seen_at` values) and of the withheld list; equal to the current manifest's, nothing is
    written (`unchanged`).
 3. Otherwise write `versions/<version>/` (every file, then the version's manifest), the stable copies, and last
-   the pointer `manifest.json` (`storage.py` says why a reader never sees a part), then delete the versions beyond
+   the pointer `manifest.json` (`publish/storage.py` says why a reader never sees a part), then delete the versions beyond
    the newest `GATEWAYZ_PUBLISH_KEEP_VERSIONS`.
 
 Every attempt is a `catalog_publications` row: `published`, `unchanged`, or `failed` with the error.
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..store import export_reads, publications
-from ..store.export_reads import ExportModel
-from . import catalog_export, litellm_map, openrouter_list
-from .checks import billing_problem
-from .storage import CATALOG, FILES, LITELLM, MANIFEST, OPENROUTER, PRICE_HISTORY, VERSIONS, CatalogStore
+from .publish import catalog_export, litellm_map, openrouter_list
+from .publish.checks import billing_problem
+from .publish.records import ExportModel
+from .publish.storage import CATALOG, FILES, LITELLM, MANIFEST, OPENROUTER, PRICE_HISTORY, VERSIONS, CatalogStore
+from .store import export_reads, publications
 
 log = logging.getLogger(__name__)
 
