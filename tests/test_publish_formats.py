@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from include.gatewayz_sync.catalog.meters import PriceKey
+from include.gatewayz_sync.catalog.price_slugs import key_of_slug
 from include.gatewayz_sync.config import PublishSettings, SettingError
 from include.gatewayz_sync.publish.litellm_map import litellm_amount, litellm_key, threshold_label
-from include.gatewayz_sync.store.price_history import key_of_slug
 from include.gatewayz_sync.web.exports import _etag_matches
 
 
