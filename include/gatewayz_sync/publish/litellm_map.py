@@ -15,7 +15,8 @@ with a `mode` from the model's kind.
 
 Amounts become LiteLLM's unit once here: USD per token (or per character) is our USD per 1M divided by 10**6,
 exact in Decimal, then the nearest float, which is all JSON and LiteLLM can hold. A price LiteLLM has no key for
-(a time window, a per-minute audio price, a search-context option) is left out of the entry and counted.
+(a time window, a search-context option, a per-minute audio price of a model that is not transcription) is left
+out of the entry and counted; a transcription model's per-minute or per-hour price becomes LiteLLM's per-second one.
 """
 
 from __future__ import annotations
@@ -247,16 +248,6 @@ def entry_fields(model: ExportModel) -> tuple[dict[str, Any], int, list[str]]:
     if retired_on is not None:
         values["deprecation_date"] = retired_on.date().isoformat()
     return values, priced, unexpressed
-
-
-def build_litellm_map(models: Iterable[ExportModel], snapshot: dict[str, Any] | None = None) -> LiteLLMMap:
-    """The snapshot, every priced model of `models` on top. The caller has already left out models that failed a
-    billing check; a model whose entry cannot be built raises, and the caller leaves it out too."""
-    document = dict(load_snapshot() if snapshot is None else snapshot)
-    result = LiteLLMMap(document)
-    for model in models:
-        publish_entry(result, model)
-    return result
 
 
 def publish_entry(result: LiteLLMMap, model: ExportModel) -> None:
