@@ -79,9 +79,6 @@ class PublishOutcome:
     manifest: dict[str, Any]
     removed: list[str] = field(default_factory=list)
 
-    def file_uris(self, store: CatalogStore) -> dict[str, str]:
-        return {name: store.uri(FILES[name]) for name in FILES}
-
     def summary(self) -> dict[str, Any]:
         return {
             "status": self.status, "version": self.version, "content_hash": self.content_hash,
