@@ -32,7 +32,7 @@ PG_ADMIN_DSN = os.environ.get(
 CATALOG_DB = f"gatewayz_test_{os.getpid()}_{secrets.token_hex(3)}"
 CATALOG_TABLES = (
     "model_changes", "sync_runs", "models", "model_sync_runs", "providers", "model_price_candidates", "operator_prices",
-    "reference_runs", "alert_outcomes", "model_prices", "catalog_publications",
+    "reference_runs", "alert_outcomes", "model_prices", "catalog_publications", "operator_price_rows",
 )
 
 

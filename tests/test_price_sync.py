@@ -276,3 +276,77 @@ def test_migration_0009_backfills_price_rows_unknowns_a_listed_zero_and_downgrad
     finally:
         with admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _rows(catalog, slug: str, model_id: str) -> dict:
+    return {(meter, unit, above, tier, window): (amount, source) for meter, unit, above, tier, window, amount, source
+            in catalog.execute(
+                """SELECT meter, unit, above_input_tokens, service_tier, time_window, amount_usd, source
+                   FROM model_prices_current WHERE provider_slug = %s AND provider_model_id = %s""",
+                (slug, model_id)).fetchall()}
+
+
+def test_an_operator_price_row_sets_any_meter_unit_and_condition_and_no_sync_overwrites_it(synced, run_dag, replay):
+    """Issue 19, gap 4: `operator_price_rows` holds a negotiated per-character, per-minute, tiered or peak-hour rate
+    (the flat `operator_prices` columns cannot); it wins over the list API and the references, rows beside the
+    flat columns of the same model (a row wins over the column that stands for its key), and a model sync that
+    moves the list price changes nothing of it."""
+    catalog = synced("groq", "openai")
+    orpheus = "canopylabs/orpheus-v1-english"
+    assert _rows(catalog, "groq", orpheus)[("input", "character", 0, "standard", "")] == (D(22), "list_api")
+    catalog.execute(
+        """INSERT INTO operator_price_rows (provider_slug, provider_model_id, meter, unit, above_input_tokens,
+                                            service_tier, time_window, amount_usd, note, updated_by)
+           VALUES ('groq', %s, 'input', 'character', 0, 'standard', '', 18, 'contract', 'ops'),
+                  ('openai', 'gpt-4o', 'input', 'token', 128000, 'standard', '', 4, 'contract', 'ops'),
+                  ('openai', 'gpt-4o', 'input', 'token', 0, 'standard', '22:00-06:00', 1, 'night rate', 'ops'),
+                  ('openai', 'gpt-4o', 'output', 'token', 0, 'standard', '', 7, 'contract', 'ops'),
+                  ('openai', 'whisper-1', 'input_audio', 'minute', 0, 'standard', '', 0.004, 'contract', 'ops')""",
+        (orpheus,),
+    )
+    catalog.execute(
+        """INSERT INTO operator_prices (provider_slug, provider_model_id, price_input_usd_per_mtok,
+                                        price_output_usd_per_mtok, note, updated_by)
+           VALUES ('openai', 'gpt-4o', 2, 8, 'contract', 'ops')""")
+    mark = last_change(catalog)
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    assert _rows(catalog, "groq", orpheus) == {("input", "character", 0, "standard", ""): (D(18), "operator")}
+    assert stored(catalog, "groq", orpheus)[:2] == ("operator", None), "never a per-character price per token"
+    assert _rows(catalog, "openai", "gpt-4o") == {
+        ("input", "token", 0, "standard", ""): (D(2), "operator"),
+        ("output", "token", 0, "standard", ""): (D(7), "operator"),
+        ("input", "token", 128000, "standard", ""): (D(4), "operator"),
+        ("input", "token", 0, "standard", "22:00-06:00"): (D(1), "operator"),
+    }, "the flat columns and the rows together; the row's output 7 over the column's 8"
+    gpt = catalog.execute(
+        """SELECT price_output_usd_per_mtok, price_long_context_threshold_tokens, price_input_long_context_usd_per_mtok,
+                  price_is_variable, price_source_version FROM models_current
+           WHERE provider_slug = 'openai' AND provider_model_id = 'gpt-4o'""").fetchone()
+    assert gpt[:4] == (D(7), 128000, D(4), True) and gpt[4].startswith("operator_prices (ops, ")
+    assert _rows(catalog, "openai", "whisper-1") == {("input_audio", "minute", 0, "standard", ""): (D("0.004"), "operator")}
+    assert (orpheus, "price_changed", "input/character", "22", "18", "operator") in changes_since(catalog, mark)
+
+    # the provider moves its list price: the model sync keeps the operator's row and reports no change for it
+    records = copy.deepcopy(replay.catalog("groq").records)
+    record = next(r for r in records if r["id"] == orpheus)
+    record["pricing"]["prompt"] = "0.000044"
+    replay.set_records("groq", records)
+    mark = last_change(catalog)
+    assert run_dag("gatewayz_sync_models", {"providers": ["groq"]}).state == "success"
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    assert _rows(catalog, "groq", orpheus) == {("input", "character", 0, "standard", ""): (D(18), "operator")}
+    assert [c for c in changes_since(catalog, mark) if c[0] == orpheus] == []
+
+    # a vocabulary the catalog does not know is refused when it is typed, not when the price run reads it
+    import psycopg
+
+    for bad in ("('groq', 'x', 'inptu', 'token', '', 1)", "('groq', 'x', 'input', 'tokens', '', 1)",
+                "('groq', 'x', 'input', 'token', '25:00-01:00', 1)", "('groq', 'x', 'input', 'token', '', -1)"):
+        with pytest.raises(psycopg.errors.CheckViolation):
+            catalog.execute("INSERT INTO operator_price_rows (provider_slug, provider_model_id, meter, unit, time_window,"
+                            f" amount_usd) VALUES {bad}")
+
+    # withdrawn: the provider's current list price comes back
+    catalog.execute("DELETE FROM operator_price_rows WHERE provider_slug = 'groq'")
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    assert _rows(catalog, "groq", orpheus)[("input", "character", 0, "standard", "")] == (D(44), "list_api")

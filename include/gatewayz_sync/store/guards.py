@@ -98,6 +98,8 @@ WHERE s.changed AND NOT s.keeps_stored AND m.price_source = 'list_api'
   AND COALESCE(s.price_source, 'list_api') = 'list_api' AND m.content_hash IS DISTINCT FROM s.content_hash
   AND NOT EXISTS (SELECT 1 FROM operator_prices o
                   WHERE o.provider_slug = %(slug)s AND o.provider_model_id = s.provider_model_id)
+  AND NOT EXISTS (SELECT 1 FROM operator_price_rows o
+                  WHERE o.provider_slug = %(slug)s AND o.provider_model_id = s.provider_model_id)
 ORDER BY s.provider_model_id
 """
 

@@ -5,7 +5,11 @@ load takes), so a model sync never interleaves with a resolution. Only rows whos
 written; every change of a stored price or of its source becomes a `price_changed` row of `model_changes`
 with the source of the new value (a flat column by its name, any other price by its slug, `store/price_rows.py`;
 `field_removed` when a price goes away). A held list-API price jump (a `list_api` candidate, see `guards.py`) is
-the model sync's business and is not read here.
+the model sync's business and is not read here; a listed price the model sync refused as a sibling outlier is read,
+so that the model says why it has no price.
+
+An operator's price for a model is its `operator_prices` columns and its `operator_price_rows` (any meter, unit
+and condition) together, a row winning over a column that stands for the same key (`operator_sheets`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ..catalog.meters import FLAT_COLUMNS, PriceSheet
+from ..catalog.meters import FLAT_COLUMNS, PriceSheet, price_key
 from ..prices.resolve import Candidate
 from .changes import PRICE_CHANGED, change_kind
 from .copy_text import encode_row
@@ -54,6 +58,8 @@ class PriceState:
     operator: PriceSheet | None = None
     operator_version: str | None = None
     candidates: list[StoredCandidate] = field(default_factory=list)
+    # why the model sync refused the listing's own price (a sibling outlier), while it holds it
+    refused_list_price: str | None = None
 
     @property
     def source(self) -> str | None:
@@ -69,16 +75,64 @@ def lock_for_resolution(cursor) -> None:
     )
 
 
+OPERATOR_ROWS_SQL = """
+SELECT r.provider_slug, r.provider_model_id, r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window,
+       r.option, r.amount_usd, r.updated_by, r.updated_at
+FROM operator_price_rows r
+ORDER BY r.provider_slug, r.provider_model_id, r.updated_at
+"""
+OPERATOR_COLUMNS_SQL = f"""
+SELECT o.provider_slug, o.provider_model_id, o.updated_by, o.updated_at, {", ".join(f"o.{c}" for c in PRICE_FIELDS)}
+FROM operator_prices o
+"""
+
+
+@dataclass(frozen=True)
+class OperatorPrice:
+    """An operator's negotiated prices for one model, and who last set them, when."""
+
+    sheet: PriceSheet
+    updated_by: str | None
+    updated_at: datetime
+
+    @property
+    def version(self) -> str:
+        return f"operator_prices ({self.updated_by or 'operator'}, {self.updated_at:%Y-%m-%d %H:%M} UTC)"
+
+
+def operator_sheets(cursor) -> dict[tuple[str, str], OperatorPrice]:
+    """(provider slug, provider model id) -> the operator's price: flat columns and price rows merged, a row
+    winning over the column that stands for its key; the newest edit of either names the version."""
+    found: dict[tuple[str, str], OperatorPrice] = {}
+    cursor.execute(OPERATOR_COLUMNS_SQL)
+    for provider_slug, model_id, updated_by, updated_at, *columns in cursor.fetchall():
+        sheet = PriceSheet.from_columns(dict(zip(PRICE_FIELDS, columns, strict=True)))
+        found[(provider_slug, model_id)] = OperatorPrice(sheet, updated_by, updated_at)
+    rows: dict[tuple[str, str], list[tuple]] = {}
+    cursor.execute(OPERATOR_ROWS_SQL)
+    for provider_slug, model_id, *row in cursor.fetchall():
+        rows.setdefault((provider_slug, model_id), []).append(tuple(row))
+    for name, model_rows in rows.items():
+        amounts = {price_key(meter, unit, above, tier, window, option): amount
+                   for meter, unit, above, tier, window, option, amount, _, _ in model_rows}
+        *_, updated_by, updated_at = model_rows[-1]
+        flat = found.get(name)
+        merged = {**(dict(flat.sheet.items()) if flat else {}), **amounts}
+        if flat is not None and flat.updated_at > updated_at:
+            updated_by, updated_at = flat.updated_by, flat.updated_at
+        found[name] = OperatorPrice(PriceSheet(merged), updated_by, updated_at)
+    return found
+
+
 def load_price_state(cursor, reseller_sources: Sequence[str] = (),
                      reference_sources: Sequence[str] | None = None) -> list[PriceState]:
     """Every active model's price state. Only candidates of `reference_sources` (all when None) take part: a
     candidate another writer holds under another source (a list-API price held back by a guard) is not one."""
+    operators = operator_sheets(cursor)
     cursor.execute(
         f"""SELECT m.id, m.provider_id, p.slug, m.provider_model_id, m.kind, m.alias_of,
-                   {", ".join(f"m.{c}" for c in WRITTEN_FIELDS)},
-                   o.provider_slug IS NOT NULL, o.updated_by, o.updated_at, {", ".join(f"o.{c}" for c in PRICE_FIELDS)}
+                   {", ".join(f"m.{c}" for c in WRITTEN_FIELDS)}
             FROM models m JOIN providers p ON p.id = m.provider_id
-            LEFT JOIN operator_prices o ON o.provider_slug = p.slug AND o.provider_model_id = m.provider_model_id
             WHERE m.is_active ORDER BY m.id"""
     )
     states: dict[int, PriceState] = {}
@@ -86,11 +140,9 @@ def load_price_state(cursor, reseller_sources: Sequence[str] = (),
     for row in cursor.fetchall():
         model_id, provider_id, slug, provider_model_id, kind, alias_of = row[:6]
         values = dict(zip(WRITTEN_FIELDS, row[6 : 6 + width], strict=True))
-        has_operator, updated_by, updated_at = row[6 + width : 9 + width]
         state = PriceState(model_id, provider_id, slug, provider_model_id, values, kind, alias_of)
-        if has_operator:
-            state.operator = PriceSheet.from_columns(dict(zip(PRICE_FIELDS, row[9 + width :], strict=True)))
-            state.operator_version = f"operator_prices ({updated_by or 'operator'}, {updated_at:%Y-%m-%d %H:%M} UTC)"
+        if (operator := operators.get((slug, provider_model_id))) is not None:
+            state.operator, state.operator_version = operator.sheet, operator.version
         states[model_id] = state
     for model_id, sheet in stored_sheets(cursor, list(states)).items():
         states[model_id].stored = sheet
