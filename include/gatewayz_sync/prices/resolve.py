@@ -1,8 +1,9 @@
 """Which prices a model is billed by, from which source, and which rule decided: precedence, the unit-error guard,
 recency, agreement.
 
-Precedence: an operator price (negotiated rates: `operator_prices` columns and `operator_price_rows`) first, then the provider's list API, then
-the references. A reference never replaces a list-API price and nothing replaces an operator price.
+Precedence: an operator price (negotiated rates: `operator_prices` columns and `operator_price_rows`) first, then
+the provider's list API, then the references. A reference never replaces a list-API price and nothing replaces an
+operator price.
 
 Between references, in this order:
 
