@@ -163,3 +163,32 @@ def test_status_and_the_page_show_each_providers_listing_shape_against_the_previ
     assert listing["drift"][:2] == ["225 records now lack `pricing`", "new key `price` seen"]
     page = render_page(document, [])
     assert "225 records now lack `pricing`" in page and "<code>pricing</code>" in page
+
+
+def test_a_listing_that_drops_every_per_character_price_is_refused_like_a_flat_one(catalog, run_dag, replay):
+    """Issue 19, gap 3: the field-loss guard reads price rows too. Together's text-to-speech models are priced per
+    character, a price no flat column holds; a listing that moves `pricing.input` of every one of them elsewhere
+    takes `input/character` from all of them and is refused, naming the price by its slug."""
+    assert run_dag("gatewayz_sync_providers").state == "success"
+    assert run_dag("gatewayz_sync_models", {"providers": ["together"]}).state == "success"
+    had = [model for (model,) in catalog.execute(
+        """SELECT provider_model_id FROM model_prices_current WHERE provider_slug = 'together' AND source = 'list_api'
+           AND meter = 'input' AND unit = 'character' ORDER BY provider_model_id""").fetchall()]
+    assert len(had) >= 5
+    before = dump(catalog)
+    records = copy.deepcopy(replay.catalog("together").records)
+    for record in records:
+        if record["id"] in had:
+            record["pricing"]["input_per_character"] = record["pricing"].pop("input")
+    replay.set_records("together", records)
+    assert run_dag("gatewayz_sync_models", {"providers": ["together"]}).state == "failed"
+    status, error, details = latest_attempt(catalog, "together")
+    assert status == "failed" and error.startswith("suspicious field loss: the listing from together would remove ")
+    assert f"input/character from {len(had)} of {len(had)} models that had it (e.g. {', '.join(had[:3])})" in error
+    assert {loss["field"]: (loss["lost"], loss["had"]) for loss in details["field_loss"]} == {
+        "input/character": (len(had), len(had))}, "no flat column was lost"
+    assert dump(catalog) == before, "nothing of the provider was written"
+
+    assert run_dag("gatewayz_sync_models", {"providers": ["together"], "allow_field_loss": True}).state == "success"
+    removed = {(model, field) for model, kind, field, _, _ in changes(catalog) if kind == "field_removed"}
+    assert removed >= {(model, "input/character") for model in had}, "every loss is a change row"

@@ -3,9 +3,12 @@
 Both run inside the load's transaction on the filled stage, after stored operator and reference prices were put
 back into it, and compare like with like: only models both stored (active) and listed.
 
-- Field loss: a price (any meter), limit, modality or capability that the listing would take away from more than
+- Field loss: a price, limit, modality or capability that the listing would take away from more than
   `field_loss_ratio` (30%) of the models that had it, and from at least `field_loss_min_models` (5) of them,
-  refuses the provider's load unless the run allows it; the loss is measured whatever `allow_shrink` says.
+  refuses the provider's load unless the run allows it; the loss is measured whatever `allow_shrink` says. A price
+  is a flat column, or any list-API price row without one (any meter, unit and condition: `input/character`,
+  `input_audio/minute`, `input/token>128000`, named by its slug), so a listing that drops every per-character
+  price of a provider is refused like one that drops its per-token prices.
 - Price jumps: a list-API price 10x or more away from the stored list-API price under the same meter, unit and
   condition (`price_jump` over the model's `model_prices` rows and the listing's price sheet; a token price the
   normalizer refused as absurd counts at its unbounded value) is held: the stage gets the stored prices back and
@@ -25,7 +28,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..catalog.meters import BASE_COLUMNS, CHARACTER, SERVICE_COLUMNS, TOKEN, PriceKey, PriceSheet
+from ..catalog.meters import BASE_COLUMNS, CHARACTER, SERVICE_COLUMNS, TOKEN, PriceKey, PriceSheet, price_key
 from ..catalog.records import FLAT_PRICE_COLUMNS, dumps_json
 from ..catalog.units import InvalidPrice, usd_per_mtok
 from ..prices.price_set import gap_name, price_jump
@@ -72,12 +75,54 @@ class FieldLoss:
         return {"field": self.field, "lost": self.lost, "had": self.had, "examples": list(self.examples)}
 
 
+# The list-API price rows of the stored, listed models and whether the listing would take each away: a model the
+# load rewrites (changed, keeping no stored price) whose staged rows lack the row's key.
+LOST_PRICE_ROWS_SQL = """
+WITH listed AS (
+    SELECT m.id, s.provider_model_id, s.list_prices,
+           s.changed AND NOT s.keeps_stored AND m.content_hash IS DISTINCT FROM s.content_hash AS rewritten
+    FROM stage_models s
+    JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id AND m.is_active
+),
+had AS (
+    SELECT l.provider_model_id, p.meter, p.unit, p.above_input_tokens, p.service_tier, p.time_window, p.option,
+           l.rewritten AND NOT EXISTS (
+               SELECT 1 FROM jsonb_to_recordset(COALESCE(l.list_prices, '[]'::jsonb)) AS r(
+                   meter text, unit text, above_input_tokens integer, service_tier text, time_window text, "option" text)
+               WHERE (r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option)
+                   = (p.meter, p.unit, p.above_input_tokens, p.service_tier, p.time_window, p.option)) AS lost
+    FROM listed l JOIN model_prices p ON p.model_id = l.id AND p.source = 'list_api'
+)
+SELECT meter, unit, above_input_tokens, service_tier, time_window, option, count(*) FILTER (WHERE lost), count(*),
+       (array_agg(provider_model_id ORDER BY provider_model_id) FILTER (WHERE lost))[1:%(examples)s]
+FROM had GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or(lost)
+"""
+
+
+def _price_row_losses(cursor, provider_id: int) -> list[FieldLoss]:
+    """Losses of list-API price rows that no flat column stands for (those are counted by column)."""
+    cursor.execute(LOST_PRICE_ROWS_SQL, {"provider_id": provider_id, "examples": MAX_EXAMPLES})
+    losses = []
+    for meter, unit, above, tier, window, option, lost, had, examples in cursor.fetchall():
+        key = price_key(meter, unit, above, tier, window, option)
+        if key not in BASE_COLUMNS and key not in SERVICE_COLUMNS:
+            losses.append(FieldLoss(key.slug(), lost, had, tuple(examples)))
+    return losses
+
+
+def _loss_order(loss: FieldLoss) -> tuple:
+    position = GUARDED_FIELDS.index(loss.field) if loss.field in GUARDED_FIELDS else len(GUARDED_FIELDS)
+    return -loss.lost, position, loss.field
+
+
 def field_losses(cursor, provider_id: int) -> list[FieldLoss]:
-    """Every field the staged listing would take from some stored, listed model, most models first."""
+    """Every field (flat column, or list-API price row by its slug) the staged listing would take from some stored,
+    listed model, most models first."""
+    row_losses = _price_row_losses(cursor, provider_id)
     cursor.execute(LOST_SQL, {"provider_id": provider_id})
     lost = {field: (count, tuple(examples)) for field, count, examples in cursor.fetchall()}
     if not lost:
-        return []
+        return sorted(row_losses, key=_loss_order)
     fields = sorted(lost)
     cursor.execute(
         f"""SELECT {", ".join(f"count(*) FILTER (WHERE m.{field} IS NOT NULL)" for field in fields)}
@@ -87,7 +132,7 @@ def field_losses(cursor, provider_id: int) -> list[FieldLoss]:
     )
     had = dict(zip(fields, cursor.fetchone(), strict=True))
     losses = [FieldLoss(field, lost[field][0], had[field], lost[field][1]) for field in fields]
-    return sorted(losses, key=lambda loss: (-loss.lost, GUARDED_FIELDS.index(loss.field)))
+    return sorted(losses + row_losses, key=_loss_order)
 
 
 JUMP_SQL = """
