@@ -192,3 +192,60 @@ def test_a_listing_that_drops_every_per_character_price_is_refused_like_a_flat_o
     assert run_dag("gatewayz_sync_models", {"providers": ["together"], "allow_field_loss": True}).state == "success"
     removed = {(model, field) for model, kind, field, _, _ in changes(catalog) if kind == "field_removed"}
     assert removed >= {(model, "input/character") for model in had}, "every loss is a change row"
+
+
+def test_a_new_list_price_100x_from_every_sibling_is_held_not_stored(catalog, run_dag, replay):
+    """Issue 19, gap 2 (row 6 for list-API prices): a new Together text-to-speech model listed at 9000 per 1M
+    characters (a per-1K-characters price of 9 read as per 1M) has no stored price for the jump guard to compare
+    with; it is 100x or more from every one of its priced text-to-speech siblings, so it is held, not stored, and says
+    why; an unchanged listing keeps it held without a new change; `accept_price_jumps` stores it. A real spread of
+    10x-100x between siblings (Together's FLUX.1-schnell, 14.8x below its image siblings) is stored."""
+    from include.gatewayz_sync.store.price_status import price_coverage
+
+    assert run_dag("gatewayz_sync_providers").state == "success"
+    assert run_dag("gatewayz_sync_models", {"providers": ["together"]}).state == "success"
+    records = copy.deepcopy(replay.catalog("together").records)
+    sonic = next(r for r in records if r["id"] == "cartesia/sonic")
+    slipped = {**copy.deepcopy(sonic), "id": "cartesia/sonic-slipped", "display_name": "Sonic slipped"}
+    slipped["pricing"]["input"] = 9000
+    replay.set_records("together", [*records, slipped])
+    mark = last_change(catalog)
+    assert run_dag("gatewayz_sync_models", {"providers": ["together"]}).state == "success"
+    assert run_dag("gatewayz_sync_prices").state == "success"
+
+    model = catalog.execute(
+        """SELECT price_source, price_confidence, price_dispute, price_unknown_reason, content_hash FROM models
+           WHERE provider_model_id = 'cartesia/sonic-slipped'""").fetchone()
+    assert model[:2] == (None, "disputed")
+    assert model[2].startswith("list_api: single list-API price, input per 1M characters 138x or more away from "
+                               "every one of its ")
+    assert model[3].startswith("the listed price was refused: single list-API price") and "accept_price_jumps" in model[3]
+    assert model[4].startswith("held:"), "checked again on every listing"
+    assert catalog.execute(
+        """SELECT count(*) FROM model_prices p JOIN models m ON m.id = p.model_id
+           WHERE m.provider_model_id = 'cartesia/sonic-slipped'""").fetchone()[0] == 0
+    candidate = catalog.execute(
+        """SELECT c.match_rule, c.status, c.meters FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+           WHERE m.provider_model_id = 'cartesia/sonic-slipped' AND c.source = 'list_api'""").fetchone()
+    assert candidate[:2] == ("held_sibling_outlier", "disputed")
+    assert [(r["meter"], r["unit"], r["amount_usd"]) for r in candidate[2]] == [("input", "character", "9000")]
+    held = [c for c in changes(catalog, mark) if c[1] == "price_held"]
+    assert held == [("cartesia/sonic-slipped", "price_held", "input/character", None, "9000")]
+    assert price_coverage(catalog, "together")["together"]["held"] == 1
+    assert {m["model"] for m in price_listing(catalog, provider="together", status="held", limit=10, offset=0)} == {
+        "cartesia/sonic-slipped"}
+    schnell = catalog.execute(
+        """SELECT amount_usd FROM model_prices_current WHERE provider_model_id = 'black-forest-labs/FLUX.1-schnell'
+           AND meter = 'output_image'""").fetchone()
+    assert schnell == (D("0.0027"),), "a real 14.8x spread is no unit slip"
+
+    mark = last_change(catalog)
+    assert run_dag("gatewayz_sync_models", {"providers": ["together"]}).state == "success"
+    assert [c for c in changes(catalog, mark) if c[0] == "cartesia/sonic-slipped"] == [], "told once"
+    assert run_dag("gatewayz_sync_models", {"providers": ["together"], "accept_price_jumps": True}).state == "success"
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    accepted = catalog.execute(
+        """SELECT m.price_source, m.price_dispute, p.amount_usd FROM models m JOIN model_prices p ON p.model_id = m.id
+           WHERE m.provider_model_id = 'cartesia/sonic-slipped'""").fetchone()
+    assert accepted == ("list_api", None, D(9000))
+    assert catalog.execute("SELECT count(*) FROM model_price_candidates WHERE source = 'list_api'").fetchone()[0] == 0

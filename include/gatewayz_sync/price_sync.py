@@ -290,6 +290,9 @@ def _apply_sibling_guard(groups: list[PriceGroup]) -> None:
 def _unknown_reason(group: PriceGroup, state: PriceState, listing_reason: str | None) -> str:
     """Why a model has no price, in words: what its listing says, then what each reference source said."""
     searched = [source.name for source in REFERENCE_SOURCES.values() if state.slug in source.providers]
+    refused = next((m.refused_list_price for m in group.members if m.refused_list_price), None)
+    if refused:
+        listing_reason = f"the listed price was refused: {refused}"
     if _publishes_prices(state.slug) and not searched:
         # the listing is all there is: its reason, as the model sync wrote it
         return listing_reason or state.values["price_unknown_reason"] or "no price in the listing"
@@ -320,6 +323,10 @@ def _new_values(group: PriceGroup, state: PriceState, listing_reason: str | None
     values.update({"price_source": decision.source, "price_confidence": decision.confidence,
                    "price_source_version": decision.source_version, "price_checked_at": decision.checked_at,
                    "price_dispute": decision.dispute})
+    refused = next((m.refused_list_price for m in group.members if m.refused_list_price), None)
+    if refused and not prices:
+        values.update({"price_confidence": DISPUTED,
+                       "price_dispute": "; ".join(filter(None, (f"list_api: {refused}", decision.dispute)))})
     if decision.source == LIST_API and state.source == LIST_API:
         values.update({name: state.values[name] for name in ("is_free", "price_is_variable", "price_unknown_reason")})
     elif prices:

@@ -26,7 +26,7 @@ def agrees(a: PriceSheet, b: PriceSheet) -> bool:
     return bool(shared) and all(within(mine[key], theirs[key]) for key in shared)
 
 
-def _rank(key: PriceKey) -> tuple:
+def gap_rank(key: PriceKey) -> tuple:
     """Which of equally wide gaps is named: the base input, then output, then the rest in key order."""
     headline = key.is_base and key.meter in ("input", "output")
     return (not headline, key.meter != "input", key)
@@ -35,7 +35,7 @@ def _rank(key: PriceKey) -> tuple:
 def widest_gap(a: PriceSheet, b: PriceSheet) -> tuple[Decimal, PriceKey] | None:
     """The largest ratio between two prices both give above zero under the same key, and that key."""
     widest: tuple[Decimal, PriceKey] | None = None
-    for key in sorted(a, key=_rank):
+    for key in sorted(a, key=gap_rank):
         x, y = a[key], b.get(key)
         if y is None or x <= 0 or y <= 0:
             continue

@@ -39,13 +39,14 @@ with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
 from ..catalog.meters import PriceKey, PriceSheet
-from .price_set import agrees, gap_name, unit_error, widest_gap
+from .price_set import UNIT_ERROR_RATIO, agrees, gap_name, gap_rank, unit_error, widest_gap
 
 OPERATOR, LIST_API = "operator", "list_api"
 CONFIRMED, SINGLE, DISPUTED = "confirmed", "single", "disputed"
@@ -251,19 +252,61 @@ def _status(index: int, candidate: Candidate, resolution: Resolution, refused: d
 
 
 MIN_SIBLINGS = 2
+# A list-API price is the provider's own word: refused by its siblings only at the smallest gap a unit slip between
+# the units providers list in makes (US cents read as dollars: 100x; per 1K as per 1M, per token as per 1M: 1000x
+# and 10^6). At 10x the recorded catalog's real spreads would be refused: Together's FLUX.1-schnell at $0.0027 per
+# megapixel (14.8x below its cheapest image sibling), AiHubMix's gpt-5-pro at 12x gpt-5, xAI's grok-3-mini at 20x
+# below grok-2-vision on output.
+LIST_PRICE_SIBLING_RATIO = Decimal(100)
 
 
-def sibling_outlier(prices: PriceSheet, siblings: Sequence[tuple[str, PriceSheet]]) -> str | None:
-    """A reason when `prices` is 10x or more away from every sibling it compares with, else None. With fewer than
-    two siblings to compare there is no telling which of two prices is the odd one: nothing is refused."""
+def _gap_at(prices: PriceSheet, sheet: PriceSheet, ratio: Decimal):
+    gap = widest_gap(prices, sheet)
+    return gap if gap is not None and gap[0] >= ratio else None
+
+
+def sibling_outlier(prices: PriceSheet, siblings: Sequence[tuple[str, PriceSheet]], what: str = "single source",
+                    ratio: Decimal = UNIT_ERROR_RATIO) -> str | None:
+    """A reason when `prices` is `ratio` (10x) or more away from every sibling it compares with, else None. With
+    fewer than two siblings to compare there is no telling which of two prices is the odd one: nothing is refused."""
     compared = [(name, sheet) for name, sheet in siblings if widest_gap(prices, sheet) is not None]
     if len(compared) < MIN_SIBLINGS:
         return None
-    gaps = [(name, unit_error(prices, sheet)) for name, sheet in compared]
+    gaps = [(name, _gap_at(prices, sheet, ratio)) for name, sheet in compared]
     if not all(gap is not None for _, gap in gaps):
         return None
     ratios = sorted(gap[0] for _, gap in gaps)
     nearest = min(gaps, key=lambda item: item[1][0])
-    return (f"single source, {gap_name(nearest[1][1])} {_ratio(nearest[1])}x or more away from every one of its "
+    return (f"{what}, {gap_name(nearest[1][1])} {_ratio(nearest[1])}x or more away from every one of its "
             f"{len(compared)} priced siblings of the same provider and kind (nearest: {nearest[0]}; up to "
             f"{ratios[-1].quantize(1)}x): a unit error, not stored")
+
+
+def sibling_outliers(sheets: Mapping[str, PriceSheet], judged: Iterable[str], what: str,
+                     ratio: Decimal = UNIT_ERROR_RATIO) -> dict[str, str]:
+    """`sibling_outlier` for each name in `judged` against every other sheet of `sheets` (one provider, one kind):
+    name -> reason. A listing holds thousands of models, so a price is first compared with the siblings within
+    `ratio` of it on its first headline price (found by bisection); only a price none of those agrees with is
+    compared with every sibling."""
+    by_key: dict[PriceKey, list[tuple[Decimal, str]]] = {}
+    for name, sheet in sheets.items():
+        for key, amount in sheet.items():
+            if amount > 0:
+                by_key.setdefault(key, []).append((amount, name))
+    for values in by_key.values():
+        values.sort()
+    refused = {}
+    for name in judged:
+        sheet = sheets[name]
+        anchor = next((key for key in sorted(sheet, key=gap_rank) if sheet[key] > 0), None)
+        if anchor is None:
+            continue
+        values, amount = by_key[anchor], sheet[anchor]
+        low = bisect_right(values, (amount / ratio, "\uffff"))
+        high = bisect_left(values, (amount * ratio, ""))
+        if any(other != name and _gap_at(sheet, sheets[other], ratio) is None for _, other in values[low:high]):
+            continue
+        reason = sibling_outlier(sheet, [(other, s) for other, s in sheets.items() if other != name], what, ratio)
+        if reason is not None:
+            refused[name] = reason
+    return refused

@@ -17,6 +17,16 @@ back into it, and compare like with like: only models both stored (active) and l
   `meters`) until an operator accepts them (an `operator_prices` row, or a run with `accept_price_jumps`). A
   `price_held` change row names the price that jumped (a flat column, or a price's slug), once per new held
   value.
+- Sibling outliers: a single listed price (no stored list-API price of the model vouches for it: a new model, or
+  one priced until now by a reference or not at all, so the jump guard has nothing to compare it with; and no
+  reference candidate agrees with it) that is 100x or more away (`LIST_PRICE_SIBLING_RATIO`, the smallest unit
+  slip; why not 10x is said there) from every one of at least two priced siblings (the provider's other listed
+  models of the same `kind`, as the listing or the catalog prices them) is not stored: the stage loses the listed
+  prices (a stored reference price stays, as when the listing gives none), the row is marked `held:` like a jump
+  and checked again on every listing, the listed prices wait as a disputed `list_api` candidate
+  (`held_sibling_outlier`), and a `price_held` change names the price. Accepted the same way as a jump. This is
+  row 6 of the billing-grade prices issue applied to a list-API price; a model with a stored list-API price is
+  the jump guard's business and is never judged by its siblings.
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from psycopg.types.json import Jsonb
 from ..catalog.meters import BASE_COLUMNS, CHARACTER, SERVICE_COLUMNS, TOKEN, PriceKey, PriceSheet, price_key
 from ..catalog.records import FLAT_PRICE_COLUMNS, dumps_json
 from ..catalog.units import InvalidPrice, usd_per_mtok
-from ..prices.price_set import gap_name, price_jump
+from ..prices.price_set import agrees, gap_name, gap_rank, price_jump
+from ..prices.resolve import LIST_PRICE_SIBLING_RATIO, sibling_outliers
 from ..sources.registry import GATEWAY_REGISTRY
 from ..sources.specs import ListApiSpec
 from .changes import REMOVABLE_FIELDS
@@ -162,11 +173,12 @@ WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model
 CANDIDATE_SQL = f"""
 INSERT INTO model_price_candidates (model_id, source, source_model_id, match_rule, {", ".join(LIST_PRICE_COLUMNS)},
                                     meters, source_version, fetched_at, status, status_reason, detail, content_hash)
-VALUES (%(model_id)s, '{LIST_API}', %(provider_model_id)s, 'held_price_jump',
+VALUES (%(model_id)s, '{LIST_API}', %(provider_model_id)s, %(rule)s,
         {", ".join(f"%({c})s" for c in LIST_PRICE_COLUMNS)}, %(meters)s, %(version)s, now(), 'disputed', %(reason)s,
         %(detail)s, %(hash)s)
 ON CONFLICT (model_id, source) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in LIST_PRICE_COLUMNS)}, meters = EXCLUDED.meters,
+    match_rule = EXCLUDED.match_rule,
     source_version = EXCLUDED.source_version, fetched_at = now(), status = EXCLUDED.status,
     status_reason = EXCLUDED.status_reason, detail = EXCLUDED.detail, content_hash = EXCLUDED.content_hash
 WHERE model_price_candidates.content_hash IS DISTINCT FROM EXCLUDED.content_hash
@@ -259,32 +271,158 @@ def _candidate(jump: PriceJump, version: str) -> dict[str, Any]:
     digest = hashlib.sha256(dumps_json(meters, sort_keys=True)).hexdigest()
     reason = f"{jump.words()}; held until accepted (an operator_prices row or a run with accept_price_jumps)"
     return {"model_id": jump.model_id, "provider_model_id": jump.provider_model_id, **listed, "version": version,
-            "reason": reason, "hash": digest, "meters": Jsonb(meters),
+            "reason": reason, "hash": digest, "meters": Jsonb(meters), "rule": HELD_JUMP,
             "detail": Jsonb({"stored": {key.slug(): str(value) for key, value in jump.stored.items()},
                              "jump": jump.as_dict()})}
 
 
 def hold_price_jumps(cursor, provider_id: int, run_id: int, jumps: list[PriceJump], version: str) -> int:
-    """Keep the stored prices of `jumps` in the stage, keep their listed prices as disputed candidates, release the
-    provider's other held candidates; returns how many `price_held` change rows were written (one per model whose
-    held value is new)."""
-    held = [jump.provider_model_id for jump in jumps]
-    cursor.execute(RELEASE_SQL, {"provider_id": provider_id, "held": held})
+    """Keep the stored prices of `jumps` in the stage and their listed prices as disputed candidates; returns how
+    many `price_held` change rows were written (one per model whose held value is new)."""
     if not jumps:
         return 0
-    cursor.execute(HOLD_SQL, {"provider_id": provider_id, "held": held})
+    cursor.execute(HOLD_SQL, {"provider_id": provider_id, "held": [jump.provider_model_id for jump in jumps]})
     written = 0
     for jump in jumps:
         cursor.execute(CANDIDATE_SQL, _candidate(jump, version))
         if cursor.fetchone() is None:
             continue
-        cursor.execute(
-            """INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value,
-                                          sync_run_id, source)
-               VALUES (%s, %s, %s, 'price_held', %s, %s, %s, %s, 'list_api')""",
-            (provider_id, jump.model_id, jump.provider_model_id, jump.column,
-             _text(jump.stored[jump.key]), _text(jump.listed[jump.key]), run_id),
-        )
+        _held_change(cursor, provider_id, run_id, jump.model_id, jump.provider_model_id, jump.column,
+                     jump.stored[jump.key], jump.listed[jump.key])
+        written += 1
+    return written
+
+
+def release_held(cursor, provider_id: int, held: list[str]) -> None:
+    """Drop the held list-API prices (jumps, sibling outliers) of the provider's models not held by this load."""
+    cursor.execute(RELEASE_SQL, {"provider_id": provider_id, "held": held})
+
+
+def _held_change(cursor, provider_id: int, run_id: int, model_id: int, provider_model_id: str, field: str,
+                 old: Decimal | None, new: Decimal | None) -> None:
+    cursor.execute(
+        """INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value,
+                                      sync_run_id, source)
+           VALUES (%s, %s, %s, 'price_held', %s, %s, %s, %s, 'list_api')""",
+        (provider_id, model_id, provider_model_id, field, _text(old), _text(new), run_id),
+    )
+
+
+HELD_JUMP, HELD_OUTLIER = "held_price_jump", "held_sibling_outlier"
+ACCEPT = "held until accepted (an operator_prices row or a run with accept_price_jumps)"
+
+# Listed prices no stored list-API price of the model vouches for, and no operator price replaces.
+OUTLIER_CANDIDATES_SQL = """
+SELECT s.provider_model_id, s.list_prices
+FROM stage_models s
+LEFT JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
+WHERE s.changed AND NOT s.keeps_stored AND s.price_source = 'list_api' AND s.list_prices IS NOT NULL
+  AND m.price_source IS DISTINCT FROM 'list_api'
+  AND NOT EXISTS (SELECT 1 FROM operator_prices o
+                  WHERE o.provider_slug = %(slug)s AND o.provider_model_id = s.provider_model_id)
+  AND NOT EXISTS (SELECT 1 FROM operator_price_rows o
+                  WHERE o.provider_slug = %(slug)s AND o.provider_model_id = s.provider_model_id)
+"""
+VOUCHING_SQL = """
+SELECT m.provider_model_id, c.meters FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = ANY(%(models)s) AND c.source <> 'list_api'
+"""
+# Every listed model's prices as this load would leave them: the listing's for a model it rewrites, else the
+# stored rows (an unchanged model, or one keeping an operator, reference or held price).
+SIBLINGS_SQL = """
+SELECT s.provider_model_id, COALESCE(s.kind, m.kind), m.id,
+       s.changed AND NOT s.keeps_stored AS rewritten, s.list_prices
+FROM stage_models s
+LEFT JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
+"""
+
+REFUSE_SQL = f"""
+UPDATE stage_models s SET ({", ".join(LIST_PRICE_COLUMNS)}, list_prices, price_source, is_free, price_is_variable,
+                           price_unknown_reason)
+    = ({", ".join("NULL" for _ in LIST_PRICE_COLUMNS)}, NULL, NULL, NULL, false, o.reason),
+    content_hash = '{HELD_PREFIX}' || s.content_hash
+FROM unnest(%(models)s::text[], %(reasons)s::text[]) AS o(provider_model_id, reason)
+WHERE s.provider_model_id = o.provider_model_id
+"""
+
+
+@dataclass(frozen=True)
+class ListedOutlier:
+    """A listed price sheet 10x or more away from every priced sibling, with nothing stored to vouch for it."""
+
+    provider_model_id: str
+    listed: PriceSheet
+    reason: str
+
+    @property
+    def key(self) -> PriceKey:
+        return next(key for key in sorted(self.listed, key=gap_rank) if self.listed[key] > 0)
+
+    @property
+    def column(self) -> str:
+        return {**BASE_COLUMNS, **SERVICE_COLUMNS}.get(self.key) or self.key.slug()
+
+    def as_dict(self) -> dict[str, str]:
+        return {"model": self.provider_model_id, "meter": gap_name(self.key), "listed": str(self.listed[self.key]),
+                "reason": self.reason}
+
+
+def listed_outliers(cursor, provider_id: int, slug: str) -> list[ListedOutlier]:
+    """Listed prices, not vouched for by the model's stored list-API price, 10x or more from every sibling."""
+    params = {"provider_id": provider_id, "slug": slug}
+    cursor.execute(OUTLIER_CANDIDATES_SQL, params)
+    judged = {model: PriceSheet.from_rows(rows or ()) for model, rows in cursor.fetchall()}
+    cursor.execute(VOUCHING_SQL, {**params, "models": list(judged)})
+    for model, meters in cursor.fetchall():
+        if model in judged and agrees(PriceSheet.from_rows(meters or ()), judged[model]):
+            del judged[model]  # a reference agrees: not a single-source price
+    if not judged:
+        return []
+    cursor.execute(SIBLINGS_SQL, params)
+    rows = cursor.fetchall()
+    stored = stored_sheets(cursor, [model_id for _, _, model_id, rewritten, _ in rows if model_id and not rewritten])
+    by_kind: dict[str | None, dict[str, PriceSheet]] = {}
+    for name, kind, model_id, rewritten, list_prices in rows:
+        sheet = PriceSheet.from_rows(list_prices or ()) if rewritten else stored.get(model_id, PriceSheet())
+        if sheet.any_positive:
+            by_kind.setdefault(kind, {})[name] = sheet
+    outliers = []
+    for sheets in by_kind.values():
+        reasons = sibling_outliers(sheets, sorted(set(judged) & set(sheets)), "single list-API price",
+                                   LIST_PRICE_SIBLING_RATIO)
+        outliers += [ListedOutlier(name, sheets[name], reason) for name, reason in sorted(reasons.items())]
+    return outliers
+
+
+def refuse_listed_outliers(cursor, outliers: list[ListedOutlier]) -> None:
+    """Take the outliers' listed prices out of the stage (the stored prices are put back by the caller's keep
+    step, as for a listing without a price) and mark them held, so that the next listing checks them again."""
+    if outliers:
+        cursor.execute(REFUSE_SQL, {"models": [o.provider_model_id for o in outliers],
+                                    "reasons": [f"the listed price was refused: {o.reason}; {ACCEPT}" for o in outliers]})
+
+
+def record_listed_outliers(cursor, provider_id: int, run_id: int, outliers: list[ListedOutlier], version: str) -> int:
+    """After the upsert (a new model has an id now): each outlier's listed prices as a disputed `list_api`
+    candidate and, when that value is new, a `price_held` change; returns how many changes were written."""
+    if not outliers:
+        return 0
+    cursor.execute("SELECT provider_model_id, id FROM models WHERE provider_id = %s AND provider_model_id = ANY(%s)",
+                   (provider_id, [o.provider_model_id for o in outliers]))
+    ids = dict(cursor.fetchall())
+    written = 0
+    for outlier in outliers:
+        meters = [{k: v for k, v in row.items() if k != "source"} for row in outlier.listed.rows()]
+        cursor.execute(CANDIDATE_SQL, {
+            "model_id": ids[outlier.provider_model_id], "provider_model_id": outlier.provider_model_id,
+            **outlier.listed.columns(), "version": version, "reason": f"{outlier.reason}; {ACCEPT}",
+            "hash": hashlib.sha256(dumps_json(meters, sort_keys=True)).hexdigest(), "meters": Jsonb(meters),
+            "rule": HELD_OUTLIER, "detail": Jsonb({"sibling_outlier": outlier.as_dict()}),
+        })
+        if cursor.fetchone() is None:
+            continue
+        _held_change(cursor, provider_id, run_id, ids[outlier.provider_model_id], outlier.provider_model_id,
+                     outlier.column, None, outlier.listed[outlier.key])
         written += 1
     return written
 

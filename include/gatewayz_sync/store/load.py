@@ -21,7 +21,15 @@ from ..config import SyncSettings
 from ..errors import CatalogUnavailable, ProviderSkipped, SuspiciousFieldLoss, SuspiciousShrink
 from .changes import PRICE_CHANGED, change_kind
 from .copy_text import encode_row
-from .guards import field_losses, hold_price_jumps, price_jumps
+from .guards import (
+    field_losses,
+    hold_price_jumps,
+    listed_outliers,
+    price_jumps,
+    record_listed_outliers,
+    refuse_listed_outliers,
+    release_held,
+)
 from .model_sql import (
     ALIAS_LIMITS_SQL,
     DATA_COLUMNS,
@@ -198,7 +206,10 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
             held = False
             if changed_rows:
                 cursor.execute(KEEP_STORED_PRICES_SQL, params)
-                held = _guard_price_jumps(cursor, slug, provider_id, sync_run_id, run, options, result)
+                jumps = _guard_price_jumps(cursor, slug, provider_id, sync_run_id, run, options, result)
+                outliers = _guard_sibling_outliers(cursor, slug, provider_id, params, options, result)
+                release_held(cursor, provider_id, jumps + [o.provider_model_id for o in outliers])
+                held = bool(jumps or outliers)
                 _guard_field_loss(cursor, slug, provider_id, options, result)
                 cursor.execute(FIELD_CHANGES_SQL, params)
                 load.changes.update(kind for (kind,) in cursor.fetchall())
@@ -208,6 +219,8 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
                 load.inserted, load.updated, added = cursor.fetchone()
                 if added:
                     load.changes["added"] += added
+                if written := record_listed_outliers(cursor, provider_id, sync_run_id, outliers, _version(run)):
+                    load.changes["price_held"] += written
                 load.changes.update(_write_list_prices(cursor, params))
             cursor.execute(ALIAS_LIMITS_SQL, params)
             load.changes.update(kind for (kind,) in cursor.fetchall())
@@ -246,19 +259,39 @@ def _guard_field_loss(cursor, slug: str, provider_id: int, options: LoadOptions,
         raise SuspiciousFieldLoss(slug, [loss.words() for loss in refused])
 
 
+def _version(run: RunInfo) -> str:
+    return f"listing of {run.dag_run_id or 'a sync'}"
+
+
 def _guard_price_jumps(cursor, slug: str, provider_id: int, sync_run_id: int, run: RunInfo, options: LoadOptions,
-                       result: RunResult) -> bool:
-    """Hold list-API prices that jump 10x or more (unless the run accepts them); True when any is held."""
+                       result: RunResult) -> list[str]:
+    """Hold list-API prices that jump 10x or more (unless the run accepts them); returns the held models' ids."""
     jumps = price_jumps(cursor, provider_id, slug)
     if jumps:
         key = "price_jumps_accepted" if options.accept_price_jumps else "price_jumps_held"
         result.details[key] = [jump.as_dict() for jump in jumps[:MAX_JUMPS_LISTED]]
         result.details[f"{key}_count"] = len(jumps)
     held = [] if options.accept_price_jumps else jumps
-    written = hold_price_jumps(cursor, provider_id, sync_run_id, held, f"listing of {run.dag_run_id or 'a sync'}")
+    written = hold_price_jumps(cursor, provider_id, sync_run_id, held, _version(run))
     if written:
         result.load.changes["price_held"] += written
-    return bool(held)
+    return [jump.provider_model_id for jump in held]
+
+
+def _guard_sibling_outliers(cursor, slug: str, provider_id: int, params: Mapping[str, Any], options: LoadOptions,
+                            result: RunResult) -> list:
+    """Refuse listed prices 10x or more from every sibling that nothing stored vouches for (unless the run accepts
+    held prices); a stored reference price of a refused model stays, as when the listing gives none."""
+    outliers = listed_outliers(cursor, provider_id, slug)
+    if outliers:
+        key = "price_outliers_accepted" if options.accept_price_jumps else "price_outliers_held"
+        result.details[key] = [outlier.as_dict() for outlier in outliers[:MAX_JUMPS_LISTED]]
+        result.details[f"{key}_count"] = len(outliers)
+    if options.accept_price_jumps or not outliers:
+        return []
+    refuse_listed_outliers(cursor, outliers)
+    cursor.execute(KEEP_STORED_PRICES_SQL, params)
+    return outliers
 
 
 def _write_list_prices(cursor, params: Mapping[str, Any]) -> list[str]:

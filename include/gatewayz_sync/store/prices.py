@@ -23,6 +23,7 @@ from ..catalog.meters import FLAT_COLUMNS, PriceSheet, price_key
 from ..prices.resolve import Candidate
 from .changes import PRICE_CHANGED, change_kind
 from .copy_text import encode_row
+from .guards import HELD_OUTLIER
 from .load import MODELS_LOCK_PREFIX
 from .price_rows import stored_sheets
 
@@ -146,6 +147,13 @@ def load_price_state(cursor, reseller_sources: Sequence[str] = (),
         states[model_id] = state
     for model_id, sheet in stored_sheets(cursor, list(states)).items():
         states[model_id].stored = sheet
+    cursor.execute(
+        """SELECT c.model_id, c.status_reason FROM model_price_candidates c JOIN models m ON m.id = c.model_id
+           WHERE m.is_active AND c.source = 'list_api' AND c.match_rule = %s""",
+        (HELD_OUTLIER,),
+    )
+    for model_id, reason in cursor.fetchall():
+        states[model_id].refused_list_price = reason
     cursor.execute(
         """SELECT c.model_id, c.source, c.source_version, c.checked_at, c.as_of, c.status, c.status_reason,
                   c.source_model_id, c.meters, c.unread
