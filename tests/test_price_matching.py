@@ -111,7 +111,9 @@ def test_models_dev_reads_prices_tiers_and_dates_exactly():
     tiered = MD.entries["openai"]["gpt-5.4"].prices
     assert (tiered[K("input", above=272000)], tiered[K("output", above=272000)]) == (D("5"), D("22.5"))
     assert tiered.columns()["price_long_context_threshold_tokens"] == 272000
-    assert "text-moderation" not in MD.entries["openai"], "an entry without a price is left out"
+    moderation = MD.entries["openai"]["text-moderation"]
+    assert (moderation.prices, moderation.zero_only, moderation.no_price) == (PriceSheet(), True, "listed without a price"), (
+        "an entry without a price is kept (it never prices a model) so that an unpriced model's reason can name it")
 
 
 def test_litellm_per_token_floats_become_exact_per_million_prices():
@@ -248,3 +250,41 @@ def test_every_document_has_its_date_and_the_pinned_genai_prices_release_is_decl
     for source in REFERENCE_SOURCES.values():
         if source.snapshot_file:
             assert source.snapshot_date is not None and source.snapshot_date.isoformat() in source.snapshot_version
+
+
+def test_elsewhere_names_another_regions_entry_without_ever_taking_its_price_and_a_priced_entry_comes_first():
+    """Issue 19, gap 1: models.dev's `alibaba-cn` (the China region) lists ids our international Alibaba serves at
+    China-region prices. Where no mapped provider lists the id, the hit there is kept without its prices, named in
+    words; a priced entry of a mapped provider, or an entry listed without a price by one, always comes first."""
+    document = loads("""{
+      "alibaba": {"models": {"qwen-plus": {"cost": {"input": 0.4, "output": 1.2}}, "qwen-mt-lite": {}}},
+      "alibaba-cn": {"models": {"qwen3.5-flash": {"cost": {"input": 0.172, "output": 1.72}},
+                                "qwen-plus": {"cost": {"input": 0.115, "output": 0.287}},
+                                "qwen-mt-lite": {"cost": {"input": 0.1, "output": 0.2}}}}
+    }""")
+    index = documents.read_models_dev(document)
+    mapping = REFERENCE_SOURCES["models-dev"].providers["alibaba"]
+    china = matching.match_model(index, mapping, "alibaba", "qwen3.5-flash-2026-02-23")
+    assert china.rule == "elsewhere+snapshot-alias+exact" and not china.priced
+    assert china.no_price == ("listed only as alibaba-cn's qwen3.5-flash: the China-region price list "
+                              "(dashscope.aliyuncs.com), not the international endpoint's")
+    assert matching.match_model(index, mapping, "alibaba", "qwen-plus").entry.prices == sheet(input="0.4", output="1.2")
+    priceless = matching.match_model(index, mapping, "alibaba", "qwen-mt-lite")
+    assert (priceless.rule, priceless.no_price) == ("exact", "listed without a price"), "ours first, even priceless"
+    assert matching.match_model(index, SourceProviders(("alibaba",)), "alibaba", "qwen3.5-flash") is None
+
+    litellm = documents.read_litellm(loads("""{
+      "qwen-turbo": {"litellm_provider": "dashscope", "mode": "chat"},
+      "dashscope/qwen-turbo": {"litellm_provider": "dashscope", "input_cost_per_token": 5e-08,
+                               "output_cost_per_token": 2e-07}}"""))
+    found = matching.match_model(litellm, REFERENCE_SOURCES["litellm"].providers["alibaba"], "alibaba", "qwen-turbo")
+    assert (found.rule, found.priced) == ("provider-prefix", True), "a priced entry beats an earlier rule's priceless one"
+
+
+def test_genai_prices_entry_without_a_price_keeps_its_own_note_on_the_price():
+    from genai_prices.data import providers
+
+    index = documents.read_genai_prices(providers, date(2026, 11, 28))
+    gemma = index.entries["google"]["gemma-4-26b-a4b-it"]
+    assert gemma.zero_only and gemma.no_price == (
+        "listed without a price (its note: Free of charge on the Gemini API with no paid tier)")

@@ -23,6 +23,7 @@ from .catalog.meters import PriceSheet
 from .catalog.normalize import RecordNormalizer
 from .config import FetchSettings
 from .errors import ProviderSyncError
+from .prices.documents import LISTED_AT_ZERO
 from .prices.fetch import load_reference, read_catalog_listing
 from .prices.matching import match_model
 from .prices.price_set import agrees, unit_error
@@ -109,8 +110,9 @@ def refresh_source(
             if found is not None:
                 rules[found.rule] += 1
                 entry = found.entry
-                rows.append(CandidateRow(model_id, entry.source_model_id, found.rule, entry.prices, document.version,
-                                         entry.checked_at, entry.unread, document.as_of))
+                prices = entry.prices if found.elsewhere is None else PriceSheet()
+                rows.append(CandidateRow(model_id, entry.source_model_id, found.rule, prices, document.version,
+                                         entry.checked_at, entry.unread, document.as_of, found.no_price))
         match_seconds = time.monotonic() - matched
         result.writes = store_candidates(connection, source.name, rows)
         result.status, result.matched = "success", len(rows)
@@ -296,7 +298,7 @@ def _unknown_reason(group: PriceGroup, state: PriceState, listing_reason: str | 
     if _publishes_prices(state.slug) and not searched:
         # the listing is all there is: its reason, as the model sync wrote it
         return listing_reason or state.values["price_unknown_reason"] or "no price in the listing"
-    parts = [listing_reason or "the provider's list API publishes no prices"]
+    parts = [listing_reason or no_list_price_words(state.slug)]
     decision = group.decision
     if not searched:
         parts.append(f"no reference source covers {state.slug}")
@@ -306,12 +308,28 @@ def _unknown_reason(group: PriceGroup, state: PriceState, listing_reason: str | 
     elif group.sibling_note:
         parts.append(group.sibling_note)
     else:
-        zeros = [source for source, candidate in group.used.items() if candidate.zero_only]
-        if zeros:
-            parts.append(f"{', '.join(zeros)} list{'s' if len(zeros) == 1 else ''} it at 0, which is not a price")
+        notes: dict[str, list[str]] = {}
+        for source, candidate in group.used.items():
+            if candidate.zero_only:
+                notes.setdefault(candidate.no_price or LISTED_AT_ZERO, []).append(source)
+        for note, sources in notes.items():
+            if note == LISTED_AT_ZERO:
+                verb = "lists" if len(sources) == 1 else "list"
+                parts.append(f"{', '.join(sources)} {verb} it at 0, which is not a price")
+            else:
+                parts.append(f"{', '.join(sources)}: {note}")
         if decision.dispute:
             parts.append(f"every reference price was refused ({decision.dispute})")
+        if notes and (unlisted := [name for name in searched if name not in group.used]):
+            parts.append(f"not listed by {', '.join(unlisted)}")
     return "; ".join(parts)
+
+
+def no_list_price_words(slug: str) -> str:
+    """Why a provider's listing gives a model no price when its spec reads none: its own words, else the usual."""
+    provider = GATEWAY_REGISTRY.get(slug)
+    spec = provider.list_api if provider else None
+    return (spec and spec.prices_unread_reason) or "the provider's list API publishes no prices"
 
 
 def _new_values(group: PriceGroup, state: PriceState, listing_reason: str | None) -> dict[str, Any]:
@@ -348,7 +366,7 @@ def _status_of(candidate: StoredCandidate, group: PriceGroup) -> tuple[str, str 
     via = used.source_model_id if used is not None else None
     note = f"this source's entry {via!r} priced the group" if via else None
     if candidate.zero_only:
-        return DIFFERS, "listed as 0, which is not a price"
+        return DIFFERS, candidate.no_price or LISTED_AT_ZERO
     if decision.prices is None:
         return DISPUTED if decision.dispute else DIFFERS, note
     gap = unit_error(candidate.prices, decision.prices)

@@ -270,7 +270,7 @@ class RecordNormalizer:
         if variable:
             return f"the listing marks the price as variable ({spec.variable_price_sentinel}): no fixed price"
         if not spec.fields.token_prices and not spec.fields.unit_prices_usd and spec.price_unit is PriceUnit.NONE:
-            return "the provider's list API publishes no prices"
+            return spec.prices_unread_reason or "the provider's list API publishes no prices"
         parts = []
         if listed:
             parts.append(f"listed as 0 ({', '.join(sorted({k.meter for k in listed}))}), which is not a price: "

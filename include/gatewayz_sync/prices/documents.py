@@ -5,8 +5,9 @@ unit and under its condition (tiers, service tiers, time windows, options), thro
 converter (`catalog/units.py`): models.dev and genai-prices quote USD per 1M tokens, LiteLLM USD per token (read
 as exact decimals, never floats). A price field the reader does not understand is kept by name in the entry's
 `unread` (the billing report counts them: a meter a source has and we drop is a bug to fix here). A listed 0 is
-not a price: the key is left out, and an entry with nothing but zeros is kept as `zero_only` so the reason a
-model stays unpriced can say so.
+not a price: the key is left out. An entry that gives no price (nothing but zeros, no price field at all, only
+fields not understood) is kept with `no_price` saying which, so the reason a model stays unpriced can say what
+the source has for it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..catalog.meters import (
 )
 from ..catalog.units import InvalidPrice, to_decimal, usd_each, usd_per_mtok
 from ..sources.specs import PriceUnit
+from ..untrusted import strip_controls
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class ReferenceEntry:
     checked_at: date | None = None
     unread: tuple[str, ...] = ()
     zero_only: bool = False
+    # why the entry gives no price (`zero_only`), in words: `LISTED_AT_ZERO`, `LISTED_WITHOUT_PRICE`...
+    no_price: str | None = None
+
+
+LISTED_AT_ZERO = "listed as 0, which is not a price"
+LISTED_WITHOUT_PRICE = "listed without a price"
 
 
 @dataclass
@@ -82,12 +90,17 @@ class _Sheet:
             return
         self.amounts[key] = value
 
-    def entry(self, provider: str, model_id: str, checked_at: date | None = None) -> ReferenceEntry | None:
-        if not self.amounts and not self.zeros:
-            return None if not self.unread else ReferenceEntry(provider, model_id, PriceSheet(), checked_at,
-                                                               tuple(sorted(set(self.unread))))
-        return ReferenceEntry(provider, model_id, PriceSheet(self.amounts), checked_at, tuple(sorted(set(self.unread))),
-                              zero_only=not self.amounts)
+    def entry(self, provider: str, model_id: str, checked_at: date | None = None, note: str = "") -> ReferenceEntry:
+        unread = tuple(sorted(set(self.unread)))
+        if self.amounts:
+            return ReferenceEntry(provider, model_id, PriceSheet(self.amounts), checked_at, unread)
+        if self.zeros:
+            why = LISTED_AT_ZERO
+        elif unread:
+            why = f"listed with only price fields not understood ({', '.join(unread)})"
+        else:
+            why = LISTED_WITHOUT_PRICE + note
+        return ReferenceEntry(provider, model_id, PriceSheet(), checked_at, unread, zero_only=True, no_price=why)
 
 
 def _per_mtok(raw: Any) -> Decimal:
@@ -128,10 +141,13 @@ def read_models_dev(document: Any) -> ReferenceIndex:
     for provider_id, provider in (document or {}).items():
         models = provider.get("models") if isinstance(provider, Mapping) else None
         for model_id, model in (models or {}).items():
-            cost = model.get("cost") if isinstance(model, Mapping) else None
-            if not isinstance(cost, Mapping):
+            if not isinstance(model, Mapping):
                 continue
+            cost = model.get("cost")
             sheet = _Sheet(index.dropped)
+            if not isinstance(cost, Mapping):
+                index.add(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))))
+                continue
             _models_dev_prices(sheet, cost, 0, "")
             for tier in cost.get("tiers") or []:
                 bound = tier.get("tier") if isinstance(tier, Mapping) else None
@@ -142,8 +158,7 @@ def read_models_dev(document: Any) -> ReferenceIndex:
                 _models_dev_prices(sheet, tier, int(size), "tiers.")
             if isinstance(cost.get("context_over_200k"), Mapping):
                 _models_dev_prices(sheet, cost["context_over_200k"], 200_000, "context_over_200k.")
-            if (entry := sheet.entry(provider_id, model_id, _date(model.get("last_updated")))) is not None:
-                index.add(entry)
+            index.add(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))))
     return index
 
 
@@ -237,8 +252,7 @@ def read_litellm(document: Any) -> ReferenceIndex:
             for name, raw in tier.items():
                 if name != "range":
                     _litellm_field(sheet, mode, name, raw, above=low)
-        if (found := sheet.entry(entry["litellm_provider"], key)) is not None:
-            index.add(found)
+        index.add(sheet.entry(entry["litellm_provider"], key))
     return index
 
 
@@ -368,12 +382,20 @@ def read_genai_prices(providers: list, on: date | None = None) -> ReferenceIndex
                 resolved = {**{k: v for k, v in vars(standard).items() if v is not None},
                             **{k: v for k, v in vars(variant.prices).items() if v is not None}}
                 _genai_prices(sheet, _Prices(resolved), tier=tier, option=option)
-            if (entry := sheet.entry(provider.id, model.id, since)) is None:
-                continue
-            index.add(entry)
+            index.add(sheet.entry(provider.id, model.id, since, _comment(model)))
             for alias in _equals(model.match):
                 aliases.setdefault(alias.lower(), model.id)
     return index
+
+
+def _comment(model: Any) -> str:
+    """genai-prices' own note on a model it prices at nothing: its first sentence about the price."""
+    comment = strip_controls(str(getattr(model, "price_comments", None) or "")).strip()
+    if not comment:
+        return ""
+    sentences = [sentence.split(", see ")[0].rstrip(".") for sentence in comment.split(". ")]
+    about_price = next((x for x in sentences if re.search(r"free|charge|pric|paid", x, re.I)), sentences[0])
+    return f" (its note: {about_price[:157] + '...' if len(about_price) > 160 else about_price})"
 
 
 class _Prices:

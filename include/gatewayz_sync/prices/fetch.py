@@ -26,7 +26,14 @@ from ..catalog.meters import PriceSheet
 from ..config import FetchSettings
 from ..sources.endpoints import ConnectionLike, resolve_endpoint
 from ..sources.fetch import ProviderFetcher, gc_paused
-from .documents import READERS, ReferenceEntry, ReferenceIndex, bundled_genai_prices, read_genai_prices
+from .documents import (
+    LISTED_AT_ZERO,
+    READERS,
+    ReferenceEntry,
+    ReferenceIndex,
+    bundled_genai_prices,
+    read_genai_prices,
+)
 from .sources import ReferenceSource, genai_prices_date
 
 
@@ -128,7 +135,8 @@ def read_catalog_listing(connection, source: ReferenceSource) -> ReferenceDocume
         sheet = PriceSheet.from_rows(by_model.get(model_id, ()))
         zero_only = not sheet and (reasons[model_id] or "").startswith("listed as 0")
         if sheet or zero_only:
-            index.add(ReferenceEntry(slug, model_id, sheet, zero_only=zero_only))
+            index.add(ReferenceEntry(slug, model_id, sheet, zero_only=zero_only,
+                                     no_price=LISTED_AT_ZERO if zero_only else None))
             digest.update(f"{model_id}={sheet!r};".encode())
     listed_at = listed[0] if listed else None
     version = f"{slug} listing synced {listed_at:%Y-%m-%d %H:%M} UTC" if listed_at else f"{slug} listing (never synced)"

@@ -46,6 +46,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..catalog.meters import PriceKey, PriceSheet
+from .documents import LISTED_AT_ZERO
 from .price_set import UNIT_ERROR_RATIO, agrees, gap_name, gap_rank, unit_error, widest_gap
 
 OPERATOR, LIST_API = "operator", "list_api"
@@ -64,6 +65,8 @@ class Candidate:
     as_of: date | None = None
     reseller: bool = False
     zero_only: bool = False
+    # why a zero-only candidate gives no price, in words (`documents.py`)
+    no_price: str | None = None
 
     def provably_newer_than(self, other: Candidate) -> bool:
         """This price was set after the other's document vouched for its own: the other is stale."""
@@ -229,7 +232,7 @@ def _status(index: int, candidate: Candidate, resolution: Resolution, refused: d
     if candidate is resolution.chosen:
         return STORED, None
     if candidate.zero_only:
-        return DIFFERS, "listed as 0, which is not a price"
+        return DIFFERS, candidate.no_price or LISTED_AT_ZERO
     if resolution.prices is None:
         return DISPUTED, refused.get(index) or "refused"
     gap = unit_error(candidate.prices, resolution.prices)

@@ -33,11 +33,14 @@ GENAI_PRICES_RELEASES = {"0.2.3": date(2026, 11, 10)}
 @dataclass(frozen=True)
 class SourceProviders:
     """The source's provider ids that hold one of our providers' models; LiteLLM also keys them `<prefix>/<id>`,
-    OpenRouter `<author>/<id>` (`prefix_rule` names the rule that finds them so)."""
+    OpenRouter `<author>/<id>` (`prefix_rule` names the rule that finds them so). `elsewhere`: the source's
+    providers that list the same ids at prices that are not ours (another region, a subscription plan), each with
+    why; searched only to say so in an unpriced model's reason, their prices never used (`matching.py`, rule 6)."""
 
     providers: tuple[str, ...]
     key_prefixes: tuple[str, ...] = ()
     prefix_rule: str = "provider-prefix"
+    elsewhere: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,17 @@ _REFERENCE_SOURCES = (
         snapshot_date=date(2026, 7, 2),
         providers={
             **_same_names(
-                "openai", "anthropic", "mistral", "cohere", "deepseek", "cerebras", "alibaba", "nebius", "helicone",
-                "clarifai", "groq", "xai",
+                "openai", "anthropic", "mistral", "cohere", "deepseek", "cerebras", "nebius", "helicone", "clarifai",
+                "groq", "xai",
             ),
+            # Our alibaba is the international endpoint (dashscope-intl). models.dev's `alibaba-cn` is the China
+            # (Beijing) region's price list at dashscope.aliyuncs.com: other prices for the same ids (qwen3.5-flash
+            # 0.172 / 1.72 there), never billed here. The plans are subscriptions whose 0s are quotas.
+            "alibaba": SourceProviders(("alibaba",), elsewhere=(
+                ("alibaba-cn", "the China-region price list (dashscope.aliyuncs.com), not the international endpoint's"),
+                ("alibaba-token-plan", "a subscription plan's endpoint (listed at 0: a quota, not a price)"),
+                ("alibaba-coding-plan", "a subscription plan's endpoint (listed at 0: a quota, not a price)"),
+            )),
             "google-vertex": SourceProviders(("google",)),
             "fireworks": SourceProviders(("fireworks-ai",)),
         },

@@ -336,6 +336,9 @@ _PROVIDERS = (
             base_url="https://beta.aimo.network/api/v1", path="/models", auth=Bearer(), records_path="data",
             # The list's price unit is undocumented (USD per token or USDC micro-units); prices stay raw-only
             # until a capture settles it, rather than guessing a unit and billing 10^6 off.
+            prices_unread_reason=("AiMo lists a price per serving provider (providers[].pricing.prompt/completion) in "
+                                  "an undocumented unit (USD per token or USDC micro-units): not read until a "
+                                  "capture settles the unit"),
             fields=FieldMap(
                 id="name",
                 name=("display_name", "name"),

@@ -159,6 +159,9 @@ class ListApiSpec:
     free_ids: tuple[str, ...] = ()
     # What a listed 0 means at this provider (it is never a price unless the model is an explicit free variant).
     zero_price_means: str | None = None
+    # Why the listing's prices are deliberately not read (a unit nobody documents), said as a model's unknown-price
+    # reason instead of "publishes no prices".
+    prices_unread_reason: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("headers", "params", "path_params"):

@@ -22,7 +22,12 @@ _REASON_CATEGORIES = (
     (r"^no (usable )?price in the listing", "no price in the provider's listing"),
     (r"price refused: single source", "no list price; the only reference price is 10x from every sibling"),
     (r"every reference price was refused", "no list price; every reference price refused (10x apart)"),
+    (r"the listed price was refused", "the listed price refused: 100x from every sibling (held)"),
+    (r"listed only as [^;]*China-region", "no list price; listed only in another region's price list"),
+    (r"listed only as [^;]*subscription plan", "no list price; listed only on a subscription plan"),
     (r"lists? it at 0", "no list price; references list it only at 0"),
+    (r": listed without a price", "no list price; references list it without a price"),
+    (r"undocumented unit", "the listing's prices are in an undocumented unit (not read)"),
     (r"no reference source covers", "no list price; no reference source covers the provider"),
     (r"no reference source lists", "no list price; no reference source lists it"),
 )

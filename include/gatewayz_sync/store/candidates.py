@@ -20,7 +20,7 @@ from ..catalog.records import dumps_json
 from .copy_text import encode_row
 from .runs import RunInfo
 
-CONTENT_COLUMNS = ("source_model_id", "match_rule", *FLAT_COLUMNS, "checked_at", "meters", "unread")
+CONTENT_COLUMNS = ("source_model_id", "match_rule", *FLAT_COLUMNS, "checked_at", "meters", "unread", "no_price")
 STAGE_COLUMNS = ("model_id", *CONTENT_COLUMNS, "source_version", "as_of", "content_hash")
 
 
@@ -34,12 +34,15 @@ class CandidateRow:
     checked_at: date | None = None
     unread: tuple[str, ...] = ()
     as_of: date | None = None
+    # why the entry gives no price (an empty `prices`), in words
+    no_price: str | None = None
 
     def copy_line(self) -> bytes:
         checked = self.checked_at.isoformat() if self.checked_at else None
         meters = dumps_json([{k: v for k, v in row.items() if k != "source"} for row in self.prices.rows()]).decode()
         unread = dumps_json(list(self.unread)).decode() if self.unread else None
-        content = (self.source_model_id, self.match_rule, *self.prices.columns().values(), checked, meters, unread)
+        content = (self.source_model_id, self.match_rule, *self.prices.columns().values(), checked, meters, unread,
+                   self.no_price)
         digest = hashlib.sha256(dumps_json([None if v is None else str(v) for v in content])).hexdigest()
         as_of = self.as_of.isoformat() if self.as_of else None
         return encode_row((self.model_id, *content, self.source_version, as_of, digest))

@@ -156,17 +156,19 @@ def load_price_state(cursor, reseller_sources: Sequence[str] = (),
         states[model_id].refused_list_price = reason
     cursor.execute(
         """SELECT c.model_id, c.source, c.source_version, c.checked_at, c.as_of, c.status, c.status_reason,
-                  c.source_model_id, c.meters, c.unread
+                  c.source_model_id, c.meters, c.unread, c.no_price
            FROM model_price_candidates c JOIN models m ON m.id = c.model_id
            WHERE m.is_active AND c.source <> 'list_api' AND (%s::text[] IS NULL OR c.source = ANY(%s::text[]))
            ORDER BY c.id""",
         (reference_sources and list(reference_sources), reference_sources and list(reference_sources)),
     )
-    for model_id, source, version, checked_at, as_of, status, reason, source_id, meters, unread in cursor.fetchall():
+    for model_id, source, version, checked_at, as_of, status, reason, source_id, meters, unread, no_price in (
+            cursor.fetchall()):
         prices = PriceSheet.from_rows(meters or ())
         states[model_id].candidates.append(StoredCandidate(
             source, prices, version, checked_at, as_of, source in reseller_sources, zero_only=not prices,
-            status=status, status_reason=reason, source_model_id=source_id, unread=tuple(unread or ()),
+            no_price=no_price if not prices else None, status=status, status_reason=reason,
+            source_model_id=source_id, unread=tuple(unread or ()),
         ))
     return list(states.values())
 
