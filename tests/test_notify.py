@@ -221,3 +221,14 @@ def test_health_names_broken_alerting_until_a_successful_send_clears_it(seeded):
     assert broken_alerting(seeded) == [broken], "another DAG's successful send says nothing about this one"
     record_alerting_sent(seeded, "gatewayz_sync_models", "r3")
     assert broken_alerting(seeded) == []
+
+
+def test_a_held_new_price_is_told_as_not_stored_and_a_held_jump_as_the_stored_price_staying():
+    from include.gatewayz_sync.notify.digest import held_line
+    from include.gatewayz_sync.store.alerts import ChangeRow
+
+    outlier = ChangeRow("together", "cartesia/sonic-slipped", "input/character", None, "9000", None)
+    assert held_line(outlier) == ("together cartesia/sonic-slipped: input/character 9000 USD/1M characters held "
+                                  "(a new price 100x or more from every sibling; not stored)")
+    jump = ChangeRow("groq", "qwen", "price_input_usd_per_mtok", "0.29", "290", Decimal("999"))
+    assert held_line(jump).endswith("held (1000x up; the stored price stays)")

@@ -14,6 +14,7 @@ from include.gatewayz_sync.catalog.units import canonical
 from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES
 from include.gatewayz_sync.store.changes import is_price_slug
 from tests.airflow_helpers import task_states
+from tests.readme import blocks
 
 D = Decimal
 
@@ -294,16 +295,12 @@ def test_an_operator_price_row_sets_any_meter_unit_and_condition_and_no_sync_ove
     catalog = synced("groq", "openai")
     orpheus = "canopylabs/orpheus-v1-english"
     assert _rows(catalog, "groq", orpheus)[("input", "character", 0, "standard", "")] == (D(22), "list_api")
+    [readme_rows] = blocks("Reference prices", "sql")  # orpheus per character, gpt-4o's 128K tier and night rate
+    catalog.execute(readme_rows)
     catalog.execute(
-        """INSERT INTO operator_price_rows (provider_slug, provider_model_id, meter, unit, above_input_tokens,
-                                            service_tier, time_window, amount_usd, note, updated_by)
-           VALUES ('groq', %s, 'input', 'character', 0, 'standard', '', 18, 'contract', 'ops'),
-                  ('openai', 'gpt-4o', 'input', 'token', 128000, 'standard', '', 4, 'contract', 'ops'),
-                  ('openai', 'gpt-4o', 'input', 'token', 0, 'standard', '22:00-06:00', 1, 'night rate', 'ops'),
-                  ('openai', 'gpt-4o', 'output', 'token', 0, 'standard', '', 7, 'contract', 'ops'),
-                  ('openai', 'whisper-1', 'input_audio', 'minute', 0, 'standard', '', 0.004, 'contract', 'ops')""",
-        (orpheus,),
-    )
+        """INSERT INTO operator_price_rows (provider_slug, provider_model_id, meter, unit, amount_usd, updated_by)
+           VALUES ('openai', 'gpt-4o', 'output', 'token', 7, 'ops'),
+                  ('openai', 'whisper-1', 'input_audio', 'minute', 0.004, 'ops')""")
     catalog.execute(
         """INSERT INTO operator_prices (provider_slug, provider_model_id, price_input_usd_per_mtok,
                                         price_output_usd_per_mtok, note, updated_by)

@@ -1,10 +1,10 @@
 """One digest per model-sync run of what changed in the catalog, or nothing when nothing notable changed.
 
-Sections, each with its total and its first entries (largest moves first): list-API price jumps held (10x or
-more; the stored price kept), price moves of at least the threshold, fields a listing took away from a model,
-models added, removed and reappeared, deprecation or shutdown dates that fall within the lifecycle window, and
-providers whose listing changed shape. Values are the catalog's own: token prices in USD per 1M tokens, other
-meters in USD.
+Sections, each with its total and its first entries (largest moves first): list-API prices held (jumps of 10x or
+more, the stored price kept; new prices 100x from every sibling, not stored), price moves of at least the
+threshold, fields a listing took away from a model, models added, removed and reappeared, deprecation or shutdown
+dates that fall within the lifecycle window, and providers whose listing changed shape. Values are the catalog's
+own: token prices in USD per 1M tokens, other meters in USD.
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ def factor_text(ratio: Decimal | None) -> str:
 
 
 def held_line(row: ChangeRow) -> str:
+    if row.old_value is None:  # a new price 100x from every sibling (`store/guards.py`): nothing was stored
+        return (f"{row.provider} {row.model}: {label(row.field)} {row.new_value} {_unit(row.field)} held (a new "
+                "price 100x or more from every sibling; not stored)")
     return (f"{row.provider} {row.model}: {label(row.field)} {row.old_value} -> {row.new_value} {_unit(row.field)} "
             f"held ({factor_text(row.ratio)}; the stored price stays)")
 
@@ -97,8 +100,8 @@ def change_digest(changes: RunChanges, run: RunRef, *, price_move_percent: float
     if changes.empty and not changes.drift:
         return None
     headings = {
-        PRICES_HELD: ("List-API price jumps of 10x or more, held until accepted (an operator_prices row or conf "
-                      "accept_price_jumps)", held_line),
+        PRICES_HELD: ("List-API prices held until accepted (an operator_prices row or conf accept_price_jumps): "
+                      "jumps of 10x or more, new prices 100x from every sibling", held_line),
         PRICE_MOVES: (f"Price moves of at least {price_move_percent:g}%", price_line),
         FIELDS_REMOVED: ("Fields removed", removed_field_line),
         ADDED: ("Added", model_line),
