@@ -88,8 +88,10 @@ def _same_names(*slugs: str) -> dict[str, SourceProviders]:
 
 # Our google-vertex list API is generativelanguage.googleapis.com (Gemini API / AI Studio), priced as
 # "google" / "gemini", not Vertex AI. genai-prices' `huggingface_nebius` is Nebius's own price list as Hugging
-# Face's router bills it (HF Inference Providers charge "the same rates as the provider", no markup): mapped; its
-# ids are Nebius's base flavours, so a `-fast` flavour never matches. LiteLLM's `nebius/` keys (none in the
+# Face's router bills it (HF Inference Providers charge "the same rates as the provider", no markup): mapped. Its
+# ids are Nebius's base flavours, but genai-prices itself declares each `-fast` flavour an `equals` alias at the
+# base price (source-alias rule), so the `-fast` flavours take the base price on genai-prices' word (models.dev's
+# own Nebius list shows most -fast flavours at the base price, not all). LiteLLM's `nebius/` keys (none in the
 # bundled snapshot; newer maps carry them) are mapped too. fal prices per image or second: not mapped. groq and
 # xai publish list prices; they are mapped so their references cross-check the provider's own price.
 _REFERENCE_SOURCES = (
