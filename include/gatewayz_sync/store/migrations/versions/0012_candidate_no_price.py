@@ -7,16 +7,16 @@ what each source has for it. Until now every such entry read as "listed as 0". `
 price list ..., not the international endpoint's` (a mapped provider's `elsewhere`, `prices/matching.py`). NULL
 for a candidate that gives prices. Existing candidates without meters were all zero-only: they are backfilled so.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
