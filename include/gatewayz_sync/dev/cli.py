@@ -32,6 +32,11 @@ from ..untrusted import escape_controls
 MODEL_DAG = "gatewayz_sync_models"
 PROVIDER_DAG = "gatewayz_sync_providers"
 TERMINAL_RUN_STATES = {"success", "failed"}
+GUARD_OVERRIDES = {
+    "allow_shrink": "load a listing that lost a large share of the provider's models (the shrink guard)",
+    "allow_field_loss": "load a listing that drops a field from a large share of its models (the content guard)",
+    "accept_price_jumps": "apply list-API prices that moved 10x or more instead of holding them as disputed",
+}
 FINISHED_TASK_STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -241,6 +246,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sync.add_argument("--dry-run", action="store_true")
     sync.add_argument("--unpause", action="store_true", help="unpause the DAG if it is paused (it stays unpaused)")
     sync.add_argument("--no-follow", action="store_true")
+    for flag, what in GUARD_OVERRIDES.items():
+        sync.add_argument(f"--{flag.replace('_', '-')}", dest=flag, action="store_true", help=what)
     follow_run = commands.add_parser("follow", help="follow a run that is already going")
     follow_run.add_argument("run_id")
     follow_run.add_argument("--dag", default=MODEL_DAG, choices=[MODEL_DAG, PROVIDER_DAG])
@@ -255,17 +262,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _sync_conf(args: argparse.Namespace) -> dict[str, Any] | None:
     """The run conf for `sync`, or None after printing why the arguments are wrong."""
+    overrides = {flag: True for flag in GUARD_OVERRIDES if getattr(args, flag)}
     if args.target == "providers":
+        if overrides:
+            print("--allow-shrink, --allow-field-loss and --accept-price-jumps apply to model syncs", file=sys.stderr)
+            return None
         return {}
     if args.target == "all":
-        return {"providers": [], "dry_run": args.dry_run}
+        return {"providers": [], "dry_run": args.dry_run, **overrides}
     if not args.slug:
         print("usage: gatewayz sync provider SLUG", file=sys.stderr)
         return None
     if args.slug not in GATEWAY_REGISTRY:
         print(f"unknown provider {args.slug!r}. Valid slugs: {', '.join(sorted(GATEWAY_REGISTRY))}", file=sys.stderr)
         return None
-    return {"providers": [args.slug], "dry_run": args.dry_run}
+    return {"providers": [args.slug], "dry_run": args.dry_run, **overrides}
 
 
 def main(argv: list[str] | None = None) -> int:
