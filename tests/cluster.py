@@ -36,7 +36,7 @@ AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 FINISHED_RUN_STATES = ("success", "failed")
 # What a bare host keeps of this process's environment: nothing that points Python or Airflow at the project.
 HOST_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-# The checkout as a local DAG bundle, as an operator configures it (README, "Deploying to your Airflow").
+# The checkout as a local DAG bundle, as an operator configures it (docs/deploying.md, "Deploying to your Airflow").
 LOCAL_BUNDLE = {
     "name": "gatewayz",
     "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",

@@ -1,4 +1,4 @@
-"""Every SQL query the README documents for operators (the original guide's Monitoring and Troubleshooting
+"""Every SQL query docs/operating.md documents for operators (the original guide's Monitoring and Troubleshooting
 sections), run as written on a catalog synced through `dag.test()`, with what each one must return.
 
 The catalog goes through what makes the queries differ: a removed model, a price change, and twenty hours in

@@ -249,8 +249,8 @@ def test_error_bodies_are_recorded_for_the_providers_that_document_them():
 
 
 def test_the_readme_units_table_lists_every_list_price_providers_meters():
-    """The README's table of each list API's meters and units names every provider that lists prices, and each of
-    the meters its spec reads, in its unit."""
+    """The table of each list API's meters and units (docs/prices.md) names every provider that lists prices, and
+    each of the meters its spec reads, in its unit."""
     import re
 
     from include.gatewayz_sync.sources.specs import UNIT_METERS, UnitPrice

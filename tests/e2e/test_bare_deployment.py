@@ -2,7 +2,7 @@
 metadata, and nothing else. No pool, no Variable, no init script, no PYTHONPATH, no plugin: the repository
 root is a LocalDagBundle, the catalog database is empty, and the only additions are connections
 (`gatewayz_db`, `gatewayz_<slug>` pointing at the replay server). Everything is triggered over REST, and the
-README's log greps and troubleshooting commands are run here as written.
+log greps and troubleshooting commands of docs/operating.md are run here as written.
 
 The last tests name a pool that does not exist: the run must end within a minute with the command that
 creates it, and after that command the same DAG runs in the pool.

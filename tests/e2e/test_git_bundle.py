@@ -1,11 +1,11 @@
 """The repository as a GitDagBundle, on a real git repository: a bare `file://` repository holds this project's
-HEAD, and the README's bundle config names it (no `subdir`, no PYTHONPATH). The api-server, scheduler and
+HEAD, and the bundle config of docs/deploying.md names it (no `subdir`, no PYTHONPATH). The api-server, scheduler and
 dag-processor (LocalExecutor) run the provider sync at that commit; a registry change committed to the bare
 repository is picked up by the dag-processor, and the next run records the new commit and brings the new
-provider into the catalog. The second round is the README's "First run" commands for the provider sync, as
+provider into the catalog. The second round is docs/deploying.md's "First run" commands for the provider sync, as
 written (unpausing the model sync, which starts a full sync at once, is run in test_bare_deployment).
 
-The plugin is installed the way an image installs it (README, "The plugin"): `pip install` of the repository
+The plugin is installed the way an image installs it (docs/deploying.md, "The plugin"): `pip install` of the repository
 into the Python that runs Airflow, here a virtualenv layered on the test environment (a `.pth` line stands for
 the image's own packages). It serves the status API and the page next to the bundle, and the installed
 `gatewayz_sync` never shadows the bundle's `include.gatewayz_sync`: the pushed provider reaches the catalog.
@@ -48,7 +48,7 @@ def git(*args: str, cwd=None) -> str:
 
 
 def readme_git_bundle(repo_url: str) -> list[dict]:
-    """The README's GitDagBundle config, pointed at `repo_url` and refreshed every 5 s instead of 300."""
+    """The GitDagBundle config of docs/deploying.md, pointed at `repo_url` and refreshed every 5 s instead of 300."""
     (config,) = [json.loads(block) for block in readme.blocks("Deploying to your Airflow", "json")
                  if "GitDagBundle" in block]
     assert config[0]["classpath"] == "airflow.providers.git.bundles.git.GitDagBundle"

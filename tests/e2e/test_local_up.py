@@ -20,6 +20,7 @@ import requests
 
 from include.gatewayz_sync.dev.deployment import port_is_free
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
+from tests import readme
 from tests.cluster import PROJECT_ROOT, free_port
 from tests.conftest import SESSION_DIR
 from tests.e2e.test_operations import SCREENSHOTS, headless_chromium
@@ -222,8 +223,7 @@ def test_the_trigger_form_runs_the_one_provider_chosen(local_up, chromium):
 
 
 def _tour_blocks() -> list[str]:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    tour = readme.split(TOUR_HEADING, 1)[1].split("\n## ", 1)[0]
+    tour = readme.section(TOUR_HEADING.removeprefix("## "))
     return re.findall(r"```bash\n(.*?)```", tour, re.S)
 
 
