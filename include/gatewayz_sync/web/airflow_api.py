@@ -31,7 +31,19 @@ class TriggerOptions(BaseModel):
     unpause: bool = False
 
 
+def _options(values: dict[str, Any]) -> TriggerOptions:
+    try:
+        return TriggerOptions.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
+        raise HTTPException(
+            status_code=422, detail=f"{problems} (allowed: {', '.join(TriggerOptions.model_fields)})"
+        ) from None
+
+
 async def trigger_options(request: Request) -> TriggerOptions:
+    """The options from the query string and the JSON body. A key given twice must say the same thing both times
+    (`?dry_run=true` with `{"dry_run": false}` is a 422 naming it), so neither place silently wins."""
     body = await request.body()
     if len(body) > MAX_TRIGGER_BODY:
         raise HTTPException(status_code=413, detail=f"a trigger body is at most {MAX_TRIGGER_BODY} bytes")
@@ -41,13 +53,19 @@ async def trigger_options(request: Request) -> TriggerOptions:
         raise HTTPException(status_code=422, detail="the trigger body is not a JSON object") from None
     if not isinstance(document, dict):
         raise HTTPException(status_code=422, detail="the trigger body is not a JSON object")
-    try:
-        return TriggerOptions.model_validate({**request.query_params, **document})
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
-        raise HTTPException(
-            status_code=422, detail=f"{problems} (allowed: {', '.join(TriggerOptions.model_fields)})"
-        ) from None
+    repeated = [name for name in request.query_params if len(set(request.query_params.getlist(name))) > 1]
+    if repeated:
+        raise HTTPException(status_code=422, detail=f"{repeated[0]} is given more than once in the query string "
+                                                    "with different values; give it once")
+    query, given = _options(dict(request.query_params)), _options(document)
+    for name in sorted(request.query_params.keys() & document.keys()):
+        if getattr(query, name) != getattr(given, name):
+            raise HTTPException(
+                status_code=422,
+                detail=f"{name} differs: {request.query_params[name]!r} in the query string, "
+                       f"{json.dumps(document[name])} in the JSON body; give it in one place, or the same in both",
+            )
+    return query.model_copy(update=given.model_dump(exclude_unset=True))
 
 
 def caller_token(request: Request) -> str:

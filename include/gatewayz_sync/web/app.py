@@ -1,8 +1,10 @@
 """The status API and the "Model catalog" page, as a FastAPI app that the Airflow plugin mounts.
 
 Every route requires Airflow authentication (a bearer JWT from `/auth/token`, or the UI's session cookie):
-the original system's admin endpoints were open to anyone. Triggers go through Airflow's own REST API with
-the caller's token, so Airflow validates the conf (a bad value is a 400) and applies its own permissions.
+the original system's admin endpoints were open to anyone. Every route also runs the app's guards (`guards.py`):
+a cookie-authenticated trigger from another origin is a 403, a read's unknown or malformed query parameter a 400.
+An error on an HTML page is an HTML page, escaped, with no traceback. Triggers go through Airflow's own REST API
+with the caller's token, so Airflow validates the conf (a bad value is a 400) and applies its own permissions.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import SyncSettings
 from ..store import health as health_model
@@ -25,7 +30,8 @@ from ..store.shape_health import shape_health
 from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
 from .browse import browse_routes
 from .exports import export_routes
-from .views import render_page, render_prices
+from .guards import same_origin, strict_query
+from .views import render_error, render_page, render_prices
 
 URL_PREFIX = "/admin/model-sync"
 MAX_PAGE = 1000
@@ -63,6 +69,26 @@ def _check_slug(connection, slug: str) -> None:
     known = [known_slug for known_slug, _ in provider_choices(connection)]
     if slug not in known:
         raise HTTPException(status_code=404, detail=f"unknown provider {slug!r}; known providers: {', '.join(known)}")
+
+
+def _wants_html(request: Request) -> bool:
+    route = request.scope.get("route")
+    return getattr(route, "response_class", None) is HTMLResponse or request.query_params.get("format") == "html"
+
+
+async def error_response(request: Request, error: Exception):
+    """FastAPI's JSON error, or for an HTML page the same reason as a small HTML page with the same status."""
+    if not _wants_html(request):
+        if isinstance(error, RequestValidationError):
+            return await request_validation_exception_handler(request, error)
+        return await http_exception_handler(request, error)
+    if isinstance(error, RequestValidationError):
+        status, reason = 422, "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or e['loc'][0]}: {e['msg']}"
+                                        for e in error.errors())
+    else:
+        status, reason = error.status_code, str(error.detail)
+    page = render_error(status, reason, request.scope.get("root_path", ""))
+    return HTMLResponse(page, status_code=status, headers=getattr(error, "headers", None))
 
 
 def status_document(connection, provider: str | None, limit: int, offset: int, health_runs: int = HEALTH_RUNS,
@@ -123,10 +149,11 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="gatewayz model sync",
         description="Status, health and triggers of the gatewayz catalog sync (Airflow authentication required).",
-        dependencies=[Depends(_authenticated())],
+        dependencies=[Depends(_authenticated()), Depends(same_origin), Depends(strict_query)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        exception_handlers={StarletteHTTPException: error_response, RequestValidationError: error_response},
     )
 
     @app.get("/status")

@@ -1,7 +1,8 @@
 """The catalog browser's routes: `/models` (filter, search, sort, paginate on the server) and `/models/{id}`.
 
-The routes join the app, so the app's Airflow authentication covers them. A blank form field means "any";
-an unknown value is a 400 that names the accepted ones, never a silently ignored filter.
+The routes join the app, so the app's Airflow authentication and its query-string guard cover them (the listing
+declares its parameters for the guard). A blank form field means "any"; an unknown value, or a page past the last,
+is a 400 that names the accepted ones, never a silently ignored filter or a silently clamped page.
 """
 
 from __future__ import annotations
@@ -17,10 +18,16 @@ from starlette.datastructures import QueryParams
 from ..catalog.records import CAPABILITY_COLUMNS
 from ..store import catalog_reads
 from ..store.catalog_reads import LIFECYCLES, PRICE_CONFIDENCES, PRICE_FIELDS, PRICE_SOURCES, SORTS, ModelQuery
+from .guards import flag, query_parameters
 from .views import render_model, render_models
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_SEARCH = 200
+MAX_PAGE_NUMBER = 1_000_000
+MODEL_QUERY = query_parameters(
+    "provider", "capability", "price_field", "price_min", "price_max", "price_source", "price_confidence",
+    "lifecycle", "q", "sort", "per_page", "page", booleans=("include_removed",),
+)
 
 
 def _choice(params: QueryParams, name: str, allowed: tuple, default=None):
@@ -51,8 +58,9 @@ def model_query(params: QueryParams, provider_slugs: set[str]) -> ModelQuery:
     if unknown:
         raise HTTPException(status_code=400, detail=f"capability must be among {', '.join(CAPABILITY_COLUMNS)}; got {unknown}")
     page = (params.get("page") or "1").strip()
-    if not page.isdigit() or int(page) < 1:
-        raise HTTPException(status_code=400, detail=f"page must be a whole number from 1; got {page!r}")
+    if not (page.isascii() and page.isdigit() and len(page) <= 20) or not 1 <= int(page) <= MAX_PAGE_NUMBER:
+        raise HTTPException(status_code=400, detail=f"page must be a whole number from 1 to {MAX_PAGE_NUMBER:,}; "
+                                                    f"got {page[:40]!r}")
     per_page = _choice(params, "per_page", tuple(map(str, PER_PAGE_CHOICES)), "50")
     return ModelQuery(
         provider=_choice(params, "provider", tuple(sorted(provider_slugs))),
@@ -64,9 +72,9 @@ def model_query(params: QueryParams, provider_slugs: set[str]) -> ModelQuery:
         price_confidence=_choice(params, "price_confidence", (*PRICE_CONFIDENCES, "none")),
         lifecycle=_choice(params, "lifecycle", LIFECYCLES),
         search=(params.get("q") or "").strip()[:MAX_SEARCH] or None,
-        include_removed=params.get("include_removed") in ("1", "on", "true"),
+        include_removed=flag(params.get("include_removed")),
         sort=_choice(params, "sort", SORTS, "model"),
-        page=min(int(page), 1_000_000),
+        page=int(page),
         per_page=int(per_page),
     )
 
@@ -87,12 +95,15 @@ def browse_routes(catalog: Callable) -> APIRouter:
     """The browser's routes, reading through `catalog()` (a context manager yielding a catalog connection)."""
     router = APIRouter()
 
-    @router.get("/models", response_class=HTMLResponse)
+    @router.get("/models", response_class=HTMLResponse, openapi_extra=MODEL_QUERY)
     def get_models(request: Request) -> HTMLResponse:
         with catalog() as connection:
             providers = catalog_reads.provider_choices(connection)
             query = model_query(request.query_params, {slug for slug, _ in providers})
             page = catalog_reads.list_models(connection, query)
+        if query.page > page.pages:
+            raise HTTPException(status_code=400, detail=f"page {query.page} is past the last page ({page.pages}) of "
+                                                        f"these {page.total} models at {query.per_page} per page")
         return HTMLResponse(render_models(page, providers, query_string))
 
     @router.get("/models/{model_id}", response_class=HTMLResponse)

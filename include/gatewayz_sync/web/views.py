@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,12 @@ def render_prices(document: dict[str, Any]) -> str:
     """The prices listing: each model's price rows (meter, amount, unit, condition, source) beside every source's
     candidate with its own rows and standing, disputes in colour."""
     return _templates.get_template("prices.html").render(document=document)
+
+
+def render_error(status: int, reason: str, app_root: str) -> str:
+    """An error on a page: the status and its one-line reason, escaped, with links back (under `app_root`)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return _templates.get_template("error.html").render(status=status, phrase=phrase, reason=reason, root=app_root)
