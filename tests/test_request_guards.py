@@ -265,3 +265,19 @@ def test_html_pages_show_other_errors_as_pages_too(client, token):
     assert client.get("/prices?status=bogus", headers=_bearer(token)).headers["content-type"] == "application/json"
     escaped = client.get("/models?provider=<script>x</script>", headers=_bearer(token))
     assert escaped.status_code == 400 and "<script>x" not in escaped.text and "&lt;script&gt;x" in escaped.text
+
+
+def test_the_browsers_own_form_submits_only_declared_parameters(client, token):
+    """Every field of the filter form, as a browser submits it (text fields and selects blank, ticked boxes with
+    their value), passes the guard."""
+    import re
+
+    form = client.get("/models", headers=_bearer(token)).text
+    fields = re.findall(r'<(input|select)([^>]*) name="([a-z_]+)"([^>]*)>', form)
+    boxes = {(name, re.search(r'value="([^"]*)"', before + after).group(1))
+             for _, before, name, after in fields if 'type="checkbox"' in before + after}
+    blank = {name for _, before, name, after in fields if 'type="checkbox"' not in before + after}
+    assert {"q", "provider", "per_page", "page"} - blank == {"page"} and {name for name, _ in boxes} == {
+        "capability", "include_removed"}
+    submitted = "&".join([f"{name}=" for name in sorted(blank)] + [f"{name}={value}" for name, value in sorted(boxes)])
+    assert client.get(f"/models?{submitted}", headers=_bearer(token)).status_code == 200, submitted

@@ -6,7 +6,10 @@ query strings with a 400 page."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import secrets
+import threading
 import time
 
 import pytest
@@ -15,6 +18,7 @@ import requests
 from include.gatewayz_sync.dev.local import catalog_connection_json
 from tests.cluster import AirflowCluster, free_port
 from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection, scratch_database
+from tests.e2e.test_operations import browser  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -172,3 +176,70 @@ def test_the_api_answers_a_bad_query_string_with_a_400(deployment):
         response = requests.get(f"{cluster.url}{PLUGIN}{path}", headers=_bearer(cluster), timeout=60)
         assert response.status_code == 400, (path, response.text[:300])
         assert list(response.json()) == ["detail"]
+
+
+ATTACK_PAGE = """<!doctype html><html><body>
+<form id="attack" method="post" action="{target}?dry_run=true&amp;unpause=true"></form>
+<script>
+window.noCorsFetch = () => fetch("{target}?unpause=true", {{method: "POST", mode: "no-cors", credentials: "include"}});
+</script></body></html>"""
+
+
+@contextlib.contextmanager
+def attacker_site(target: str):
+    """Another site on this machine (another port of 127.0.0.1, so the same *site* for SameSite=Lax cookies)."""
+    page = ATTACK_PAGE.format(target=target).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_in_chromium_a_page_on_another_port_cannot_use_the_session(deployment, browser):  # noqa: F811
+    """The issue's attack in a real browser: the UI cookie (SameSite=Lax, as Airflow sets it) rides along from a
+    page on another port of the same host; the guard refuses it. The deployment's own page, fetching with no
+    Referer at all, still triggers: Chromium sends Origin on every POST, which is why a cookie POST without one is
+    refused rather than let through."""
+    cluster = deployment
+    _set_paused(cluster, MODEL_DAG, True)
+    before = _runs(cluster)
+    browser.get(f"{cluster.url}/api/v2/version")
+    browser.add_cookie({"name": "_token", "value": cluster.access_token, "path": "/", "sameSite": "Lax",
+                        "httpOnly": True})
+    target = f"{cluster.url}{PLUGIN}/provider/groq"
+    with attacker_site(target) as attacker:
+        browser.get(f"{attacker}/")
+        browser.set_script_timeout(30)
+        browser.execute_async_script("window.noCorsFetch().then(() => arguments[0](true), () => arguments[0](false))")
+        browser.execute_script("document.getElementById('attack').submit()")
+        deadline = time.monotonic() + 30
+        while not browser.current_url.startswith(target) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert browser.current_url.startswith(target), browser.current_url
+        assert f"Origin '{attacker}' is not this deployment" in browser.page_source, browser.page_source[:500]
+    assert _paused(cluster) and _runs(cluster) == before, "the cross-site form and fetch changed nothing"
+
+    browser.get(f"{cluster.url}{PLUGIN}/page")
+    status = browser.execute_async_script(
+        "fetch(arguments[0], {method: 'POST', credentials: 'same-origin', referrerPolicy: 'no-referrer'})"
+        ".then(r => arguments[1](r.status), e => arguments[1](String(e)))",
+        f"{target}?dry_run=true&unpause=true",
+    )
+    assert status == 200, status
+    assert not _paused(cluster) and _runs(cluster) == before + 1
