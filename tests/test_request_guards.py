@@ -103,6 +103,13 @@ def test_bearer_requests_are_not_checked_even_with_the_cookie(client, token, hea
     assert with_cookie.status_code == 404, "Airflow authenticates by the bearer header then, not by the cookie"
 
 
+@pytest.mark.parametrize("authorization", ["Bearer", "Basic YWRtaW46YWRtaW4=", "Token abc"])
+def test_an_authorization_header_that_is_not_a_bearer_token_does_not_skip_the_check(client, token, authorization):
+    """Airflow then authenticates by the cookie, so the cookie's origin rule applies."""
+    refused = client.post(UNKNOWN_SLUG, headers={**_cookie(token), "Authorization": authorization, "Origin": FOREIGN})
+    assert refused.status_code == 403 and "cross-site request refused" in refused.json()["detail"], refused.text
+
+
 def test_authentication_still_comes_first(client, token):
     assert client.post("/all", headers={"Origin": FOREIGN}).status_code == 401
     forged = client.post("/all", headers={**_cookie("forged"), "Origin": FOREIGN})

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 from fastapi.dependencies.utils import get_flat_dependant
+from fastapi.security.utils import get_authorization_scheme_param
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_COOKIE = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
@@ -48,12 +49,15 @@ def own_origins(request: Request) -> set[str]:
     """The deployment's origins: `[api] base_url` when configured, and the origin this request was sent to."""
     from airflow.configuration import conf
 
-    origins = {_origin(conf.get("api", "base_url", fallback="")), _origin(f"{request.url.scheme}://{request.headers.get('host', '')}")}
-    return {origin for origin in origins if origin}
+    configured = _origin(conf.get("api", "base_url", fallback=""))
+    addressed = _origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
+    return {origin for origin in (configured, addressed) if origin}
 
 
 def _by_bearer(request: Request) -> bool:
-    return request.headers.get("authorization", "").lower().startswith("bearer ")
+    """Whether Airflow authenticates this request by its bearer header (as its `HTTPBearer` reads it), not the cookie."""
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+    return scheme.lower() == "bearer" and bool(credentials)
 
 
 def same_origin(request: Request) -> None:
