@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .. import clock
 from ..sources import quirks
 from ..sources.paths import read_path
 from ..sources.specs import UNIT_METERS, ListApiSpec, PriceUnit, UnitPrice, spec_fingerprint
 from ..untrusted import has_controls, strip_controls
 from .fields import FieldIssue, capability, clean_text, first, modalities, timestamp, token_count
 from .kinds import declared_kind, kind_of
+from .lifecycle import is_placeholder
 from .meters import CHARACTER, TOKEN, PriceKey, PriceSheet
 from .records import (
     MAX_DESCRIPTION_LENGTH,
@@ -74,8 +77,9 @@ class CheckedRecord:
 class RecordNormalizer:
     """Normalizes one provider's records; keeps the counts for its sync_runs row."""
 
-    def __init__(self, spec: ListApiSpec):
+    def __init__(self, spec: ListApiSpec, now: datetime | None = None):
         self.spec = spec
+        self.now = now or clock.now()
         self.fields = spec.fields
         self.hash_prefix = hash_prefix(spec_fingerprint(spec))
         self.prepare = quirks.RECORD_QUIRKS[spec.quirk] if spec.quirk else None
@@ -167,8 +171,10 @@ class RecordNormalizer:
             max_output = None
         input_modalities = self._field(lambda: modalities(first(view, f.input_modalities), "input_modalities"))
         output_modalities = self._field(lambda: modalities(first(view, f.output_modalities), "output_modalities"))
-        deprecation = self._field(lambda: timestamp(first(view, f.deprecation_date), "deprecation_date"))
-        shutdown = self._field(lambda: timestamp(first(view, f.shutdown_date), "shutdown_date"))
+        deprecation = self._date(view, f.deprecation_date, "deprecation_date")
+        shutdown = self._date(view, f.shutdown_date, "shutdown_date")
+        replacement = self._field(lambda: clean_text(first(view, f.replacement_model), "replacement_model",
+                                                     MAX_ID_LENGTH))
         listed, raw_pricing, variable, problems = self._prices(view)
         capabilities = {name: capability(view, selector) for name, selector in f.capabilities.items()}
         is_free = self._is_free(model_id, listed, variable)
@@ -190,12 +196,21 @@ class RecordNormalizer:
             is_free=is_free,
             deprecation_date=deprecation,
             shutdown_date=shutdown,
+            replacement_model=replacement,
             raw_json=checked.raw_json,
             content_hash=checked.content_hash,
             kind=kind_of(model_id, view, f.kind, output_modalities),
             alias_of=self._alias_of(model_id, view),
             price_unknown_reason=reason,
         )
+
+    def _date(self, view: Any, paths: tuple[str, ...], field_name: str) -> datetime | None:
+        """A declared date, or None; a placeholder far in the future (`catalog/lifecycle.py`) is counted and dropped."""
+        when = self._field(lambda: timestamp(first(view, paths), field_name))
+        if when is not None and is_placeholder(when, self.now):
+            self.report.nulled[f"{field_name}_placeholder"] += 1
+            return None
+        return when
 
     def _is_free(self, model_id: str, prices: PriceSheet, variable: bool) -> bool | None:
         """True only for the provider's explicit free variants priced at zero; False once any price is above zero;

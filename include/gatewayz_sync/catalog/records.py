@@ -68,10 +68,12 @@ class NormalizedModel:
     kind: str = "chat"
     alias_of: str | None = None
     price_unknown_reason: str | None = None
+    replacement_model: str | None = None
 
 
+# /4: placeholder lifecycle dates dropped, replacement_model.
 # /3: price sheets (every meter in its unit, listed zeros are unknown), kind, alias_of, price_unknown_reason.
-NORMALIZER_VERSION = b"gatewayz-normalizer/3"
+NORMALIZER_VERSION = b"gatewayz-normalizer/4"
 
 
 def hash_prefix(spec_fingerprint: str) -> bytes:

@@ -522,6 +522,7 @@ _PROVIDERS = (
             fields=FieldMap(
                 context_length=("max_context_length",),
                 deprecation_date=("deprecation",),
+                replacement_model=("deprecation_replacement_model",),
                 capabilities={
                     "tools": Flag("capabilities.function_calling"),
                     "vision": Flag("capabilities.vision"),

@@ -116,6 +116,8 @@ class FieldMap:
     output_modalities: tuple[str, ...] = ()
     deprecation_date: tuple[str, ...] = ()
     shutdown_date: tuple[str, ...] = ()
+    # The model the provider names as the one to move to once this one is deprecated.
+    replacement_model: tuple[str, ...] = ()
     token_prices: Mapping[str, str] = field(default_factory=dict)
     unit_prices_usd: Mapping[str, str | UnitPrice] = field(default_factory=dict)
     capabilities: Mapping[str, CapabilitySelector] = field(default_factory=dict)

@@ -1,7 +1,9 @@
 """Read models for the catalog browser: a filtered, sorted page of models, and one model with its prices and history.
 
 Models are read through the view `models_current`, which carries each model's `lifecycle` (derived from its dates),
-its `price_source` and `price_confidence`, and the live `last_seen_at`. Every piece of SQL text comes from the
+its `price_source` and `price_confidence`, and the live `last_seen_at`. `removed` models (no longer active) are
+listed only with `include_removed` or when that lifecycle is asked for; `retiring_within` keeps active models whose
+retirement date (`catalog/lifecycle.py`) falls within that many days. Every piece of SQL text comes from the
 fixed names below; values travel as parameters.
 """
 
@@ -12,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..catalog.lifecycle import RETIRES_AT
 from ..catalog.meters import PriceKey, PriceSheet
 from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS
 from ..prices.resolve import CONFIDENCES, LIST_API, OPERATOR
@@ -20,7 +23,7 @@ from .price_rows import flat_keys
 
 PRICE_SOURCES = (LIST_API, OPERATOR, *REFERENCE_NAMES)
 PRICE_CONFIDENCES = CONFIDENCES
-LIFECYCLES = ("active", "deprecated", "retired")
+LIFECYCLES = ("active", "deprecated", "retired", "removed")
 SORTS = ("model", "price", "-price", "context", "-context")
 PRICE_FIELDS = ("input", "output")
 NUMERIC_OID = 1700
@@ -37,6 +40,7 @@ class ModelQuery:
     price_source: str | None = None
     price_confidence: str | None = None
     lifecycle: str | None = None
+    retiring_within: int | None = None
     search: str | None = None
     include_removed: bool = False
     sort: str = "model"
@@ -56,7 +60,7 @@ class ModelQuery:
 
     def where(self) -> tuple[str, dict[str, Any]]:
         conditions, params = ["true"], {}
-        if not self.include_removed:
+        if not self.include_removed and self.lifecycle != "removed":
             conditions.append("m.is_active")
         if self.provider:
             conditions.append("p.slug = %(provider)s")
@@ -76,6 +80,10 @@ class ModelQuery:
         if self.lifecycle:
             conditions.append("m.lifecycle = %(lifecycle)s")
             params["lifecycle"] = self.lifecycle
+        if self.retiring_within is not None:
+            conditions.append(f"m.is_active AND {RETIRES_AT} > catalog_now() "
+                              f"AND {RETIRES_AT} <= catalog_now() + make_interval(days => %(retiring_within)s)")
+            params["retiring_within"] = self.retiring_within
         if self.search:
             escaped = self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conditions.append("(m.provider_model_id ILIKE %(pattern)s OR m.name ILIKE %(pattern)s)")

@@ -29,6 +29,7 @@ DATA_COLUMNS = (
     "is_free",
     "deprecation_date",
     "shutdown_date",
+    "replacement_model",
     "raw",
     "content_hash",
     "kind",

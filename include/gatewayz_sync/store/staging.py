@@ -36,6 +36,7 @@ def row_values(model: NormalizedModel) -> tuple:
         model.is_free,
         model.deprecation_date,
         model.shutdown_date,
+        model.replacement_model,
         model.raw_json.decode(),
         model.kind,
         model.alias_of,

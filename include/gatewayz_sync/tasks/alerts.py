@@ -8,6 +8,7 @@ broken alerting shows where operators look; the run's state still comes from `fi
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..store.connection import catalog_connector
@@ -49,19 +50,29 @@ def _send(connection, alerts: list) -> dict[str, Any]:
     return {"connection": True, "alerts": [delivery.as_dict() for delivery in deliveries]}
 
 
-def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
+@dataclass
+class ModelSyncAlerts:
+    """A model-sync run's alerts, and the retirement notices its digest (the last alert, if any) carries: they
+    are recorded as sent only once that digest reached every URL."""
+
+    alerts: list = field(default_factory=list)
+    notices: list = field(default_factory=list)
+
+
+def _model_sync_alerts(ti, slugs: list[str] | None) -> ModelSyncAlerts:
     from decimal import Decimal
 
     from ..config import AlertSettings
-    from ..notify.digest import change_digest
+    from ..notify.digest import carried_notices, change_digest
     from ..notify.messages import MAX_LISTED, failed_run_alert, failure_streak_alert, unlisted_run_alert
     from ..store.alerts import failure_streaks, refused_field_losses, run_changes
+    from ..store.retirements import due_notices
     from ..store.runs import run_outcome
 
     settings = AlertSettings.from_env()
     run = _run_ref(ti)
     if slugs is None:
-        return [unlisted_run_alert(run)]
+        return ModelSyncAlerts([unlisted_run_alert(run)])
     connection = catalog_connector()()
     try:
         outcome = run_outcome(connection, ti.run_id, [*slugs, *planned_skips(ti)],
@@ -71,6 +82,7 @@ def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
         changes = run_changes(connection, ti.run_id, min_ratio=Decimal(str(settings.price_move_percent)) / 100,
                               lifecycle_days=settings.lifecycle_days, per_section=MAX_LISTED)
         losses = refused_field_losses(connection, ti.run_id) if failed else {}
+        due = due_notices(connection)
     finally:
         connection.close()
     alerts = []
@@ -79,11 +91,33 @@ def _model_sync_alerts(ti, slugs: list[str] | None) -> list:
     reached = [streak for streak in streaks.values() if streak.runs == settings.failed_runs]
     if reached:
         alerts.append(failure_streak_alert(run, reached, settings.failed_runs))
+    notices = carried_notices(due, MAX_LISTED)
     digest = change_digest(changes, run, price_move_percent=settings.price_move_percent,
-                           lifecycle_days=settings.lifecycle_days)
+                           lifecycle_days=settings.lifecycle_days, notices=notices, notices_due=len(due))
     if digest is not None:
         alerts.append(digest)
-    return alerts
+    return ModelSyncAlerts(alerts, notices)
+
+
+def _record_notices(ti, computed: ModelSyncAlerts, result: dict[str, Any]) -> str | None:
+    """Record the digest's retirement notices once it was delivered everywhere; an undelivered digest leaves them
+    due for the next run. Returns why recording failed (they would be sent again), or None."""
+    from ..store.retirements import record_notices
+
+    deliveries = result.get("alerts") or []
+    if not computed.notices or len(deliveries) != len(computed.alerts) or deliveries[-1]["outcome"] != "sent":
+        return None
+    try:
+        connection = catalog_connector()()
+        try:
+            record_notices(connection, computed.notices, ti.run_id)
+        finally:
+            connection.close()
+    except Exception as error:
+        log.exception("Retirement notices were sent but could not be recorded")
+        return f"{len(computed.notices)} retirement notice(s) sent but not recorded (they will be sent again): " \
+               f"{type(error).__name__}: {' '.join(str(error).split())}"
+    return None
 
 
 def _undelivered(result: dict[str, Any]) -> str | None:
@@ -128,12 +162,21 @@ def _tell(compute) -> tuple[dict[str, Any], str | None]:
 
 def notify_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     """The failed-run alert, providers whose failed runs in a row reached GATEWAYZ_ALERT_FAILED_RUNS, and the run's
-    change digest. Never touches the sync's outcome; fails itself (after recording why) when alerting failed."""
+    change digest with the retirement notices due (recorded once delivered). Never touches the sync's outcome;
+    fails itself (after recording why) when alerting failed."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
     ti = get_current_context()["ti"]
-    result, failure = _tell(lambda: _model_sync_alerts(ti, None if slugs is None else list(slugs)))
+    computed = ModelSyncAlerts()
+
+    def compute() -> list:
+        nonlocal computed
+        computed = _model_sync_alerts(ti, None if slugs is None else list(slugs))
+        return computed.alerts
+
+    result, failure = _tell(compute)
+    failure = failure or _record_notices(ti, computed, result)
     _record_outcome(ti, failure, sent=bool(result["alerts"]))
     if failure is not None:
         raise AirflowFailException(f"Alerting failed (the sync's outcome is unchanged; see finalize): {failure}")

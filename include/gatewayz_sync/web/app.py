@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..catalog.lifecycle import RETIRING_WITHIN_DAYS
 from ..config import SyncSettings
 from ..store import health as health_model
 from ..store import price_status, run_stats
@@ -26,6 +27,7 @@ from ..store import status as read_model
 from ..store.alerting import broken_alerting
 from ..store.catalog_reads import provider_choices
 from ..store.publications import broken_publishing, current_publication
+from ..store.retirements import retiring_counts
 from ..store.shape_health import shape_health
 from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
 from .browse import browse_routes
@@ -107,14 +109,17 @@ def status_document(connection, provider: str | None, limit: int, offset: int, h
     )
     shapes = shape_health(connection, [s.slug for s in statuses])
     totals["held_prices"] = sum(c["held"] for c in coverage.values())
+    retiring = retiring_counts(connection, RETIRING_WITHIN_DAYS)
+    totals["retiring_models"] = sum(retiring.values())
     return {
         "generated_at": now.isoformat(),
         "stale_after_hours": settings.stale_hours,
         "providers": [
             {**s.as_dict(), "prices": coverage.get(s.slug), "api_health": api_health[s.slug].as_dict(),
-             "shape": shapes[s.slug]}
+             "shape": shapes[s.slug], "retiring_models": retiring.get(s.slug, 0)}
             for s in statuses
         ],
+        "retiring_within_days": RETIRING_WITHIN_DAYS,
         "api_health_window": {"runs": health_runs, "days": health_days},
         "run_outcomes_per_day": run_stats.run_outcomes_per_day(
             connection, days=health_days or OUTCOME_DAYS, today=now.date()

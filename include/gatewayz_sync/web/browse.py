@@ -24,9 +24,10 @@ from .views import render_model, render_models
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_SEARCH = 200
 MAX_PAGE_NUMBER = 1_000_000
+MAX_RETIRING_DAYS = 3650
 MODEL_QUERY = query_parameters(
     "provider", "capability", "price_field", "price_min", "price_max", "price_source", "price_confidence",
-    "lifecycle", "q", "sort", "per_page", "page", booleans=("include_removed",),
+    "lifecycle", "retiring_within", "q", "sort", "per_page", "page", booleans=("include_removed",),
 )
 
 
@@ -52,6 +53,16 @@ def _amount(params: QueryParams, name: str) -> Decimal | None:
     return amount
 
 
+def _days(params: QueryParams, name: str) -> int | None:
+    value = (params.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_RETIRING_DAYS:
+        raise HTTPException(status_code=400, detail=f"{name} must be a whole number of days from 1 to {MAX_RETIRING_DAYS}; "
+                                                    f"got {value!r}")
+    return int(value)
+
+
 def model_query(params: QueryParams, provider_slugs: set[str]) -> ModelQuery:
     capabilities = tuple(params.getlist("capability"))
     unknown = [name for name in capabilities if name not in CAPABILITY_COLUMNS]
@@ -71,6 +82,7 @@ def model_query(params: QueryParams, provider_slugs: set[str]) -> ModelQuery:
         price_source=_choice(params, "price_source", (*PRICE_SOURCES, "none")),
         price_confidence=_choice(params, "price_confidence", (*PRICE_CONFIDENCES, "none")),
         lifecycle=_choice(params, "lifecycle", LIFECYCLES),
+        retiring_within=_days(params, "retiring_within"),
         search=(params.get("q") or "").strip()[:MAX_SEARCH] or None,
         include_removed=flag(params.get("include_removed")),
         sort=_choice(params, "sort", SORTS, "model"),
@@ -84,7 +96,8 @@ def query_string(query: ModelQuery, **overrides) -> str:
     values = {
         "provider": query.provider, "capability": list(query.capabilities), "price_field": query.price_field,
         "price_min": query.price_min, "price_max": query.price_max, "price_source": query.price_source,
-        "price_confidence": query.price_confidence, "lifecycle": query.lifecycle, "q": query.search,
+        "price_confidence": query.price_confidence, "lifecycle": query.lifecycle,
+        "retiring_within": query.retiring_within, "q": query.search,
         "include_removed": "1" if query.include_removed else None, "sort": query.sort, "per_page": query.per_page,
         "page": 1, **overrides,
     }
