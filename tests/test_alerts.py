@@ -121,7 +121,7 @@ def test_the_digest_names_each_changed_model_with_old_and_new_price_and_an_uncha
 ):
     assert run_dag("gatewayz_sync_models", {"providers": ["openrouter"]}).state == "success"
     (first,) = alerts.messages("/alerts")
-    assert first.title == "Catalog changes: 225 added"
+    assert first.title == "Catalog changes: 225 added, 1 retirement notice", "z-ai/glm-4.5 shuts down 2026-12-31"
     assert "Added (225):" in first.message and "- …and 215 more" in first.message
     assert len(first.message) < 3500
 
@@ -168,7 +168,8 @@ def test_a_receiver_that_fails_or_hangs_fails_notify_but_leaves_the_sync_outcome
     (broken,) = broken_alerting(providers_synced)
     outcome = "failed" if "fail" in receiver_path else "timed out"
     assert broken.dag_id == "gatewayz_sync_models" and broken.dag_run_id == clean.run_id
-    assert broken.error.startswith(f"1 of 1 alert(s) not delivered: 'Catalog changes: 225 added' {outcome}")
+    assert broken.error.startswith(
+        f"1 of 1 alert(s) not delivered: 'Catalog changes: 225 added, 1 retirement notice' {outcome}")
 
     replay.add_fault("groq", status=503, times=-1)
     failing = run_dag("gatewayz_sync_models", {"providers": ["groq", "openrouter"]})
@@ -176,7 +177,8 @@ def test_a_receiver_that_fails_or_hangs_fails_notify_but_leaves_the_sync_outcome
     states = task_states(failing)
     assert states[("notify", -1)] == "failed" and states[("finalize", -1)] == "failed"
     assert statuses(providers_synced, failing) == {"groq": "failed", "openrouter": "success"}
-    assert [m.title for m in receiver.messages()][-1] == "Model sync failed: groq", "the send was attempted"
+    assert [m.title for m in receiver.messages()][-2:] == ["Model sync failed: groq", "Catalog changes: 1 retirement notice"], \
+        "the sends were attempted; the notice the first run could not deliver is still due"
     assert task_durations(failing)["notify"] < 15, "a hanging receiver is cut off by GATEWAYZ_ALERT_TIMEOUT_SECONDS"
     (still,) = broken_alerting(providers_synced)
     assert still.since == broken.since and still.dag_run_id == failing.run_id, "broken since the first failure"
@@ -199,11 +201,11 @@ def test_broken_alerting_shows_on_health_and_the_page_until_a_send_succeeds(prov
     assert health.status_code == 503
     body = health.json()
     assert body["cause"].startswith("alerting broken since "), "named first, before stale providers"
-    assert "1 of 1 alert(s) not delivered: 'Catalog changes: 225 added' failed" in body["cause"]
+    assert "1 of 1 alert(s) not delivered: 'Catalog changes: 225 added, 1 retirement notice' failed" in body["cause"]
     assert body["cause"].endswith("(gatewayz_sync_models)")
     assert [broken["dag_id"] for broken in body["alerting"]] == ["gatewayz_sync_models"]
     page = client.get("/page").text
-    assert "Alerting broken since" in page and "Catalog changes: 225 added" in page
+    assert "Alerting broken since" in page and "Catalog changes: 225 added, 1 retirement notice" in page
 
     monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/alerts"))
     records = copy.deepcopy(replay.catalog("openrouter").records)
@@ -211,7 +213,8 @@ def test_broken_alerting_shows_on_health_and_the_page_until_a_send_succeeds(prov
     replay.set_records("openrouter", records)
     run = run_dag("gatewayz_sync_models", {"providers": ["openrouter"]})
     assert task_states(run)[("notify", -1)] == "success"
-    assert [m.title for m in receiver.messages("/alerts")] == ["Catalog changes: 1 price move"]
+    assert [m.title for m in receiver.messages("/alerts")] == ["Catalog changes: 1 price move, 1 retirement notice"], \
+        "the undelivered notice is still due"
     assert client.get("/health").json()["alerting"] == [], "a successful send clears it"
     assert "Alerting broken" not in client.get("/page").text
 

@@ -15,20 +15,22 @@ SLUGS = {"openrouter", "xai"}
 
 
 def test_a_submitted_form_with_blank_fields_is_the_default_listing():
-    blank = "q=&provider=&price_field=input&price_min=&price_max=&price_source=&lifecycle=&sort=model&per_page=50"
+    blank = ("q=&provider=&price_field=input&price_min=&price_max=&price_source=&lifecycle=&retiring_within=&sort=model"
+             "&per_page=50")
     assert model_query(QueryParams(blank), SLUGS) == ModelQuery()
 
 
 def test_every_filter_is_read():
     query = model_query(QueryParams(
         "q=+llama+&provider=xai&capability=tools&capability=vision&capability=tools&price_field=output&price_min=0.5"
-        "&price_max=10&price_source=genai-prices&price_confidence=confirmed&lifecycle=deprecated&include_removed=1"
+        "&price_max=10&price_source=genai-prices&price_confidence=confirmed&lifecycle=deprecated&retiring_within=30"
+        "&include_removed=1"
         "&sort=-context&per_page=25&page=3"
     ), SLUGS)
     assert query == ModelQuery(
         provider="xai", capabilities=("tools", "vision"), price_field="output", price_min=Decimal("0.5"),
         price_max=Decimal("10"), price_source="genai-prices", price_confidence="confirmed", lifecycle="deprecated",
-        search="llama", include_removed=True, sort="-context", page=3, per_page=25,
+        retiring_within=30, search="llama", include_removed=True, sort="-context", page=3, per_page=25,
     )
 
 
@@ -41,7 +43,9 @@ def test_every_filter_is_read():
         ("price_max=cheap", "price_max must be a price of zero or more"),
         ("price_min=NaN", "price_min must be a price of zero or more"),
         ("sort=name;DROP", "sort must be one of model, price, -price, context, -context"),
-        ("lifecycle=zombie", "lifecycle must be one of active, deprecated, retired"),
+        ("lifecycle=zombie", "lifecycle must be one of active, deprecated, retired, removed"),
+        ("retiring_within=0", "retiring_within must be a whole number of days from 1 to 3650"),
+        ("retiring_within=-7", "retiring_within must be a whole number of days from 1 to 3650"),
         ("price_source=guess", "price_source must be one of list_api, operator, genai-prices, models.dev, litellm, openrouter, none"),
         ("page=0", "page must be a whole number from 1"),
         ("per_page=100000", "per_page must be one of 25, 50, 100, 200"),
