@@ -164,7 +164,7 @@ def test_status_counts_models_retiring_within_30_days_and_the_browser_filters_on
     assert page.status_code == 200 and "3 models" in page.text
     refused = client.get("/models", params={"retiring_within": "soon"})
     assert refused.status_code == 400
-    assert "retiring_within must be a whole number of days from 1 to 3650" in refused.json()["detail"]
+    assert "retiring_within must be a whole number of days from 1 to 3650" in refused.text
 
 
 @pytest.fixture(scope="module")
