@@ -94,6 +94,23 @@ def test_an_operator_disabled_provider_stays_disabled(catalog, run_dag, monkeypa
     assert row == ("Together AI", True, True, "billing dispute")
 
 
+def test_a_hand_edited_registry_column_is_put_back_by_the_next_provider_sync(catalog, run_dag):
+    assert run_dag("gatewayz_sync_providers").state == "success"
+    catalog.execute("UPDATE providers SET name = 'My OpenAI', site_url = 'https://example.test' WHERE slug = 'openai'")
+    catalog.execute("UPDATE providers SET disabled_by_operator = true, disabled_reason = 'on hold' WHERE slug = 'groq'")
+    untouched = providers(catalog)
+
+    run = run_dag("gatewayz_sync_providers")
+    assert xcom_values(run, "upsert_providers")[-1]["updated"] == ["openai"], "the operator's switch is no edit"
+    after = providers(catalog)
+    assert after["openai"][:4] == ("OpenAI", "bg-emerald-600", "fast", "https://openai.com")
+    assert after["openai"][-1] > untouched["openai"][-1]
+    assert {slug: row for slug, row in after.items() if slug != "openai"} == {
+        slug: row for slug, row in untouched.items() if slug != "openai"}, "rows that match the code are not rewritten"
+    assert catalog.execute(
+        "SELECT disabled_by_operator, disabled_reason FROM providers WHERE slug = 'groq'").fetchone() == (True, "on hold")
+
+
 def test_schema_migration_is_idempotent(catalog):
     revision = schema.head_revision()
     assert schema.migrate(catalog_connection) == (revision, revision)

@@ -1,4 +1,7 @@
-"""Provider rows: upsert the registry, deactivate providers that left it, never touch operator switches."""
+"""Provider rows: upsert the registry, deactivate providers that left it, never touch operator switches.
+
+A deploy makes every registry column match the code: a row whose columns differ (a hand edit of `name`, say) is
+rewritten even when the registry itself did not change; identical rows are left alone."""
 
 from __future__ import annotations
 
@@ -76,7 +79,8 @@ ON CONFLICT (slug) DO UPDATE SET
     is_active = true,
     deactivated_at = NULL,
     updated_at = now()
-WHERE providers.registry_fingerprint IS DISTINCT FROM EXCLUDED.registry_fingerprint
+WHERE ({", ".join(f"providers.{c}" for c in PROVIDER_COLUMNS)})
+      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in PROVIDER_COLUMNS)})
    OR NOT providers.is_active
 RETURNING slug, (xmax = 0) AS inserted
 """
