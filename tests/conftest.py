@@ -238,6 +238,8 @@ def cluster(e2e_catalog_db, e2e_replay):
         "GATEWAYZ_TASK_RETRIES": "1",
         "GATEWAYZ_RETRY_DELAY_SECONDS": "1",
         "GATEWAYZ_HTTP_BACKOFF_SECONDS": "0.05",
+        # No triggerer in this cluster: with a deadline alert, /health would rightly be a 503 (it could not fire).
+        "MODEL_SYNC_DEADLINE_MINUTES": "0",
     }
     cluster = AirflowCluster(SESSION_DIR / f"cluster-{secrets.token_hex(2)}", admin_connection, PG_USER, env)
     try:

@@ -130,7 +130,7 @@ def provider(slug: str, state: str, error: str | None = None) -> ProviderStatus:
 def test_health_names_the_cause_a_monitor_can_act_on(seeded):
     stale = [provider("groq", "failed", "HTTP 503 from groq"), provider("xai", "never"), provider("openai", "fresh")]
     healthy, body = health_report(stale, stale_hours=12, now=NOW, last_run=None, paused=True,
-                                  scheduler={"status": "healthy"})
+                                  airflow={"scheduler": {"status": "healthy"}})
     assert not healthy
     assert body["cause"] == "model sync paused: no runs are created until gatewayz_sync_models is unpaused"
     assert body["causes"][1:] == [
@@ -142,13 +142,13 @@ def test_health_names_the_cause_a_monitor_can_act_on(seeded):
 
     old = LastRun("scheduled__1", NOW - timedelta(hours=20), "success")
     down = {"status": "unhealthy", "latest_scheduler_heartbeat": "2026-11-27T00:00:00+00:00"}
-    _, body = health_report(stale, stale_hours=12, now=NOW, last_run=old, paused=False, scheduler=down)
+    _, body = health_report(stale, stale_hours=12, now=NOW, last_run=old, paused=False, airflow={"scheduler": down})
     assert body["causes"][:2] == ["scheduler not heartbeating since 2026-11-27T00:00:00+00:00",
                                   "no model-sync run since 2026-11-26T16:00:00+00:00 (20.0 h ago)"]
     assert body["last_run"]["dag_run_id"] == "scheduled__1"
 
     healthy, body = health_report([provider("openai", "fresh")], stale_hours=12, now=NOW,
-                                  last_run=LastRun("r", NOW, "success"), paused=True, scheduler=None)
+                                  last_run=LastRun("r", NOW, "success"), paused=True, airflow=None)
     assert healthy and body["status"] == "ok" and body["cause"] is None
     assert body["causes"] == ["model sync paused: no runs are created until gatewayz_sync_models is unpaused"]
 
@@ -160,6 +160,43 @@ def test_health_names_the_cause_a_monitor_can_act_on(seeded):
     )
     last = last_model_sync_run(seeded)
     assert (last.dag_run_id, last.status) == ("real", "failed")
+
+
+def test_a_dead_component_is_a_503_even_while_every_provider_is_fresh():
+    fresh, ran = [provider("openai", "fresh")], LastRun("r", NOW, "success")
+    beat = "2026-11-27T01:59:00+00:00"
+    alive = {"metadatabase": {"status": "healthy"},
+             "scheduler": {"status": "healthy", "latest_scheduler_heartbeat": beat},
+             "dag_processor": {"status": "healthy", "latest_dag_processor_heartbeat": beat},
+             "triggerer": {"status": None, "latest_triggerer_heartbeat": None}}
+    healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=ran, paused=False, airflow=alive)
+    assert healthy and body["status"] == "ok" and body["components"] == alive, "no triggerer needed without deadline"
+
+    healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=ran, paused=False, airflow=alive,
+                                  needs_triggerer=True)
+    assert not healthy and body["status"] == "component down"
+    assert body["cause"] == ("no triggerer has ever heartbeated: the model sync's deadline alert cannot fire "
+                             "(MODEL_SYNC_DEADLINE_MINUTES=0 turns it off)")
+
+    dead = {**alive, "scheduler": {"status": "unhealthy", "latest_scheduler_heartbeat": beat},
+            "dag_processor": {"status": "unhealthy", "latest_dag_processor_heartbeat": beat},
+            "triggerer": {"status": "unhealthy", "latest_triggerer_heartbeat": beat}}
+    healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=ran, paused=False, airflow=dead)
+    assert not healthy and body["status"] == "component down"
+    assert body["causes"] == [f"scheduler not heartbeating since {beat}",
+                              f"dag-processor not heartbeating since {beat}"], "the triggerer only with a deadline"
+
+    supervised = {"components": {"scheduler": {"state": "running", "restarts": 2},
+                                 "triggerer": {"state": "gave up", "restarts": 6, "last_exit": "exit code 1"}}}
+    healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=ran, paused=False, airflow=alive,
+                                  supervisor=supervised)
+    assert not healthy and body["supervisor"] == supervised
+    assert body["causes"] == ["triggerer stopped: it exited 6 times, make up's supervisor gave up restarting it "
+                              "(last exit exit code 1; `make logs`)"]
+
+    healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=ran, paused=False,
+                                  airflow={**alive, "metadatabase": {"status": "unhealthy"}})
+    assert not healthy and body["cause"] == "Airflow's metadata database is unreachable"
 
 
 def test_every_kind_and_field_any_writer_records_is_read_without_a_cast_error(seeded):
@@ -211,7 +248,7 @@ def test_health_names_broken_alerting_until_a_successful_send_clears_it(seeded):
 
     fresh = [provider("openai", "fresh")]
     healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=LastRun("r", NOW, "success"),
-                                  paused=False, scheduler=None, alerting=[broken])
+                                  paused=False, airflow=None, alerting=[broken])
     assert not healthy and body["status"] == "alerting broken"
     assert body["cause"] == (f"alerting broken since {first.isoformat()}: 1 of 1 alert(s) not delivered "
                              "(gatewayz_sync_models)")

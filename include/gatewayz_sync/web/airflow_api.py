@@ -148,11 +148,27 @@ def next_model_sync() -> dict[str, Any]:
         return {"next_run_after": None, "paused": None, "error": str(exc)}
 
 
-def scheduler_health() -> dict[str, Any] | None:
-    """The scheduler's status and latest heartbeat, as Airflow's own `/api/v2/monitor/health` reports them."""
+def airflow_health() -> dict[str, Any] | None:
+    """The metadata database's, scheduler's, dag-processor's and triggerer's status and latest heartbeats, as
+    Airflow's own `/api/v2/monitor/health` reports them; None when they cannot be read."""
     try:
         from airflow.api.common.airflow_health import get_airflow_health
 
-        return get_airflow_health().get("scheduler")
-    except Exception as exc:
-        return {"status": None, "error": str(exc)}
+        return get_airflow_health()
+    except Exception:
+        return None
+
+
+SUPERVISOR_STATUS_ENV = "GATEWAYZ_SUPERVISOR_STATUS"
+
+
+def supervisor_status() -> dict[str, Any] | None:
+    """`make up`'s supervisor record (each component's restarts), when this api-server runs under it."""
+    path = os.environ.get(SUPERVISOR_STATUS_ENV)
+    if not path:
+        return None
+    try:
+        with open(path) as document:
+            return json.load(document)
+    except (OSError, ValueError) as error:
+        return {"error": f"cannot read {path}: {error}"}

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..catalog.lifecycle import RETIRING_WITHIN_DAYS
-from ..config import SyncSettings
+from ..config import SyncSettings, model_sync_deadline_minutes
 from ..store import health as health_model
 from ..store import price_status, run_stats
 from ..store import status as read_model
@@ -29,7 +29,14 @@ from ..store.catalog_reads import provider_choices
 from ..store.publications import broken_publishing, current_publication
 from ..store.retirements import retiring_counts
 from ..store.shape_health import shape_health
-from .airflow_api import TriggerOptions, next_model_sync, scheduler_health, trigger_model_sync, trigger_options
+from .airflow_api import (
+    TriggerOptions,
+    airflow_health,
+    next_model_sync,
+    supervisor_status,
+    trigger_model_sync,
+    trigger_options,
+)
 from .browse import browse_routes
 from .exports import export_routes
 from .guards import same_origin, strict_query
@@ -185,7 +192,8 @@ def create_app() -> FastAPI:
             publishing = broken_publishing(connection)
         healthy, body = health_model.health_report(
             statuses, stale_hours=settings.stale_hours, now=now, last_run=last_run,
-            paused=next_model_sync().get("paused"), scheduler=scheduler_health(), alerting=alerting,
+            paused=next_model_sync().get("paused"), airflow=airflow_health(),
+            needs_triggerer=model_sync_deadline_minutes() > 0, supervisor=supervisor_status(), alerting=alerting,
             publishing=publishing,
         )
         return JSONResponse(body, status_code=200 if healthy else 503)
