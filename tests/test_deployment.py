@@ -4,6 +4,7 @@ environment, and stopping recorded processes (real processes, in sessions of the
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -139,3 +140,89 @@ def test_state_round_trips(tmp_path, monkeypatch, exited):
     finally:
         process.kill()
         process.wait(10)
+
+
+def test_logins_take_every_user_from_dotenv_or_the_environment_and_the_passwords_file_holds_them_all(
+    tmp_path, monkeypatch
+):
+    from include.gatewayz_sync.dev import deployment
+
+    monkeypatch.setattr(deployment, "PASSWORDS_FILE", tmp_path / "passwords.json")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin,viewer:viewer\n")
+    first = deployment.logins(read_settings({}, dotenv))
+    assert first.roles == {"admin": "admin", "viewer": "viewer"}
+    assert first.users_setting == "admin:admin,viewer:viewer"
+    stored = json.loads((tmp_path / "passwords.json").read_text())
+    assert stored == first.passwords and set(stored) == {"admin", "viewer"} and all(stored.values())
+    assert (tmp_path / "passwords.json").stat().st_mode & 0o077 == 0
+
+    environment = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "monitor:viewer, viewer:VIEWER",
+                   "AIRFLOW_ADMIN_PASSWORD": "s3cret"}
+    again = deployment.logins(read_settings(environment, dotenv))
+    assert again.roles == {"admin": "admin", "monitor": "viewer", "viewer": "viewer"}, "the admin make up needs, first"
+    assert again.passwords["viewer"] == first.passwords["viewer"], "a password is generated once and kept"
+    assert again.passwords["admin"] == "s3cret"
+    assert json.loads((tmp_path / "passwords.json").read_text()) == again.passwords
+
+    env = airflow_environment({}, _deployment(), metadata_url="postgresql+psycopg://x", catalog_connection=None,
+                              replay_url=None, jwt_secret="s", users_setting=again.users_setting)
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin,monitor:viewer,viewer:viewer"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].endswith("passwords.json")
+
+    with pytest.raises(deployment.LoginError, match="gives admin the role viewer"):
+        deployment.logins({"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:viewer"})
+    with pytest.raises(deployment.LoginError, match="'bob' is not user:role"):
+        deployment.logins({"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "bob"})
+
+
+def _wait_for(predicate, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"not within {timeout} s")
+
+
+def test_the_supervisor_restarts_a_component_that_dies_with_backoff_and_gives_up_on_one_that_keeps_dying(tmp_path):
+    from include.gatewayz_sync.dev.supervisor import ComponentSpec, SupervisorPlan, read_status
+
+    status_path, log_path = tmp_path / "supervisor.json", tmp_path / "supervisor.log"
+    plan = SupervisorPlan(
+        [ComponentSpec("sleeper", [sys.executable, "-c", "import time; time.sleep(120)"], str(tmp_path / "s.log")),
+         ComponentSpec("crasher", [sys.executable, "-c", "import sys; sys.exit(3)"], str(tmp_path / "c.log"))],
+        str(status_path), first_backoff=0.2, max_backoff=0.8, stable_seconds=60, max_quick_restarts=3,
+    )
+    plan.save(tmp_path / "plan.json")
+    supervisor = StartedProcess.spawn("supervisor", [sys.executable, "-m", "include.gatewayz_sync.dev.supervisor",
+                                                     str(tmp_path / "plan.json")], None, log_path)
+    sleepers = []
+    try:
+        components = _wait_for(lambda: read_status(status_path)["components"])
+        first = StartedProcess("sleeper", components["sleeper"]["pid"], components["sleeper"]["create_time"])
+        sleepers.append(first)
+        first.process().kill()
+        restarted = _wait_for(lambda: (entry := read_status(status_path)["components"]["sleeper"])["restarts"] == 1
+                              and entry["state"] == "running" and entry)
+        assert restarted["pid"] != first.pid and restarted["last_exit"] == "signal 9"
+        sleepers.append(StartedProcess("sleeper", restarted["pid"], restarted["create_time"]))
+        assert sleepers[-1].is_running()
+
+        crasher = _wait_for(lambda: (entry := read_status(status_path)["components"]["crasher"])["state"] == "gave up"
+                            and entry)
+        assert crasher["restarts"] == 3 and crasher["last_exit"] == "exit code 3"
+        log = log_path.read_text()
+        assert re.search(r"sleeper exited \(signal 9\) after \d+ s; restart 1 in 0.2 s$", log, re.M), log
+        crashes = re.findall(r"crasher exited \(exit code 3\) after \d+ s(.*)$", log, re.M)
+        assert crashes == ["; restart 1 in 0.2 s", "; restart 2 in 0.4 s", "; restart 3 in 0.8 s",
+                           ", 4 times in a row within 60 s of starting: not restarting it; see "
+                           f"{tmp_path / 'c.log'}, then `make down` and `make up`"], log
+        assert len(re.findall(r"crasher started \(pid \d+\)$", log, re.M)) == 4
+
+        supervisor.process().terminate()
+        psutil.Process(supervisor.pid).wait(timeout=10)
+        assert sleepers[-1].is_running(), "stopping the supervisor leaves the components to `make down`"
+    finally:
+        stop_processes([supervisor, *sleepers], timeout=10)

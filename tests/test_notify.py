@@ -191,8 +191,8 @@ def test_a_dead_component_is_a_503_even_while_every_provider_is_fresh():
     healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=ran, paused=False, airflow=alive,
                                   supervisor=supervised)
     assert not healthy and body["supervisor"] == supervised
-    assert body["causes"] == ["triggerer stopped: it exited 6 times, make up's supervisor gave up restarting it "
-                              "(last exit exit code 1; `make logs`)"]
+    assert body["causes"] == ["triggerer stopped: make up's supervisor gave up restarting it after 6 restarts "
+                              "(last exit: exit code 1; `make logs`)"]
 
     healthy, body = health_report(fresh, stale_hours=12, now=NOW, last_run=ran, paused=False,
                                   airflow={**alive, "metadatabase": {"status": "unhealthy"}})

@@ -2,7 +2,8 @@
 
     gatewayz sync all [--dry-run] [--unpause]   trigger gatewayz_sync_models for every provider and follow it
     gatewayz sync provider SLUG [--dry-run]     one provider
-    gatewayz sync providers                     the deploy hook: trigger gatewayz_sync_providers
+    gatewayz sync providers [--unpause]         the deploy hook: trigger gatewayz_sync_providers; with --unpause,
+                                                once it succeeds, every DAG the catalog needs is unpaused too
     gatewayz follow RUN_ID [--dag DAG_ID]       follow a run that is already going
     gatewayz status [--json]                    the status table (from /admin/model-sync/status)
     gatewayz health                             exit 0 when every provider with credentials is fresh
@@ -31,6 +32,12 @@ from ..untrusted import escape_controls
 
 MODEL_DAG = "gatewayz_sync_models"
 PROVIDER_DAG = "gatewayz_sync_providers"
+PRICES_DAG = "gatewayz_sync_prices"
+PUBLISH_DAG = "gatewayz_publish_catalog"
+# What a deploy unpauses once the providers exist, in this order: the model sync last, since unpausing it starts
+# the run its schedule missed, which the price and publish DAGs then follow (their asset).
+AFTER_PROVIDERS = (PRICES_DAG, PUBLISH_DAG, MODEL_DAG)
+CATALOG_DAGS = (PROVIDER_DAG, *AFTER_PROVIDERS)
 TERMINAL_RUN_STATES = {"success", "failed"}
 GUARD_OVERRIDES = {
     "allow_shrink": "load a listing that lost a large share of the provider's models (the shrink guard)",
@@ -103,6 +110,16 @@ class AirflowClient:
             print(f"{dag_id} was paused; unpaused it (--unpause)")
         run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
         return run["dag_run_id"]
+
+    def unpause(self, dag_ids) -> list[str]:
+        """Unpause each of `dag_ids` that is paused, printing its name; returns the names unpaused."""
+        unpaused = []
+        for dag_id in dag_ids:
+            if self.request("GET", f"/api/v2/dags/{dag_id}").get("is_paused"):
+                self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+                print(f"unpaused {dag_id}", flush=True)
+                unpaused.append(dag_id)
+        return unpaused
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
@@ -308,8 +325,14 @@ def main(argv: list[str] | None = None) -> int:
             run_id = client.trigger(dag_id, conf, unpause=args.unpause)
             print(f"Triggered {dag_id}: {run_id}")
             if args.no_follow:
+                if dag_id == PROVIDER_DAG and args.unpause:
+                    print(f"Not unpausing {', '.join(AFTER_PROVIDERS)}: they wait for the provider sync to succeed "
+                          "(run this without --no-follow)")
                 return EXIT_OK
         state = follow(client, dag_id, run_id, args.timeout, args.poll)
+        if state == "success" and dag_id == PROVIDER_DAG and args.unpause:
+            client.unpause(AFTER_PROVIDERS)
+            print(f"Unpaused: every DAG the catalog needs runs ({', '.join(CATALOG_DAGS)})")
         return EXIT_OK if state == "success" else EXIT_FAILED
     except KeyboardInterrupt:
         if run_id is None:

@@ -1,21 +1,19 @@
 """What `make up` does over Airflow's REST API once the components run: wait until the api-server answers and
 the DAGs are parsed, create the pool `GATEWAYZ_HTTP_POOL` names (if it names one: none is needed otherwise),
-then the deploy hook (the provider sync once), the price and publish DAGs' unpause and the model DAG's, in that
-order."""
+then the deploy hook: the provider sync once, then every DAG the catalog needs unpaused (`cli.CATALOG_DAGS`, the
+same set `scripts/gatewayz sync providers --unpause` unpauses)."""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import requests
 
 from ..config import ConcurrencySettings
-from .cli import MODEL_DAG, PROVIDER_DAG, AirflowClient
-
-PRICES_DAG = "gatewayz_sync_prices"
-PUBLISH_DAG = "gatewayz_publish_catalog"
+from .cli import AFTER_PROVIDERS, CATALOG_DAGS, MODEL_DAG, PROVIDER_DAG, AirflowClient
 
 PROVIDER_SYNC_TIMEOUT = 900
 
@@ -38,7 +36,7 @@ def wait_for_dags(client: AirflowClient, check_alive: Callable[[], None], timeou
         check_alive()
         with contextlib.suppress(requests.RequestException):  # a busy api-server: ask again until the deadline
             if all(client.session.get(f"{client.url}/api/v2/dags/{dag_id}", timeout=client.timeout).ok
-                   for dag_id in (PROVIDER_DAG, MODEL_DAG, PRICES_DAG, PUBLISH_DAG)):
+                   for dag_id in CATALOG_DAGS):
                 return
         time.sleep(2)
     errors = client.request("GET", "/api/v2/importErrors").get("import_errors", [])
@@ -72,18 +70,26 @@ def _run_provider_sync(client: AirflowClient, timeout: float) -> tuple[str, str]
     return run_id, state
 
 
-def deploy_hook(client: AirflowClient, settings: Mapping[str, str]) -> tuple[str, str, dict, str | None]:
-    """Provider sync once, then the price and publish DAGs and the model DAG unpaused (the model DAG triggered too
-    with SYNC_MODELS_ON_STARTUP): every model sync is followed by its prices and a publish under .local/."""
-    _set_paused(client, PROVIDER_DAG, paused=False)
+@dataclass(frozen=True)
+class DeployOutcome:
+    run_id: str
+    state: str
+    model_dag: dict
+    triggered: str | None
+    unpaused: list[str]
+
+
+def deploy_hook(client: AirflowClient, settings: Mapping[str, str]) -> DeployOutcome:
+    """Provider sync once, then the price, publish and model DAGs unpaused (the model DAG triggered too with
+    SYNC_MODELS_ON_STARTUP): every model sync is followed by its prices and a publish under .local/."""
+    unpaused = client.unpause([PROVIDER_DAG])
     # Paused until the providers exist: unpausing it first would start its catch-up run on an empty catalog.
     _set_paused(client, MODEL_DAG, paused=True)
     print(f"Running the provider sync ({PROVIDER_DAG}, the deploy hook)...", flush=True)
     run_id, state = _run_provider_sync(client, PROVIDER_SYNC_TIMEOUT)
-    for dag_id in (PRICES_DAG, PUBLISH_DAG):  # each runs after the model sync (its asset), publishing to .local/
-        _set_paused(client, dag_id, paused=False)
-    model_dag = _set_paused(client, MODEL_DAG, paused=False)
+    unpaused += client.unpause(AFTER_PROVIDERS)
+    model_dag = client.request("GET", f"/api/v2/dags/{MODEL_DAG}")
     triggered = None
     if state == "success" and settings.get("SYNC_MODELS_ON_STARTUP", "false").strip().lower() in ("1", "true", "yes"):
         triggered = client.request("POST", f"/api/v2/dags/{MODEL_DAG}/dagRuns", json={"logical_date": None})["dag_run_id"]
-    return run_id, state, model_dag, triggered
+    return DeployOutcome(run_id, state, model_dag, triggered, unpaused)

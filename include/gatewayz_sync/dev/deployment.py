@@ -3,7 +3,8 @@ component shares, and the record of what is running (`state.json`), which `make 
 
 Settings come from the environment and from the project's `.env` file, in the form docker-compose.yaml reads
 (`OPENAI_API_KEY=...`, `AIRFLOW_CONN_GATEWAYZ_OPENAI=...`, `AIRFLOW_ADMIN_PASSWORD=...`); the environment wins,
-as it does for compose.
+as it does for compose. The logins are Airflow's own `AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS` (`user:role,...`)
+plus the admin `make up` itself logs in as; the passwords file holds a password for every one of them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ STATE_FILE = UP_DIR / "state.json"
 PUBLISHED_DIR = UP_DIR / "published"  # GATEWAYZ_PUBLISH_URL unless .env or the environment names another
 SECRETS_FILE = UP_DIR / "secrets.json"
 PASSWORDS_FILE = AIRFLOW_HOME / "passwords.json"
+SUPERVISOR_PLAN = UP_DIR / "supervisor-plan.json"
+SUPERVISOR_STATUS = UP_DIR / "supervisor.json"
+USERS_SETTING = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"
+ROLES = ("viewer", "user", "op", "admin")
 AIRFLOW_ENV_SCRIPT = UP_DIR / "airflow-env.sh"
 DOTENV_FILE = PROJECT_ROOT / ".env"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -78,14 +83,53 @@ def fernet_key(settings: Mapping[str, str]) -> str:
     return stored["fernet_key"]
 
 
-def admin_login(settings: Mapping[str, str]) -> tuple[str, str]:
-    """(user, password): AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD as for compose, else admin and a password
-    generated once; written to the simple auth manager's passwords file."""
-    user = settings.get("AIRFLOW_ADMIN_USER") or "admin"
+@dataclass(frozen=True)
+class Logins:
+    """Every login of the deployment: user -> role in the order given, the admin `make up` uses, and passwords."""
+
+    admin: str
+    roles: dict[str, str]
+    passwords: dict[str, str]
+
+    @property
+    def users_setting(self) -> str:
+        return ",".join(f"{user}:{role}" for user, role in self.roles.items())
+
+
+class LoginError(ValueError):
+    """A users setting `make up` cannot run with; the message says what to change."""
+
+
+def parse_users(value: str) -> dict[str, str]:
+    """`user:role,user:role` (Airflow's simple auth manager form) -> user -> role; a wrong entry is a LoginError."""
+    roles: dict[str, str] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        user, _, role = entry.partition(":")
+        if not user or role.lower() not in ROLES:
+            raise LoginError(f"{USERS_SETTING}: {entry!r} is not user:role with a role of {', '.join(ROLES)}")
+        roles[user] = role.lower()
+    return roles
+
+
+def logins(settings: Mapping[str, str]) -> Logins:
+    """The users of `AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS` (environment or `.env`), plus AIRFLOW_ADMIN_USER
+    (default admin) as an admin when the list lacks it: `make up` runs the deploy hook as that user. Passwords:
+    AIRFLOW_ADMIN_PASSWORD for the admin, else the one the passwords file already holds, else one generated once;
+    all are written to the passwords file, which Airflow reads."""
+    admin = settings.get("AIRFLOW_ADMIN_USER") or "admin"
+    roles = parse_users(settings.get(USERS_SETTING) or "")
+    if roles.get(admin, "admin") != "admin":
+        raise LoginError(f"{USERS_SETTING} gives {admin} the role {roles[admin]}, but make up logs in as {admin} to "
+                         "run the deploy hook: give it the admin role, or set AIRFLOW_ADMIN_USER to an admin")
+    roles = {admin: "admin", **roles}
     known = json.loads(PASSWORDS_FILE.read_text()) if PASSWORDS_FILE.exists() else {}
-    password = settings.get("AIRFLOW_ADMIN_PASSWORD") or known.get(user) or secrets.token_urlsafe(12)
-    _write_private(PASSWORDS_FILE, json.dumps({user: password}))
-    return user, password
+    passwords = {user: known.get(user) or secrets.token_urlsafe(12) for user in roles}
+    if settings.get("AIRFLOW_ADMIN_PASSWORD"):
+        passwords[admin] = settings["AIRFLOW_ADMIN_PASSWORD"]
+    _write_private(PASSWORDS_FILE, json.dumps(passwords))
+    return Logins(admin, roles, passwords)
 
 
 def read_password(user: str) -> str:
@@ -102,6 +146,7 @@ class Deployment:
     metadata_database: str
     catalog: str
     socket_dir: str | None = None
+    users: str = ""
     ports: dict[str, int] = field(default_factory=dict)
     processes: list[StartedProcess] = field(default_factory=list)
 
@@ -133,9 +178,19 @@ class Deployment:
         self.processes.append(process)
         self.save()
 
+    def supervised(self) -> dict[str, tuple[StartedProcess | None, str]]:
+        """The components the supervisor runs, in start order: name -> (the live record or None, its state)."""
+        document = json.loads(SUPERVISOR_STATUS.read_text()) if SUPERVISOR_STATUS.exists() else {"components": {}}
+        found = {}
+        for name, entry in document["components"].items():
+            record = StartedProcess(name, entry["pid"], entry["create_time"]) if entry.get("pid") else None
+            found[name] = (record, entry.get("state", "unknown"))
+        return found
+
 
 def airflow_environment(settings: Mapping[str, str], deployment: Deployment, *, metadata_url: str,
-                        catalog_connection: str | None, replay_url: str | None, jwt_secret: str) -> dict[str, str]:
+                        catalog_connection: str | None, replay_url: str | None, jwt_secret: str,
+                        users_setting: str | None = None) -> dict[str, str]:
     """The environment of every component (and of `scripts/airflow`): one JWT secret, one Fernet key."""
     env: dict[str, Any] = dict(settings)
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
@@ -153,7 +208,7 @@ def airflow_environment(settings: Mapping[str, str], deployment: Deployment, *, 
         {
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{deployment.user}:admin",
+            USERS_SETTING: users_setting or f"{deployment.user}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(PASSWORDS_FILE),
             "AIRFLOW__CORE__FERNET_KEY": fernet_key(settings),
             "AIRFLOW__API_AUTH__JWT_SECRET": settings.get("AIRFLOW_JWT_SECRET") or jwt_secret,
@@ -161,6 +216,7 @@ def airflow_environment(settings: Mapping[str, str], deployment: Deployment, *, 
             "AIRFLOW__API__BASE_URL": deployment.url,
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(deployment.ports["worker-log-server"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(deployment.ports["trigger-log-server"]),
+            "GATEWAYZ_SUPERVISOR_STATUS": str(SUPERVISOR_STATUS),
         }
     )
     return env

@@ -125,6 +125,14 @@ def start_embedded_postgres(keep_running: bool = False):
     return server, server.get_postmaster_info().socket_dir, not already_running
 
 
+def running_postmaster() -> int | None:
+    """The pid of the PostgreSQL serving PGDATA now (it may have been restarted since it was recorded), or None."""
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(PGDATA) if PGDATA.exists() else None
+    return info.pid if info is not None and info.is_running() else None
+
+
 def _admin_tools_on_path() -> None:
     """As root, pgserver runs PostgreSQL as a user it creates with `useradd`, which lives in an sbin directory that
     a minimal PATH (containers, CI, a test's environment) leaves out; the first start then fails."""

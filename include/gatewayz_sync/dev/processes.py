@@ -27,15 +27,21 @@ class StartedProcess:
     stop_signal: str = "SIGTERM"
 
     @classmethod
-    def spawn(cls, name: str, command: Sequence[str], env: Mapping[str, str], log_path: Path) -> StartedProcess:
+    def spawn(cls, name: str, command: Sequence[str], env: Mapping[str, str] | None, log_path: Path) -> StartedProcess:
         """Start `command` in a new session, output appended to `log_path`."""
+        return cls.launch(name, command, env, log_path)[1]
+
+    @classmethod
+    def launch(cls, name: str, command: Sequence[str], env: Mapping[str, str] | None,
+               log_path: Path) -> tuple[subprocess.Popen, StartedProcess]:
+        """`spawn`, keeping the child's handle too (its parent reaps it and reads its exit code)."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                list(command), env=dict(env), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                list(command), env=None if env is None else dict(env), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
             )
-        return cls(name, process.pid, psutil.Process(process.pid).create_time())
+        return process, cls(name, process.pid, psutil.Process(process.pid).create_time())
 
     @classmethod
     def adopt(cls, name: str, pid: int, stop_signal: str) -> StartedProcess:

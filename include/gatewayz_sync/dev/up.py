@@ -4,18 +4,21 @@
     python -m include.gatewayz_sync.dev.up down
     python -m include.gatewayz_sync.dev.up logs [--lines 40]
 
-`up` starts the api-server, scheduler, dag-processor and triggerer on the LocalExecutor, with Airflow's metadata
-in a database of its own on the embedded PostgreSQL that `make run` uses for the catalog; runs the provider sync
-once (the deploy hook); then unpauses the model DAG, so its schedule runs (on a new deployment Airflow starts the
-latest slot it missed at once; SYNC_MODELS_ON_STARTUP=true also triggers one, as compose does); and prints the
-UI's address, the login and what to try next. With `--demo` every provider points at the replay server, with
-demo keys, as in `make demo`. `down` stops exactly the processes `up` recorded in `.local/up/state.json`.
+`up` starts the api-server, scheduler, dag-processor and triggerer on the LocalExecutor under a supervisor that
+restarts any of them that dies (`supervisor.py`), with Airflow's metadata in a database of its own on the
+embedded PostgreSQL that `make run` uses for the catalog; runs the provider sync once (the deploy hook); then
+unpauses every DAG the catalog needs (prices, publish, and the model DAG, so its schedule runs: on a new
+deployment Airflow starts the latest slot it missed at once; SYNC_MODELS_ON_STARTUP=true also triggers one, as
+compose does); and prints the UI's address, the logins and what to try next. With `--demo` every provider points
+at the replay server, with demo keys, as in `make demo`. `down` stops exactly the processes `up` recorded in
+`.local/up/state.json` and the supervisor's record `.local/up/supervisor.json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import secrets
 import subprocess
@@ -30,12 +33,18 @@ from .cli import MODEL_DAG, AirflowClient, CliError
 from .deploy_hook import deploy_hook, ensure_pool, wait_for_api, wait_for_dags
 from .deployment import (
     LOG_DIR,
+    PASSWORDS_FILE,
     STATE_FILE,
+    SUPERVISOR_PLAN,
+    SUPERVISOR_STATUS,
     UP_DIR,
     Deployment,
-    admin_login,
+    LoginError,
+    Logins,
     airflow_environment,
     free_port,
+    logins,
+    parse_users,
     port_is_free,
     read_password,
     read_settings,
@@ -48,9 +57,11 @@ from .local import (
     PROJECT_ROOT,
     embedded_connection_json,
     ensure_database,
+    running_postmaster,
     start_embedded_postgres,
 )
 from .processes import StartedProcess, stop_processes
+from .supervisor import GAVE_UP, ComponentSpec, SupervisorPlan
 
 AIRFLOW_BIN = os.path.join(os.path.dirname(sys.executable), "airflow")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -62,9 +73,25 @@ def _check_alive(deployment: Deployment) -> None:
     for process in deployment.processes:
         if not process.is_running():
             raise RuntimeError(f"{process.name} exited; see {LOG_DIR / (process.name + '.log')}")
+    for name, (_, state) in deployment.supervised().items():
+        if state == GAVE_UP:
+            raise RuntimeError(f"{name} keeps exiting; see {LOG_DIR / (name + '.log')} and {LOG_DIR / 'supervisor.log'}")
 
 
-def _start(deployment: Deployment, settings: Mapping[str, str], environ: Mapping[str, str], password: str):
+def _components(deployment: Deployment) -> list[ComponentSpec]:
+    """What the supervisor runs, in start order: the demo's replay server first, then Airflow."""
+    specs = []
+    if deployment.demo:
+        page_sizes = [f"--page-size={slug}={size}" for slug, size in DEMO_PAGE_SIZES.items()]
+        specs.append(ComponentSpec("replay", [sys.executable, "-m", f"{__package__}.replay", "--port",
+                                              str(deployment.ports["replay"]), *page_sizes], str(LOG_DIR / "replay.log")))
+    for name in COMPONENTS:
+        args = ["api-server", "--port", str(deployment.port), "--host", "127.0.0.1"] if name == "api-server" else [name]
+        specs.append(ComponentSpec(name, [AIRFLOW_BIN, *args], str(LOG_DIR / f"{name}.log")))
+    return specs
+
+
+def _start(deployment: Deployment, settings: Mapping[str, str], environ: Mapping[str, str], accounts: Logins):
     """Start everything, recording each process as it starts; returns a logged-in REST client."""
     server, socket_dir, started = start_embedded_postgres(keep_running=True)
     deployment.socket_dir = str(socket_dir)
@@ -82,26 +109,33 @@ def _start(deployment: Deployment, settings: Mapping[str, str], environ: Mapping
     env = airflow_environment(
         settings, deployment, metadata_url=f"postgresql+psycopg://postgres@/{deployment.metadata_database}?host={socket_dir}",
         catalog_connection=catalog_connection, replay_url=replay_url, jwt_secret=secrets.token_urlsafe(32),
+        users_setting=accounts.users_setting,
     )
     write_airflow_env_script(env, environ)
-    if replay_url:
-        page_sizes = [f"--page-size={slug}={size}" for slug, size in DEMO_PAGE_SIZES.items()]
-        command = [sys.executable, "-m", f"{__package__}.replay", "--port", str(deployment.ports["replay"]), *page_sizes]
-        deployment.record(StartedProcess.spawn("replay", command, env, LOG_DIR / "replay.log"))
     print(f"Migrating Airflow's metadata (database {deployment.metadata_database})...", flush=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     with (LOG_DIR / "db-migrate.log").open("w") as log:
         subprocess.run([AIRFLOW_BIN, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True,
                        timeout=STARTUP_TIMEOUT)
-    print(f"Starting {', '.join(COMPONENTS)}...", flush=True)
-    for name in COMPONENTS:
-        args = ["api-server", "--port", str(deployment.port), "--host", "127.0.0.1"] if name == "api-server" else [name]
-        deployment.record(StartedProcess.spawn(name, [AIRFLOW_BIN, *args], env, LOG_DIR / f"{name}.log"))
+    specs = _components(deployment)
+    print(f"Starting {', '.join(spec.name for spec in specs)} under the supervisor...", flush=True)
+    SUPERVISOR_STATUS.unlink(missing_ok=True)
+    SupervisorPlan(specs, str(SUPERVISOR_STATUS)).save(SUPERVISOR_PLAN)
+    deployment.record(StartedProcess.spawn("supervisor", [sys.executable, "-m", f"{__package__}.supervisor",
+                                                          str(SUPERVISOR_PLAN)], env, LOG_DIR / "supervisor.log"))
     wait_for_api(deployment.local_url, lambda: _check_alive(deployment), STARTUP_TIMEOUT)
-    client = AirflowClient(deployment.local_url, deployment.user, password, timeout=REQUEST_TIMEOUT)
+    client = AirflowClient(deployment.local_url, deployment.user, accounts.passwords[deployment.user],
+                           timeout=REQUEST_TIMEOUT)
     wait_for_dags(client, lambda: _check_alive(deployment), STARTUP_TIMEOUT)
     ensure_pool(client, env)
     return client
+
+
+def _other_logins(deployment: Deployment) -> str:
+    """A line per login besides the admin's, with its role and password (the passwords file holds them all)."""
+    passwords = json.loads(PASSWORDS_FILE.read_text()) if PASSWORDS_FILE.exists() else {}
+    return "".join(f"\n  also      {user} ({role}), password {passwords.get(user, '?')}"
+                   for user, role in parse_users(deployment.users).items() if user != deployment.user)
 
 
 def print_access(deployment: Deployment, password: str | None = None) -> None:
@@ -110,7 +144,7 @@ def print_access(deployment: Deployment, password: str | None = None) -> None:
         f"""
   UI        {deployment.url}   (Dags -> {MODEL_DAG} -> Trigger; Browse -> Model catalog)
   user      {deployment.user}
-  password  {password}
+  password  {password}{_other_logins(deployment)}
 
 Next:
   export GATEWAYZ_AIRFLOW_URL={deployment.url} GATEWAYZ_AIRFLOW_PASSWORD={password}
@@ -126,11 +160,23 @@ Next:
     )
 
 
+def _not_running(deployment: Deployment) -> list[str]:
+    """What of a recorded `make up` is not running (a component the supervisor is restarting counts as running)."""
+    gone = [p.name for p in deployment.processes if p.name != "postgres" and not p.is_running()]
+    if "postgres" in {p.name for p in deployment.processes} and running_postmaster() is None:
+        gone.append("postgres")
+    if "supervisor" not in {p.name for p in deployment.processes}:
+        gone.append("supervisor")
+    supervised = deployment.supervised()
+    gone += [name for name in COMPONENTS if name not in supervised]
+    gone += [name for name, (_, state) in supervised.items() if state == GAVE_UP]
+    return gone
+
+
 def up(demo: bool, port: int, environ: Mapping[str, str] = os.environ) -> int:
     running = Deployment.load()
     if running is not None:
-        exited = [p.name for p in running.processes if not p.is_running()]
-        exited += [name for name in COMPONENTS if name not in {p.name for p in running.processes}]
+        exited = _not_running(running)
         if not exited:
             if running.demo != demo:
                 mode = "in demo mode" if running.demo else "without DEMO=1"
@@ -145,37 +191,44 @@ def up(demo: bool, port: int, environ: Mapping[str, str] = os.environ) -> int:
         print(f"Port {port} is in use; choose another, e.g. `make up PORT={port + 1}`.", file=sys.stderr)
         return 1
     settings = read_settings(environ)
-    user, password = admin_login(settings)
+    try:
+        accounts = logins(settings)
+    except LoginError as error:
+        print(f"make up: {error}", file=sys.stderr)
+        return 1
     suffix = "_demo" if demo else ""
     deployment = Deployment(
-        port=port, demo=demo, user=user, metadata_database=f"airflow{suffix}", catalog=f"gatewayz{suffix}",
+        port=port, demo=demo, user=accounts.admin, metadata_database=f"airflow{suffix}", catalog=f"gatewayz{suffix}",
+        users=accounts.users_setting,
         ports={"api-server": port, "worker-log-server": free_port(), "trigger-log-server": free_port()},
     )
     deployment.save()
     try:
-        client = _start(deployment, settings, environ, password)
+        client = _start(deployment, settings, environ, accounts)
     except (Exception, KeyboardInterrupt) as error:
         print(f"make up failed: {error}\nLogs: {LOG_DIR}. Stopping what was started.", file=sys.stderr)
         stop(deployment)
         return 1
 
     try:
-        run_id, state, model_dag, triggered = deploy_hook(client, settings)
+        hook = deploy_hook(client, settings)
     except (CliError, requests.RequestException) as error:
         print(f"make up could not run the deploy hook: {error}\nAirflow keeps running at {deployment.url}; "
               "`make logs` shows why, `make down` stops it.", file=sys.stderr)
         return 1
 
     catalog = f"your server ({CATALOG_ENV})" if settings.get(CATALOG_ENV) else f"database {deployment.catalog}"
-    print(f"\nAirflow is up on the LocalExecutor. Embedded PostgreSQL ({_shown(PGDATA)}): Airflow's metadata in database "
+    print(f"\nAirflow is up on the LocalExecutor, supervised (a component that dies is restarted; `make logs`). "
+          f"Embedded PostgreSQL ({_shown(PGDATA)}): Airflow's metadata in database "
           f"{deployment.metadata_database}; the catalog in {catalog}.")
     if demo:
         print(f"Every provider points at the replay server (http://127.0.0.1:{deployment.ports['replay']}), with demo keys.")
-    print(f"Provider sync {run_id}: {state}.")
-    print(_model_schedule_line(model_dag, settings, triggered))
-    print_access(deployment, password)
-    if state != "success":
-        print(f"\nThe provider sync ended {state}: open it in the UI, or see `make logs`. Airflow keeps running.")
+    print(f"Provider sync {hook.run_id}: {hook.state}.")
+    print(f"Unpaused: {', '.join(hook.unpaused) or 'nothing (every DAG was already unpaused)'}.")
+    print(_model_schedule_line(hook.model_dag, settings, hook.triggered))
+    print_access(deployment, accounts.passwords[accounts.admin])
+    if hook.state != "success":
+        print(f"\nThe provider sync ended {hook.state}: open it in the UI, or see `make logs`. Airflow keeps running.")
         return 1
     return 0
 
@@ -197,17 +250,24 @@ def _model_schedule_line(model_dag: dict, settings: Mapping[str, str], triggered
 
 
 def stop(deployment: Deployment) -> bool:
-    """Stop the recorded Airflow processes (newest first), then PostgreSQL; True when none is left."""
-    components = [p for p in reversed(deployment.processes) if p.name != "postgres"]
-    outcome = stop_processes(components, timeout=45)
-    outcome.update(stop_processes([p for p in deployment.processes if p.name == "postgres"], timeout=60))
+    """Stop the supervisor (so nothing is restarted), then what it supervised and the rest of the recorded processes
+    (newest first), then PostgreSQL (whichever postmaster serves the data directory now); True when none is left."""
+    outcome = stop_processes([p for p in deployment.processes if p.name == "supervisor"], timeout=30)
+    supervised = [record for record, _ in deployment.supervised().values() if record is not None]
+    others = [p for p in reversed(deployment.processes) if p.name not in ("postgres", "supervisor")]
+    outcome.update(stop_processes([*reversed(supervised), *others], timeout=45))
+    postgres = [p for p in deployment.processes if p.name == "postgres"]
+    if postgres and not postgres[0].is_running() and (pid := running_postmaster()):
+        postgres = [StartedProcess.adopt("postgres", pid, stop_signal="SIGINT")]  # restarted since `make up`
+    outcome.update(stop_processes(postgres, timeout=60))
     for name, what in outcome.items():
         print(f"  {name:<14} {what}")
-    left = [p.name for p in deployment.processes if p.is_running()]
+    left = [p.name for p in [*deployment.processes, *supervised, *postgres] if p.is_running()]
     if left:
         print(f"Still running: {', '.join(left)}", file=sys.stderr)
         return False
     STATE_FILE.unlink(missing_ok=True)
+    SUPERVISOR_STATUS.unlink(missing_ok=True)
     return True
 
 

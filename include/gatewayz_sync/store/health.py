@@ -74,8 +74,8 @@ def components_down(airflow: dict[str, Any] | None, *, needs_triggerer: bool,
             found.append(sentence)
     for name, record in sorted(((supervisor or {}).get("components") or {}).items()):
         if record.get("state") == "gave up":
-            found.append(f"{name} stopped: it exited {record.get('restarts', 0)} times, make up's supervisor gave "
-                         f"up restarting it (last exit {record.get('last_exit')}; `make logs`)")
+            found.append(f"{name} stopped: make up's supervisor gave up restarting it after {record.get('restarts', 0)} "
+                         f"restarts (last exit: {record.get('last_exit')}; `make logs`)")
     return found
 
 
