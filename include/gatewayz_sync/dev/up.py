@@ -26,6 +26,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+import psutil
 import requests
 
 from ..config import model_sync_interval_hours
@@ -249,10 +250,24 @@ def _model_schedule_line(model_dag: dict, settings: Mapping[str, str], triggered
     return line + "."
 
 
+def _stop_supervisor(record: StartedProcess, timeout: float = 15) -> str:
+    """SIGTERM to the supervisor alone: it stops restarting and exits, leaving its components to `stop`."""
+    process = record.process()
+    if process is None:
+        return "was not running"
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except psutil.TimeoutExpired:
+        process.kill()
+        return f"killed after {timeout:.0f} s (pid {record.pid})"
+    return f"stopped (pid {record.pid})"
+
+
 def stop(deployment: Deployment) -> bool:
     """Stop the supervisor (so nothing is restarted), then what it supervised and the rest of the recorded processes
     (newest first), then PostgreSQL (whichever postmaster serves the data directory now); True when none is left."""
-    outcome = stop_processes([p for p in deployment.processes if p.name == "supervisor"], timeout=30)
+    outcome = {p.name: _stop_supervisor(p) for p in deployment.processes if p.name == "supervisor"}
     supervised = [record for record, _ in deployment.supervised().values() if record is not None]
     others = [p for p in reversed(deployment.processes) if p.name not in ("postgres", "supervisor")]
     outcome.update(stop_processes([*reversed(supervised), *others], timeout=45))
