@@ -241,7 +241,10 @@ def cluster(e2e_catalog_db, e2e_replay):
         # No triggerer in this cluster: with a deadline alert, /health would rightly be a 503 (it could not fire).
         "MODEL_SYNC_DEADLINE_MINUTES": "0",
     }
-    cluster = AirflowCluster(SESSION_DIR / f"cluster-{secrets.token_hex(2)}", admin_connection, PG_USER, env)
+    workdir = SESSION_DIR / f"cluster-{secrets.token_hex(2)}"
+    # `gatewayz sync providers --unpause` unpauses the publish DAG too, which needs somewhere to publish.
+    env["GATEWAYZ_PUBLISH_URL"] = f"file://{workdir / 'published'}"
+    cluster = AirflowCluster(workdir, admin_connection, PG_USER, env)
     try:
         cluster.start()
         yield cluster

@@ -88,7 +88,9 @@ def test_init_migrates_and_triggers_the_provider_sync():
     assert init["command"] == ["/opt/airflow/scripts/airflow-init.sh"]
     script = (ROOT / "scripts" / "compose" / "airflow-init.sh").read_text()
     for step in ("airflow db migrate", "airflow dags reserialize",
-                 "airflow dags trigger gatewayz_sync_providers", 'SYNC_MODELS_ON_STARTUP:-false}" = "true"',
+                 "airflow dags trigger gatewayz_sync_providers", "airflow dags unpause gatewayz_sync_prices",
+                 'if [ -n "${GATEWAYZ_PUBLISH_URL:-}" ]; then\n  airflow dags unpause gatewayz_publish_catalog',
+                 'SYNC_MODELS_ON_STARTUP:-false}" = "true"',
                  "airflow dags trigger gatewayz_sync_models"):
         assert step in script
     for name in AIRFLOW_SERVICES:

@@ -16,6 +16,11 @@ fi
 airflow dags reserialize
 airflow dags unpause gatewayz_sync_providers
 airflow dags trigger gatewayz_sync_providers
+# Each model sync is then priced, and published where GATEWAYZ_PUBLISH_URL says (unset: nowhere, paused).
+airflow dags unpause gatewayz_sync_prices
+if [ -n "${GATEWAYZ_PUBLISH_URL:-}" ]; then
+  airflow dags unpause gatewayz_publish_catalog
+fi
 if [ "${SYNC_MODELS_ON_STARTUP:-false}" = "true" ]; then
   airflow dags unpause gatewayz_sync_models
   airflow dags trigger gatewayz_sync_models

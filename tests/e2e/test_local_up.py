@@ -1,7 +1,8 @@
 """`make up DEMO=1` end to end, through the code path the Makefile runs (`python -m include.gatewayz_sync.dev.up`),
-in a `.local/` of its own (GATEWAYZ_LOCAL_DIR) on a free port: the printed login, a second `up`, the catch-up
-model sync, the trigger form in a real headless Chromium, the README tour's commands as written, and `down`
-leaving no process and no port behind."""
+in a `.local/` of its own (GATEWAYZ_LOCAL_DIR) on a free port: the printed logins (an admin and a read-only
+monitor from AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS), every catalog DAG unpaused, a second `up`, the catch-up
+model sync, the UI login of every user and the trigger form in a real headless Chromium, the README tour's
+commands as written, and `down` leaving no process and no port behind."""
 
 from __future__ import annotations
 
@@ -44,9 +45,11 @@ class LocalUp:
             "PYTHONPATH": str(PROJECT_ROOT),
             "GATEWAYZ_LOCAL_DIR": str(local_dir),
             "PORT": str(port),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,monitor:viewer",
         }
         self.output = ""
         self.password = ""
+        self.passwords: dict[str, str] = {}
         self._token = ""
 
     def command(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -55,6 +58,9 @@ class LocalUp:
 
     def state(self) -> dict:
         return json.loads((self.local_dir / "up" / "state.json").read_text())
+
+    def supervised(self) -> dict:
+        return json.loads((self.local_dir / "up" / "supervisor.json").read_text())["components"]
 
     def token(self) -> str:
         """One login per deployment: the polls below would otherwise log in every few seconds."""
@@ -105,6 +111,8 @@ def local_up():
         print(f"make up DEMO=1 took {time.monotonic() - started:.0f} s")
         deployment.output = result.stdout
         deployment.password = re.search(r"^  password  (\S+)$", result.stdout, re.M).group(1)
+        deployment.passwords = {"admin": deployment.password, **dict(
+            re.findall(r"^  also      (\S+) \(viewer\), password (\S+)$", result.stdout, re.M))}
         yield deployment
     finally:
         if (deployment.local_dir / "up" / "state.json").exists():
@@ -121,13 +129,27 @@ def test_up_prints_the_login_and_next_commands_and_a_second_up_finds_it_running(
     assert re.search(r"Provider sync manual__\S+: success\.", out), out
     assert "Every provider points at the replay server" in out
     state = local_up.state()
-    assert [p["name"] for p in state["processes"]] == [
-        "postgres", "replay", "api-server", "scheduler", "dag-processor", "triggerer"]
+    assert [p["name"] for p in state["processes"]] == ["postgres", "supervisor"]
+    assert list(local_up.supervised()) == ["replay", "api-server", "scheduler", "dag-processor", "triggerer"]
     assert 8793 not in state["ports"].values() and 8794 not in state["ports"].values()
-    assert local_up.api(f"/dags/{MODEL_DAG}")["is_paused"] is False
-    assert local_up.api("/dags/gatewayz_sync_providers")["is_paused"] is False
-    for dag_id in ("gatewayz_sync_prices", "gatewayz_publish_catalog"):
+    catalog_dags = ("gatewayz_sync_providers", "gatewayz_sync_prices", "gatewayz_publish_catalog", MODEL_DAG)
+    for dag_id in catalog_dags:
         assert local_up.api(f"/dags/{dag_id}")["is_paused"] is False, "each model sync is priced and published"
+        assert f"unpaused {dag_id}\n" in out
+    assert f"Unpaused: {', '.join(catalog_dags)}." in out
+
+    assert set(local_up.passwords) == {"admin", "monitor"}
+    stored = json.loads((local_up.local_dir / "up" / "airflow" / "passwords.json").read_text())
+    assert stored == local_up.passwords, "the passwords file holds every user"
+    monitor = requests.post(f"{local_up.url}/auth/token", timeout=120,
+                            json={"username": "monitor", "password": local_up.passwords["monitor"]})
+    assert monitor.status_code in (200, 201), monitor.text
+    read_only = {"Authorization": f"Bearer {monitor.json()['access_token']}"}
+    health = requests.get(f"{local_up.url}/admin/model-sync/health", headers=read_only, timeout=120)
+    assert health.status_code in (200, 503) and "components" in health.json(), "a monitor reads /health"
+    refused = requests.patch(f"{local_up.url}/api/v2/dags/{MODEL_DAG}", json={"is_paused": True}, headers=read_only,
+                             timeout=120)
+    assert refused.status_code == 403, "a viewer cannot pause"
 
     started = time.monotonic()
     again = local_up.command("up", "--demo", timeout=120)
@@ -144,7 +166,8 @@ def test_up_prints_the_login_and_next_commands_and_a_second_up_finds_it_running(
         logs = (following.stdout or b"").decode(errors="replace")
     else:
         pytest.fail("make logs should keep following the logs")
-    assert "==> " in logs and "scheduler.log" in logs
+    assert "==> " in logs and "scheduler.log" in logs and "supervisor.log" in logs
+    assert "supervising replay, api-server, scheduler, dag-processor, triggerer" in logs
 
 
 def test_the_catch_up_model_sync_loads_every_provider_like_make_demo(local_up):
@@ -170,6 +193,29 @@ def test_the_catch_up_model_sync_loads_every_provider_like_make_demo(local_up):
 def chromium():
     with headless_chromium("chromium-local-up", height=1100, page_load_timeout=90) as driver:
         yield driver
+
+
+def test_every_listed_user_logs_in_to_the_airflow_ui(local_up, chromium):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(chromium, 120)
+    for user, password in local_up.passwords.items():
+        chromium.delete_all_cookies()
+        chromium.get(f"{local_up.url}/dags")
+        wait.until(EC.presence_of_element_located((By.NAME, "username"))).send_keys(user)
+        chromium.find_element(By.NAME, "password").send_keys(password)
+        chromium.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
+        wait.until(EC.presence_of_element_located((By.XPATH, f"//a[contains(@href, '/dags/{MODEL_DAG}')]")))
+        token = chromium.get_cookie("_token")
+        assert token, f"{user} has a session"
+        who = requests.get(f"{local_up.url}/api/v2/dags/{MODEL_DAG}", timeout=120,
+                           headers={"Authorization": f"Bearer {token['value']}"})
+        assert who.status_code == 200, (user, who.text)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        assert chromium.save_screenshot(str(SCREENSHOTS / f"ui-login-{user}.png"))
+    chromium.delete_all_cookies()
 
 
 def test_the_trigger_form_runs_the_one_provider_chosen(local_up, chromium):
@@ -273,7 +319,7 @@ def test_down_stops_every_process_it_started_and_frees_the_ports(local_up):
 
     result = local_up.command("down", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("triggerer", "dag-processor", "scheduler", "api-server", "replay", "postgres"):
+    for name in ("supervisor", "triggerer", "dag-processor", "scheduler", "api-server", "replay", "postgres"):
         assert re.search(rf"^  {name}\s+(stopped|killed after \d+ s) \(pid \d+\)$", result.stdout, re.M), result.stdout
 
     def still_ours(pid: int, create_time: float) -> bool:

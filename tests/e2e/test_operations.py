@@ -49,6 +49,18 @@ def test_operations_end_to_end(cluster, e2e_catalog, e2e_replay):
     providers = gatewayz(cluster, "sync", "providers", "--unpause")
     assert providers.returncode == 0, providers.stdout + providers.stderr
     assert e2e_catalog.execute("SELECT count(*) FROM providers WHERE is_active").fetchone()[0] == 31
+    catalog_dags = ("gatewayz_sync_providers", "gatewayz_sync_prices", "gatewayz_publish_catalog",
+                    "gatewayz_sync_models")
+    assert "gatewayz_sync_providers was paused; unpaused it (--unpause)" in providers.stdout
+    for dag_id in catalog_dags[1:]:
+        assert re.search(rf"^unpaused {dag_id}$", providers.stdout, re.M), providers.stdout
+    assert f"Unpaused: every DAG the catalog needs runs ({', '.join(catalog_dags)})" in providers.stdout
+    for dag_id in catalog_dags:
+        assert cluster.api("GET", f"/api/v2/dags/{dag_id}").json()["is_paused"] is False, dag_id
+    # Unpausing the model DAG started the run its schedule missed; let it end, then pause it as an operator would.
+    catch_up = cluster.wait_for_new_run("gatewayz_sync_models", set(), "scheduled")
+    assert cluster.wait_for_run("gatewayz_sync_models", catch_up, timeout=600)["state"] == "success"
+    cluster.api("PATCH", "/api/v2/dags/gatewayz_sync_models", json={"is_paused": True}).raise_for_status()
 
     paused = gatewayz(cluster, "sync", "all")
     assert paused.returncode == 1 and "gatewayz_sync_models is paused, so no run was created" in paused.stderr
