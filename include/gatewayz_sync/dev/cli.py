@@ -6,7 +6,7 @@
                                                 once it succeeds, every DAG the catalog needs is unpaused too
     gatewayz follow RUN_ID [--dag DAG_ID]       follow a run that is already going
     gatewayz status [--json]                    the status table (from /admin/model-sync/status)
-    gatewayz health                             exit 0 when every provider with credentials is fresh
+    gatewayz health                             exit 0 when /health answers 200 (fresh, components alive)
 
 A paused DAG stays paused: `sync` refuses it unless --unpause is given. Ctrl-C stops following, never the run.
 Text from the server is printed with control characters escaped.
@@ -273,7 +273,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         command.add_argument("--poll", type=float, default=2)
     status = commands.add_parser("status", help="per-provider status")
     status.add_argument("--json", action="store_true")
-    commands.add_parser("health", help="exit 0 when fresh, 1 when stale")
+    commands.add_parser("health", help="exit 0 when /health answers 200 (fresh, every component alive), else 1")
     return parser.parse_args(argv)
 
 
