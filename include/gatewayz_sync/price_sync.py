@@ -1,9 +1,11 @@
-"""The two steps of the reference-price job: refresh one source's candidates; resolve every model's stored price.
+"""The two steps of the reference-price job: refresh one source's candidates; resolve every model's stored price
+and routing fields.
 
 `refresh_source` reads one source (fetched, or bundled), matches every active model of the providers it maps,
-and stores the candidates that changed; it fails alone, with the source named, when the document cannot be
-had, leaving its earlier candidates in place. `resolve_prices` then applies precedence and the unit-error
-guard to every active model and writes only the decisions that differ from what is stored.
+and stores the candidates that changed, prices and routing fields (`catalog/routing.py`); it fails alone, with
+the source named, when the document cannot be had, leaving its earlier candidates in place. `resolve_prices`
+then applies precedence and the unit-error guard to every active model and writes only the decisions that differ
+from what is stored; `resolve_fields` does the same for the routing fields (`prices/field_resolve.py`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import requests
 
 from .catalog.meters import PriceSheet
 from .catalog.normalize import RecordNormalizer
+from .catalog.records import CAPABILITY_COLUMNS
+from .catalog.routing import ROUTING_FIELDS, context_as_input_limit, json_value
 from .config import FetchSettings
 from .errors import ProviderSyncError
 from .prices.documents import LISTED_AT_ZERO
 from .prices.fetch import load_reference, read_catalog_listing
+from .prices.field_resolve import FieldDecision, decide_field, decide_fields
 from .prices.matching import match_model
 from .prices.price_set import agrees, unit_error
 from .prices.resolve import (
@@ -44,6 +49,14 @@ from .prices.sources import REFERENCE_NAMES, REFERENCE_SOURCES, RESELLER_NAMES, 
 from .sources.endpoints import ConnectionLike
 from .sources.registry import GATEWAY_REGISTRY
 from .store.candidates import CandidateRow, ReferenceRunResult, record_reference_run, reference_targets, store_candidates
+from .store.field_candidates import (
+    FieldCandidateRow,
+    FieldState,
+    load_field_state,
+    operator_field_values,
+    store_field_candidates,
+    write_field_decisions,
+)
 from .store.price_rows import PriceRowWrites, SheetWrite, write_price_sheets
 from .store.prices import (
     PRICE_FIELDS,
@@ -104,7 +117,7 @@ def refresh_source(
     try:
         targets = reference_targets(connection, tuple(source.providers))
         matched = time.monotonic()
-        rows, rules = [], Counter()
+        rows, field_rows, rules = [], [], Counter()
         for model_id, slug, provider_model_id in targets:
             found = match_model(document.index, source.providers[slug], slug, provider_model_id)
             if found is not None:
@@ -113,13 +126,18 @@ def refresh_source(
                 prices = entry.prices if found.elsewhere is None else PriceSheet()
                 rows.append(CandidateRow(model_id, entry.source_model_id, found.rule, prices, document.version,
                                          entry.checked_at, entry.unread, document.as_of, found.no_price))
+                if found.elsewhere is None:
+                    field_rows += _field_rows(model_id, entry, source.providers[slug].context_is_input, document)
         match_seconds = time.monotonic() - matched
         result.writes = store_candidates(connection, source.name, rows)
+        field_writes = store_field_candidates(connection, source.name, field_rows)
         result.status, result.matched = "success", len(rows)
         result.details = {
             "origin": document.origin, "bytes": document.bytes, "entries": document.index.size,
             "as_of": document.as_of.isoformat() if document.as_of else None,
             "models": len(targets), "rules": dict(sorted(rules.items())), "dropped": dict(document.index.dropped),
+            "field_candidates": {"rows": len(field_rows), "inserted": field_writes.inserted,
+                                 "updated": field_writes.updated, "deleted": field_writes.deleted},
             "seconds": {"fetch": round(document.fetch_seconds, 3), "read": round(document.read_seconds, 3),
                         "match": round(match_seconds, 3), "total": round(time.monotonic() - started, 3)},
         }
@@ -130,6 +148,13 @@ def refresh_source(
     log.info("%s: %s; %d of %d models matched; %d inserted, %d updated, %d deleted", source.name, document.version,
              result.matched, len(targets), writes.inserted, writes.updated, writes.deleted)
     return result
+
+
+def _field_rows(model_id: int, entry, context_is_input: bool, document) -> list[FieldCandidateRow]:
+    """The entry's routing fields as one model's candidates (`catalog/routing.py`)."""
+    fields = context_as_input_limit(entry.fields) if context_is_input else entry.fields
+    return [FieldCandidateRow(model_id, name, value, entry.source_model_id, document.version, document.as_of,
+                              entry.fields_checked_at) for name, value in fields.items()]
 
 
 def _record(connect, run: RunInfo, source: ReferenceSource, result: ReferenceRunResult) -> None:
@@ -453,3 +478,107 @@ def _publishes_prices(slug: str) -> bool:
     provider = GATEWAY_REGISTRY.get(slug)
     spec = provider.list_api if provider else None
     return spec is not None and bool(spec.fields.token_prices or spec.fields.unit_prices_usd)
+
+
+def listed_fields(slug: str, raw: Any, normalizers: dict[str, RecordNormalizer]) -> dict[str, Any]:
+    """The routing fields the provider's listing gives a model, normalized again from its stored raw record (after
+    an operator's value is withdrawn)."""
+    provider = GATEWAY_REGISTRY.get(slug)
+    if provider is None or provider.list_api is None or not isinstance(raw, Mapping):
+        return {}
+    normalizer = normalizers.get(slug) or normalizers.setdefault(slug, RecordNormalizer(provider.list_api))
+    model = normalizer.normalize(raw)
+    if model is None:
+        return {}
+    columns = {"context_length": model.context_length, "max_input_tokens": model.max_input_tokens,
+               "max_output_tokens": model.max_output_tokens, "deprecation_date": model.deprecation_date,
+               "shutdown_date": model.shutdown_date,
+               **{column: model.capabilities.get(name) for name, column in CAPABILITY_COLUMNS.items()}}
+    return {name: json_value(name, value) for name, value in columns.items() if json_value(name, value) is not None}
+
+
+@dataclass
+class FieldSummary:
+    models: int = 0
+    models_written: int = 0
+    changes: int = 0
+    statuses_written: int = 0
+    # field -> source -> models whose stored value it gave
+    by_source: dict[str, Counter] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"models": self.models, "models_written": self.models_written, "changes": self.changes,
+                "candidate_statuses_written": self.statuses_written,
+                "by_source": {name: dict(counts) for name, counts in self.by_source.items()},
+                "seconds": round(self.seconds, 3)}
+
+
+def _adopt(name: str, state: FieldState, target: FieldDecision) -> FieldDecision:
+    """An alias's limit is its target's (as the model sync aligns them); its own candidates are judged against it."""
+    if target.value is None:
+        return FieldDecision(None, None, statuses={c.source: (DIFFERS, "an alias takes its target's limits, unknown")
+                                                   for c in state.candidates.get(name, ())})
+    decision = decide_field(name, state.candidates.get(name, ()), listed=target.value)
+    decision.source, decision.confidence = target.source, target.confidence
+    decision.source_version, decision.source_model_id, decision.checked_at = (
+        target.source_version, target.source_model_id, target.checked_at)
+    return decision
+
+
+def resolve_fields(connection) -> FieldSummary:
+    """Decide and store every active model's routing fields in one transaction. `connection` is autocommit."""
+    started = time.monotonic()
+    summary = FieldSummary()
+    with connection.transaction(), connection.cursor() as cursor:
+        lock_for_resolution(cursor)
+        states = load_field_state(cursor)
+        operator = operator_field_values(cursor)
+        withdrawn = [s for s in states if any(s.source_of(name) == OPERATOR
+                                              and name not in operator.get((s.slug, s.provider_model_id), {})
+                                              for name in ROUTING_FIELDS)]
+        raws = raw_records(cursor, [s.model_id for s in withdrawn])
+        normalizers: dict[str, RecordNormalizer] = {}
+        relisted = {s.model_id: listed_fields(s.slug, raws.get(s.model_id), normalizers) for s in withdrawn}
+        decided: dict[int, dict[str, FieldDecision]] = {}
+        for state in sorted(states, key=lambda s: s.alias_of is not None):
+            listed = {name: value for name, value in state.values.items()
+                      if value is not None and state.source_of(name) in (LIST_API, None)}
+            for name in ROUTING_FIELDS:
+                if state.source_of(name) == OPERATOR and state.model_id in relisted:
+                    listed.pop(name, None)
+                    if (value := relisted[state.model_id].get(name)) is not None:
+                        listed[name] = value
+            decided[state.model_id] = decide_fields(state.candidates, listed,
+                                                    operator.get((state.slug, state.provider_model_id), {}),
+                                                    REFERENCE_NAMES)
+        by_name = {(s.provider_id, s.provider_model_id): s for s in states}
+        for state in states:
+            target = by_name.get((state.provider_id, state.alias_of)) if state.alias_of else None
+            if target is not None and target is not state:
+                for name in ("context_length", "max_output_tokens"):
+                    decided[state.model_id][name] = _adopt(name, state, decided[target.model_id][name])
+
+        rows, changes, statuses = [], [], []
+        for state in states:
+            decisions = decided[state.model_id]
+            values = {name: decision.value for name, decision in decisions.items()}
+            sources = {name: d.provenance() for name, d in decisions.items() if d.provenance() is not None}
+            for name, decision in decisions.items():
+                if decision.value is not None:
+                    summary.by_source.setdefault(name, Counter())[decision.source] += 1
+                for candidate in state.candidates.get(name, ()):
+                    status = decision.statuses[candidate.source]
+                    if status != (candidate.status, candidate.status_reason):
+                        statuses.append((state.model_id, name, candidate.source, *status))
+            if values != state.values or sources != state.sources:
+                rows.append((state.model_id, values, sources))
+                changes += [(state, name, state.values[name], values[name], decisions[name].source)
+                            for name in ROUTING_FIELDS if values[name] != state.values[name]]
+        writes = write_field_decisions(cursor, rows, changes, statuses)
+    summary.models, summary.models_written = len(states), writes.models
+    summary.changes, summary.statuses_written = writes.changes, writes.statuses
+    summary.seconds = time.monotonic() - started
+    log.info("Routing fields resolved for %d active models: %d models and %d candidate statuses written, %d changes",
+             summary.models, summary.models_written, summary.statuses_written, summary.changes)
+    return summary

@@ -28,6 +28,7 @@ from .records import (
     MAX_DESCRIPTION_LENGTH,
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
+    MODALITY_CAPABILITIES,
     NormalizedModel,
     content_hash,
     dumps_json,
@@ -176,7 +177,12 @@ class RecordNormalizer:
         replacement = self._field(lambda: clean_text(first(view, f.replacement_model), "replacement_model",
                                                      MAX_ID_LENGTH))
         listed, raw_pricing, variable, problems = self._prices(view)
+        max_input = self._field(lambda: token_count(first(view, f.max_input_tokens), "max_input_tokens"))
         capabilities = {name: capability(view, selector) for name, selector in f.capabilities.items()}
+        listed_modalities = {"input": input_modalities, "output": output_modalities}
+        for derived, (direction, modality) in MODALITY_CAPABILITIES.items():
+            if capabilities.get(derived) is None and listed_modalities[direction] is not None:
+                capabilities[derived] = modality in listed_modalities[direction]
         is_free = self._is_free(model_id, listed, variable)
         prices = listed if is_free else listed.without_zeros()
         reason = None if prices or is_free else self._unknown_reason(model_id, view, listed, variable, problems)
@@ -202,6 +208,7 @@ class RecordNormalizer:
             kind=kind_of(model_id, view, f.kind, output_modalities),
             alias_of=self._alias_of(model_id, view),
             price_unknown_reason=reason,
+            max_input_tokens=max_input,
         )
 
     def _date(self, view: Any, paths: tuple[str, ...], field_name: str) -> datetime | None:

@@ -32,7 +32,12 @@ CAPABILITY_COLUMNS = {
     "vision": "supports_vision",
     "reasoning": "supports_reasoning",
     "structured_output": "supports_structured_output",
+    "audio_input": "supports_audio_input",
+    "audio_output": "supports_audio_output",
 }
+# listed modalities that say a capability where the listing declares no selector for it
+MODALITY_CAPABILITIES = {"vision": ("input", "image"), "audio_input": ("input", "audio"),
+                         "audio_output": ("output", "audio")}
 
 
 def _encode_decimal(value: Any) -> Any:
@@ -69,11 +74,22 @@ class NormalizedModel:
     alias_of: str | None = None
     price_unknown_reason: str | None = None
     replacement_model: str | None = None
+    max_input_tokens: int | None = None
+
+    def field_sources(self) -> dict[str, dict[str, str]]:
+        """`list_api` for each routing field the listing gave (`catalog/routing.py`)."""
+        values = {"context_length": self.context_length, "max_input_tokens": self.max_input_tokens,
+                  "max_output_tokens": self.max_output_tokens, "deprecation_date": self.deprecation_date,
+                  "shutdown_date": self.shutdown_date,
+                  **{CAPABILITY_COLUMNS[name]: value for name, value in self.capabilities.items()
+                     if name in CAPABILITY_COLUMNS}}
+        return {name: {"source": "list_api"} for name, value in values.items() if value is not None}
 
 
+# /5: max_input_tokens, audio in/out (and vision) from the listed modalities, field_sources.
 # /4: placeholder lifecycle dates dropped, replacement_model.
 # /3: price sheets (every meter in its unit, listed zeros are unknown), kind, alias_of, price_unknown_reason.
-NORMALIZER_VERSION = b"gatewayz-normalizer/4"
+NORMALIZER_VERSION = b"gatewayz-normalizer/5"
 
 
 def hash_prefix(spec_fingerprint: str) -> bytes:

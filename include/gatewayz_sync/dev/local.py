@@ -249,10 +249,12 @@ def print_prices(connect_kwargs: dict[str, Any]) -> None:
     import psycopg
 
     from ..clock import pin_session
+    from .field_report import print_field_report
     from .price_report import print_price_report
 
     with psycopg.connect(**connect_kwargs, autocommit=True) as connection:
         print_price_report(pin_session(connection))
+        print_field_report(connection)
 
 
 def demo_environment(replay_url: str) -> dict[str, str]:

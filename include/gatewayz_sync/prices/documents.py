@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,7 @@ from ..catalog.meters import (
     PriceKey,
     PriceSheet,
 )
+from ..catalog.routing import litellm_fields, models_dev_fields
 from ..catalog.units import InvalidPrice, to_decimal, usd_each, usd_per_mtok
 from ..sources.specs import PriceUnit
 from ..untrusted import strip_controls
@@ -49,6 +50,9 @@ class ReferenceEntry:
     zero_only: bool = False
     # why the entry gives no price (`zero_only`), in words: `LISTED_AT_ZERO`, `LISTED_WITHOUT_PRICE`...
     no_price: str | None = None
+    # its routing fields (`catalog/routing.py`), and the date the source last updated them
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields_checked_at: date | None = None
 
 
 LISTED_AT_ZERO = "listed as 0, which is not a price"
@@ -103,6 +107,10 @@ class _Sheet:
         return ReferenceEntry(provider, model_id, PriceSheet(), checked_at, unread, zero_only=True, no_price=why)
 
 
+def _with_fields(entry: ReferenceEntry, fields: Mapping[str, Any], checked_at: date | None = None) -> ReferenceEntry:
+    return replace(entry, fields=fields, fields_checked_at=checked_at) if fields else entry
+
+
 def _per_mtok(raw: Any) -> Decimal:
     return usd_per_mtok(raw, PriceUnit.USD_PER_1M_TOKENS)
 
@@ -146,7 +154,8 @@ def read_models_dev(document: Any) -> ReferenceIndex:
             cost = model.get("cost")
             sheet = _Sheet(index.dropped)
             if not isinstance(cost, Mapping):
-                index.add(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))))
+                index.add(_with_fields(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))),
+                                       models_dev_fields(model), _date(model.get("last_updated"))))
                 continue
             _models_dev_prices(sheet, cost, 0, "")
             for tier in cost.get("tiers") or []:
@@ -158,7 +167,8 @@ def read_models_dev(document: Any) -> ReferenceIndex:
                 _models_dev_prices(sheet, tier, int(size), "tiers.")
             if isinstance(cost.get("context_over_200k"), Mapping):
                 _models_dev_prices(sheet, cost["context_over_200k"], 200_000, "context_over_200k.")
-            index.add(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))))
+            index.add(_with_fields(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))),
+                                   models_dev_fields(model), _date(model.get("last_updated"))))
     return index
 
 
@@ -252,7 +262,7 @@ def read_litellm(document: Any) -> ReferenceIndex:
             for name, raw in tier.items():
                 if name != "range":
                     _litellm_field(sheet, mode, name, raw, above=low)
-        index.add(sheet.entry(entry["litellm_provider"], key))
+        index.add(_with_fields(sheet.entry(entry["litellm_provider"], key), litellm_fields(entry)))
     return index
 
 

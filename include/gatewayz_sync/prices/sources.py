@@ -41,6 +41,9 @@ class SourceProviders:
     key_prefixes: tuple[str, ...] = ()
     prefix_rule: str = "provider-prefix"
     elsewhere: tuple[tuple[str, str], ...] = ()
+    # the source's context figure for these models is their input limit, not the total window
+    # (`catalog/routing.py`): it fills `max_input_tokens`
+    context_is_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,9 @@ _REFERENCE_SOURCES = (
             )),
             "google-vertex": SourceProviders(("google",)),
             "fireworks": SourceProviders(("fireworks-ai",)),
+            # Cohere documents the input limit as the context length (command-a: 256K), while its list API gives
+            # the total window, input plus output (288,000): models.dev's `limit.context` is Cohere's input limit.
+            "cohere": SourceProviders(("cohere",), context_is_input=True),
         },
     ),
     ReferenceSource(

@@ -67,7 +67,9 @@ _PROVIDERS = (
             records_path="data", paginator=HasMoreCursor(cursor_param="after_id", cursor_path="last_id"),
             fields=FieldMap(
                 name=("display_name",),
+                # Anthropic's window is its input limit (the output counts against `max_tokens` apart)
                 context_length=("max_input_tokens",),
+                max_input_tokens=("max_input_tokens",),
                 max_output_tokens=("max_tokens",),
                 capabilities={
                     "vision": Flag("capabilities.image_input.supported"),

@@ -112,6 +112,7 @@ class FieldMap:
     description: tuple[str, ...] = ("description",)
     context_length: tuple[str, ...] = ("context_length",)
     max_output_tokens: tuple[str, ...] = ()
+    max_input_tokens: tuple[str, ...] = ()
     input_modalities: tuple[str, ...] = ()
     output_modalities: tuple[str, ...] = ()
     deprecation_date: tuple[str, ...] = ()

@@ -31,7 +31,7 @@ PRICE_FIELDS = tuple(column for column in FLAT_COLUMNS if column != LONG_CONTEXT
 # catalog/meters.py `PriceKey.slug`): NUMERIC values, removable like a flat price.
 PRICE_SLUG = f"^[a-z_]+/({'|'.join(UNITS)})([>;@[]|$)"
 _PRICE_SLUG = re.compile(PRICE_SLUG)
-LIMIT_FIELDS = ("context_length", "max_output_tokens")
+LIMIT_FIELDS = ("context_length", "max_input_tokens", "max_output_tokens")
 MODALITY_FIELDS = ("input_modalities", "output_modalities")
 LIFECYCLE_FIELDS = ("deprecation_date", "shutdown_date")
 

@@ -35,6 +35,7 @@ from .model_sql import (
     DATA_COLUMNS,
     FIELD_CHANGES_SQL,
     INSERT_NEW_PRICES_SQL,
+    KEEP_STORED_FIELDS_SQL,
     KEEP_STORED_PRICES_SQL,
     LISTED_PRICES_SQL,
     MISSES_SQL,
@@ -205,6 +206,7 @@ def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunIn
 
             held = False
             if changed_rows:
+                cursor.execute(KEEP_STORED_FIELDS_SQL, params)
                 cursor.execute(KEEP_STORED_PRICES_SQL, params)
                 jumps = _guard_price_jumps(cursor, slug, provider_id, sync_run_id, run, options, result)
                 outliers = _guard_sibling_outliers(cursor, slug, provider_id, params, options, result)

@@ -12,6 +12,7 @@ price sheet travels in the stage's `list_prices` (JSON rows, exact strings) and 
 from __future__ import annotations
 
 from ..catalog.records import CAPABILITY_COLUMNS, FLAT_PRICE_COLUMNS
+from ..catalog.routing import ROUTING_FIELDS
 from .changes import REMOVABLE_FIELDS
 
 DATA_COLUMNS = (
@@ -19,6 +20,7 @@ DATA_COLUMNS = (
     "description",
     "context_length",
     "max_output_tokens",
+    "max_input_tokens",
     "input_modalities",
     "output_modalities",
     *FLAT_PRICE_COLUMNS,
@@ -35,6 +37,7 @@ DATA_COLUMNS = (
     "kind",
     "alias_of",
     "price_unknown_reason",
+    "field_sources",
 )
 # The COPY's column order: the content hash last, so an unchanged row is its id, NULLs and its hash.
 STAGE_COLUMNS = ("provider_model_id", "changed", *(c for c in DATA_COLUMNS if c != "content_hash"), "list_prices",
@@ -47,6 +50,7 @@ _TRACKED_FIELDS = (
     ("price_changed", "price_is_variable"),
     ("limits_changed", "context_length"),
     ("limits_changed", "max_output_tokens"),
+    ("limits_changed", "max_input_tokens"),
     *(("capabilities_changed", column) for column in CAPABILITY_COLUMNS.values()),
     ("capabilities_changed", "input_modalities"),
     ("capabilities_changed", "output_modalities"),
@@ -75,6 +79,27 @@ FROM models m
 WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id AND s.changed
   AND (m.price_source = 'operator'
        OR (s.price_source IS NULL AND m.price_source IS NOT NULL AND m.price_source <> 'list_api'))
+"""
+
+
+
+def _kept(column: str) -> str:
+    """An operator's value stays; so does a reference's where the listing gives none (`price_sync.resolve_fields`
+    decides those, after the model sync)."""
+    source = f"m.field_sources -> '{column}' ->> 'source'"
+    return f"({source} = 'operator' OR (s.{column} IS NULL AND {source} <> 'list_api'))"
+
+
+# A routing field an operator set, or a reference filled where the listing gives nothing, is put back into the
+# stage with its source, so the listing neither overwrites it nor reports it as a change or a loss.
+KEEP_STORED_FIELDS_SQL = f"""
+UPDATE stage_models s SET ({", ".join(ROUTING_FIELDS)}, field_sources) = (
+    {", ".join(f"CASE WHEN {_kept(c)} THEN m.{c} ELSE s.{c} END" for c in ROUTING_FIELDS)},
+    coalesce(s.field_sources, '{{}}'::jsonb) || jsonb_strip_nulls(jsonb_build_object(
+        {", ".join(f"'{c}', CASE WHEN {_kept(c)} THEN m.field_sources -> '{c}' END" for c in ROUTING_FIELDS)})))
+FROM models m
+WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id AND s.changed
+  AND m.field_sources IS NOT NULL
 """
 
 FIELD_CHANGES_SQL = f"""
@@ -203,7 +228,11 @@ SELECT DISTINCT model_id FROM (
 
 ALIAS_LIMITS_SQL = """
 WITH aligned AS (
-    UPDATE models a SET context_length = t.context_length, max_output_tokens = t.max_output_tokens, updated_at = now()
+    UPDATE models a SET context_length = t.context_length, max_output_tokens = t.max_output_tokens,
+        field_sources = (coalesce(a.field_sources, '{}'::jsonb) - 'context_length' - 'max_output_tokens')
+            || jsonb_strip_nulls(jsonb_build_object('context_length', t.field_sources -> 'context_length',
+                                                    'max_output_tokens', t.field_sources -> 'max_output_tokens')),
+        updated_at = now()
     FROM models t, models old
     WHERE a.provider_id = %(provider_id)s AND a.is_active AND t.provider_id = a.provider_id
       AND t.provider_model_id = a.alias_of AND t.is_active AND old.id = a.id

@@ -26,6 +26,7 @@ def row_values(model: NormalizedModel) -> tuple:
         model.description,
         model.context_length,
         model.max_output_tokens,
+        model.max_input_tokens,
         None if model.input_modalities is None else list(model.input_modalities),
         None if model.output_modalities is None else list(model.output_modalities),
         *prices.columns().values(),
@@ -41,6 +42,7 @@ def row_values(model: NormalizedModel) -> tuple:
         model.kind,
         model.alias_of,
         model.price_unknown_reason,
+        dumps_json(model.field_sources()).decode(),
         dumps_json(prices.rows()).decode() if prices else None,
         model.content_hash,
     )

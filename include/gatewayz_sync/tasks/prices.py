@@ -47,11 +47,12 @@ def refresh_reference_source(slug: str) -> dict[str, Any]:
 
 
 def resolve_reference_prices(slugs: list[str] | None) -> dict[str, Any]:
-    """Store every active model's price by precedence and the guard; then fail the run if a source failed."""
+    """Store every active model's price by precedence and the guard, then its routing fields by the same rules;
+    then fail the run if a source failed."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    from ..price_sync import resolve_prices
+    from ..price_sync import resolve_fields, resolve_prices
     from ..prices.sources import get_source
     from ..store.candidates import reference_outcome
 
@@ -59,6 +60,7 @@ def resolve_reference_prices(slugs: list[str] | None) -> dict[str, Any]:
     connection = catalog_connector()()
     try:
         summary = resolve_prices(connection)
+        fields = resolve_fields(connection)
         outcome = reference_outcome(connection, ti.run_id)
     finally:
         connection.close()
@@ -74,4 +76,4 @@ def resolve_reference_prices(slugs: list[str] | None) -> dict[str, Any]:
         raise AirflowFailException(
             f"Prices resolved from the sources that could be read; reference source(s) failed: {', '.join(sorted(failed))}"
         )
-    return summary.as_dict()
+    return {**summary.as_dict(), "fields": fields.as_dict()}
