@@ -33,6 +33,7 @@ CATALOG_DB = f"gatewayz_test_{os.getpid()}_{secrets.token_hex(3)}"
 CATALOG_TABLES = (
     "model_changes", "sync_runs", "models", "model_sync_runs", "providers", "model_price_candidates", "operator_prices",
     "reference_runs", "alert_outcomes", "model_prices", "catalog_publications", "operator_price_rows",
+    "model_field_candidates", "operator_fields",
 )
 
 

@@ -115,19 +115,24 @@ def refresh_source(
     result.digest, result.source_version = document.digest, document.version
     connection = connect()
     try:
-        targets = reference_targets(connection, tuple(source.providers))
+        targets = reference_targets(connection, tuple({*source.providers, *source.field_providers}))
         matched = time.monotonic()
-        rows, field_rows, rules = [], [], Counter()
+        rows, field_rows, rules, field_only = [], [], Counter(), Counter()
         for model_id, slug, provider_model_id in targets:
-            found = match_model(document.index, source.providers[slug], slug, provider_model_id)
-            if found is not None:
-                rules[found.rule] += 1
-                entry = found.entry
-                prices = entry.prices if found.elsewhere is None else PriceSheet()
-                rows.append(CandidateRow(model_id, entry.source_model_id, found.rule, prices, document.version,
-                                         entry.checked_at, entry.unread, document.as_of, found.no_price))
-                if found.elsewhere is None:
-                    field_rows += _field_rows(model_id, entry, source.providers[slug].context_is_input, document)
+            mapping = source.fields_mapping(slug)
+            found = match_model(document.index, mapping, slug, provider_model_id)
+            if found is None:
+                continue
+            entry = found.entry
+            # a model's limits are its own wherever it is listed: an `elsewhere` entry gives them, never its prices
+            field_rows += _field_rows(model_id, entry, mapping.context_is_input, document)
+            if slug not in source.providers:
+                field_only[found.rule] += 1
+                continue
+            rules[found.rule] += 1
+            prices = entry.prices if found.elsewhere is None else PriceSheet()
+            rows.append(CandidateRow(model_id, entry.source_model_id, found.rule, prices, document.version,
+                                     entry.checked_at, entry.unread, document.as_of, found.no_price))
         match_seconds = time.monotonic() - matched
         result.writes = store_candidates(connection, source.name, rows)
         field_writes = store_field_candidates(connection, source.name, field_rows)
@@ -135,7 +140,8 @@ def refresh_source(
         result.details = {
             "origin": document.origin, "bytes": document.bytes, "entries": document.index.size,
             "as_of": document.as_of.isoformat() if document.as_of else None,
-            "models": len(targets), "rules": dict(sorted(rules.items())), "dropped": dict(document.index.dropped),
+            "models": sum(slug in source.providers for _, slug, _ in targets), "rules": dict(sorted(rules.items())),
+            "field_only_rules": dict(sorted(field_only.items())), "dropped": dict(document.index.dropped),
             "field_candidates": {"rows": len(field_rows), "inserted": field_writes.inserted,
                                  "updated": field_writes.updated, "deleted": field_writes.deleted},
             "seconds": {"fetch": round(document.fetch_seconds, 3), "read": round(document.read_seconds, 3),

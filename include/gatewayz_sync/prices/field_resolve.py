@@ -65,6 +65,8 @@ class FieldDecision:
     source_model_id: str | None = None
     checked_at: date | None = None
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # the field whose value stands for this one, where no source gives this one
+    derived_from: str | None = None
 
     def provenance(self) -> dict[str, Any] | None:
         """The `field_sources` entry of the stored value."""
@@ -72,7 +74,8 @@ class FieldDecision:
             return None
         found = {"source": self.source, "confidence": self.confidence, "source_version": self.source_version,
                  "source_model_id": self.source_model_id,
-                 "checked_at": self.checked_at.isoformat() if self.checked_at else None}
+                 "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+                 "derived_from": self.derived_from}
         return {k: v for k, v in found.items() if v is not None}
 
 
@@ -165,12 +168,26 @@ def decide_fields(candidates: Mapping[str, Sequence[FieldCandidate]], listed: Ma
                             order=order, bounds=bounds)
 
     within = [listed.get(n) for n in WITHIN_CONTEXT if listed.get(n) is not None and operator.get(n) is None]
-    decided = {"context_length": decide("context_length", (max(within, default=None), None))}
+    floor = max(within, default=None)
+    decided = {"context_length": decide("context_length", (floor, None))}
+    if decided["context_length"].value is None:
+        limit = decide("max_input_tokens")
+        if limit.value is not None and (floor is None or limit.value >= floor):
+            decided["max_input_tokens"] = limit
+            decided["context_length"] = _window_from_input_limit(decided["context_length"], limit)
     window = decided["context_length"].value
     for name in ROUTING_FIELDS:
         if name not in decided:
             decided[name] = decide(name, (None, window) if name in WITHIN_CONTEXT else (None, None))
     return decided
+
+
+def _window_from_input_limit(window: FieldDecision, limit: FieldDecision) -> FieldDecision:
+    """Where no source states a model's window, its input limit stands for it, marked so: every prompt it admits
+    fits (LiteLLM states only `max_input_tokens`, which is the window for most models and less for a few: gpt-5's
+    272,000 of 400,000). The window's own candidates, all refused, keep their statuses."""
+    return FieldDecision(limit.value, limit.source, limit.confidence, limit.source_version, limit.source_model_id,
+                         limit.checked_at, window.statuses, derived_from="max_input_tokens")
 
 
 # the limits a window holds: never stored above the context length

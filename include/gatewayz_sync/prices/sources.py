@@ -16,7 +16,7 @@ source prices the model, and otherwise a cross-check whose differences are flagg
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -63,9 +63,17 @@ class ReferenceSource:
     listing_provider: str | None = None
     # a reseller's listing: never decides against another source; alone it prices with confidence `reseller`
     reseller: bool = False
+    # the source's providers that hold our providers' models for their routing fields only (limits, capabilities,
+    # dates: `catalog/routing.py`): hosts that publish their own prices, whose prices here are never read
+    field_providers: Mapping[str, SourceProviders] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "providers", MappingProxyType(dict(self.providers)))
+        object.__setattr__(self, "field_providers", MappingProxyType(dict(self.field_providers)))
+
+    def fields_mapping(self, slug: str) -> SourceProviders | None:
+        """Where the source holds the routing fields of our provider's models."""
+        return self.providers.get(slug) or self.field_providers.get(slug)
 
     @property
     def connection_id(self) -> str:
@@ -141,6 +149,17 @@ _REFERENCE_SOURCES = (
             # the total window, input plus output (288,000): models.dev's `limit.context` is Cohere's input limit.
             "cohere": SourceProviders(("cohere",), context_is_input=True),
         },
+        field_providers={
+            "together": SourceProviders(("togetherai",)),
+            "deepinfra": SourceProviders(("deepinfra",)),
+            "cloudflare-workers-ai": SourceProviders(("cloudflare-workers-ai",)),
+            "chutes": SourceProviders(("chutes",)),
+            "novita": SourceProviders(("novita-ai",)),
+            "huggingface": SourceProviders(("huggingface",)),
+            "openrouter": SourceProviders(("openrouter",)),
+            "aihubmix": SourceProviders(("aihubmix",)),
+            "vercel-ai-gateway": SourceProviders(("vercel",)),
+        },
     ),
     ReferenceSource(
         slug="litellm",
@@ -167,6 +186,14 @@ _REFERENCE_SOURCES = (
             "groq": SourceProviders(("groq",), ("groq/",)),
             "xai": SourceProviders(("xai",), ("xai/",)),
             "nebius": SourceProviders(("nebius",), ("nebius/",)),
+        },
+        field_providers={
+            "together": SourceProviders(("together_ai",), ("together_ai/",)),
+            "deepinfra": SourceProviders(("deepinfra",), ("deepinfra/",)),
+            "cloudflare-workers-ai": SourceProviders(("cloudflare",), ("cloudflare/",)),
+            "novita": SourceProviders(("novita",), ("novita/",)),
+            "openrouter": SourceProviders(("openrouter",), ("openrouter/",)),
+            "vercel-ai-gateway": SourceProviders(("vercel_ai_gateway",), ("vercel_ai_gateway/",)),
         },
     ),
     ReferenceSource(
@@ -205,7 +232,7 @@ def validate_sources(sources: tuple[ReferenceSource, ...], provider_slugs: set[s
             validate_list_api(source.slug, source.list_api)
             if source.snapshot_path is None or not source.snapshot_path.is_file() or not source.snapshot_sha256:
                 raise RegistryError(f"{where}: a fetched source needs a bundled snapshot file and its sha256")
-        unknown = sorted(set(source.providers) - provider_slugs)
+        unknown = sorted((set(source.providers) | set(source.field_providers)) - provider_slugs)
         if unknown:
             raise RegistryError(f"{where}: maps unknown provider(s) {unknown}")
         by_slug[source.slug] = source

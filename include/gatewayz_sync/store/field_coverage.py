@@ -18,8 +18,9 @@ def field_figures(connection) -> dict[str, Any]:
     by_source = ", ".join(
         f"count(*) FILTER (WHERE m.{name} IS NOT NULL AND coalesce(m.field_sources -> '{name}' ->> 'source', "
         f"'list_api') = %(s{i})s)" for name in ROUTING_FIELDS for i in range(2))
+    derived = ", ".join(f"count(*) FILTER (WHERE m.field_sources -> '{name}' ? 'derived_from')" for name in ROUTING_FIELDS)
     row = connection.execute(
-        f"SELECT count(*), {known}, {by_source} FROM models m WHERE m.is_active AND m.kind = 'chat'",
+        f"SELECT count(*), {known}, {by_source}, {derived} FROM models m WHERE m.is_active AND m.kind = 'chat'",
         {"s0": "list_api", "s1": "operator"},
     ).fetchone()
     chat = row[0]
@@ -35,13 +36,14 @@ def field_figures(connection) -> dict[str, Any]:
         fields[name] = {"known": count, "share": share, "goal": goal,
                         "met": None if goal is None or share is None else share >= goal,
                         "list_api": listed, "operator": operator, "reference": count - listed - operator,
+                        "derived": row[1 + 3 * len(ROUTING_FIELDS) + index],
                         "differ": standing.get((name, "differs"), 0),
                         "superseded": standing.get((name, "superseded"), 0)}
     missing = connection.execute(
         """SELECT p.slug, m.provider_model_id FROM models m JOIN providers p ON p.id = m.provider_id
            WHERE m.is_active AND m.kind = 'chat' AND m.context_length IS NULL AND p.slug = ANY(%s)
              AND EXISTS (SELECT 1 FROM model_field_candidates c WHERE c.model_id = m.id
-                         AND c.field = 'context_length')
+                         AND c.field IN ('context_length', 'max_input_tokens'))
            ORDER BY 1, 2""",
         (list(CONTEXT_GOAL_PROVIDERS),),
     ).fetchall()
