@@ -40,6 +40,7 @@ def model_record(model: ExportModel, withheld: str | None, published_as: Mapping
         "alias_of": model.alias_of,
         "context_length": model.context_length,
         "max_output_tokens": model.max_output_tokens,
+        "max_input_tokens": model.max_input_tokens,
         "input_modalities": None if model.input_modalities is None else list(model.input_modalities),
         "output_modalities": None if model.output_modalities is None else list(model.output_modalities),
         "capabilities": dict(model.capabilities),
@@ -61,6 +62,7 @@ def model_record(model: ExportModel, withheld: str | None, published_as: Mapping
             for price in model.prices
         ],
         "sources": dict(sorted(model.field_sources.items())),
+        "field_sources": dict(sorted(model.field_provenance.items())),
         "published_as": dict(published_as or {}),
     }
 

@@ -83,6 +83,8 @@ SUPPORTS: Mapping[str, str] = {
     "vision": "supports_vision",
     "reasoning": "supports_reasoning",
     "structured_output": "supports_response_schema",
+    "audio_input": "supports_audio_input",
+    "audio_output": "supports_audio_output",
 }
 # (meter, unit) -> LiteLLM's key for the base price; token and character prices are per 1M in the catalog.
 BASE_KEYS: Mapping[tuple[str, str], str] = {
@@ -235,12 +237,15 @@ def entry_fields(model: ExportModel) -> tuple[dict[str, Any], int, list[str]]:
             continue
         values[name] = litellm_amount(price.key, price.amount_usd, name)
     priced = len(values)
-    if model.context_length is not None:
-        values["max_input_tokens"] = model.context_length
+    # LiteLLM's `max_input_tokens` is the most a prompt may hold: the input limit where one is known apart from
+    # the window, else the window
+    max_input = model.max_input_tokens or model.context_length
+    if max_input is not None:
+        values["max_input_tokens"] = max_input
     if model.max_output_tokens is not None:
         values["max_output_tokens"] = model.max_output_tokens
-    if model.max_output_tokens is not None or model.context_length is not None:
-        values["max_tokens"] = model.max_output_tokens or model.context_length
+    if model.max_output_tokens is not None or max_input is not None:
+        values["max_tokens"] = model.max_output_tokens or max_input
     for capability, name in SUPPORTS.items():
         if model.capabilities.get(capability) is not None:
             values[name] = bool(model.capabilities[capability])

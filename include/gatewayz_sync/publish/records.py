@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from ..catalog.meters import PriceKey, PriceSheet
 
@@ -52,7 +53,10 @@ class ExportModel:
     price_is_variable: bool
     price_held: str | None = None
     prices: tuple[ExportPrice, ...] = ()
+    # field -> the source of its value (`list_api`, `operator`, a reference's name), and all of its provenance
     field_sources: dict[str, str] = field(default_factory=dict)
+    field_provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_input_tokens: int | None = None
 
     @property
     def public_id(self) -> str:

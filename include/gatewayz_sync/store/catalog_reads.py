@@ -65,7 +65,7 @@ class ModelQuery:
         if self.provider:
             conditions.append("p.slug = %(provider)s")
             params["provider"] = self.provider
-        conditions.extend(f"m.{CAPABILITY_COLUMNS[name]}" for name in self.capabilities)
+        conditions.extend(f"mm.{CAPABILITY_COLUMNS[name]}" for name in self.capabilities)
         if self.price_min is not None:
             conditions.append(f"m.{self.price_column} >= %(price_min)s")
             params["price_min"] = self.price_min
@@ -104,16 +104,17 @@ class ModelPage:
 
 def list_models(connection, query: ModelQuery) -> ModelPage:
     where, params = query.where()
-    capabilities = ", ".join(f"m.{column} AS {name}" for name, column in CAPABILITY_COLUMNS.items())
+    # capabilities are read from `models` (the view carries the first four only)
+    capabilities = ", ".join(f"mm.{column} AS {name}" for name, column in CAPABILITY_COLUMNS.items())
+    joined = "models_current m JOIN providers p ON p.id = m.provider_id JOIN models mm ON mm.id = m.id"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM models_current m JOIN providers p ON p.id = m.provider_id WHERE {where}",
-                       params)
+        cursor.execute(f"SELECT count(*) FROM {joined} WHERE {where}", params)
         total = cursor.fetchone()[0]
         cursor.execute(
             f"""SELECT m.id, p.slug AS provider, m.provider_model_id, m.name, m.context_length, m.max_output_tokens,
                        m.price_input_usd_per_mtok AS input_price, m.price_output_usd_per_mtok AS output_price,
                        {capabilities}, m.is_active, m.lifecycle, m.price_source, m.price_confidence
-                FROM models_current m JOIN providers p ON p.id = m.provider_id
+                FROM {joined}
                 WHERE {where}
                 ORDER BY {query.order_by()}
                 LIMIT %(limit)s OFFSET %(offset)s""",

@@ -2,10 +2,9 @@
 (every row of `model_prices`, exact), limits, modalities, capabilities, lifecycle, first/last seen, and the source
 of each field.
 
-The exporters (publish/) only ever see `ExportModel`s, so the formats never depend on the tables. Limits,
-capabilities and lifecycle have no per-field provenance in the catalog yet: every value there comes from the
-provider's own listing, so `field_sources` names `list_api` for each non-empty one. When the catalog records a
-source per field, only `_field_sources` (and the query) changes here.
+The exporters (publish/) only ever see `ExportModel`s, so the formats never depend on the tables. The routing
+fields (limits, capabilities, lifecycle dates) carry the source the catalog recorded for each
+(`models.field_sources`: `list_api`, `operator` or a reference); modalities come from the listing only.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from ..catalog.records import CAPABILITY_COLUMNS
 from ..publish.records import ExportModel, ExportPrice
 
 LIST_API = "list_api"
-LIMIT_FIELDS = ("context_length", "max_output_tokens")
+LIMIT_FIELDS = ("context_length", "max_input_tokens", "max_output_tokens")
 MODALITY_FIELDS = ("input_modalities", "output_modalities")
 LIFECYCLE_FIELDS = ("deprecation_date", "shutdown_date")
 
@@ -31,14 +30,18 @@ _MODEL_COLUMNS = (
     *CAPABILITY_COLUMNS.values(),
     "deprecation_date", "shutdown_date", "lifecycle", "is_free", "first_seen_at", "last_seen_at",
     "price_source", "price_confidence", "price_source_version", "price_checked_at", "price_dispute",
-    "price_unknown_reason", "price_is_variable",
+    "price_unknown_reason", "price_is_variable", "max_input_tokens", "field_sources",
 )
+# the columns models_current does not carry, read from `models`
+_MODEL_ONLY = ("max_input_tokens", "field_sources", "supports_audio_input", "supports_audio_output")
 
 
-def _field_sources(row: dict[str, Any]) -> dict[str, str]:
-    """Where each non-price field's value came from: today always the provider's listing."""
+def _field_provenance(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Where each non-price field's value came from: the recorded source of a routing field (the listing's, for a
+    row no resolution has seen), the listing for modalities."""
+    recorded = row.get("field_sources") or {}
     names = (*LIMIT_FIELDS, *MODALITY_FIELDS, *CAPABILITY_COLUMNS.values(), *LIFECYCLE_FIELDS)
-    return {name: LIST_API for name in names if row.get(name) is not None}
+    return {name: dict(recorded.get(name) or {"source": LIST_API}) for name in names if row.get(name) is not None}
 
 
 def _prices(connection, model_ids: list[int]) -> dict[int, list[ExportPrice]]:
@@ -62,12 +65,13 @@ def _prices(connection, model_ids: list[int]) -> dict[int, list[ExportPrice]]:
 def active_models(connection) -> list[ExportModel]:
     """Every active model of every active provider, ordered by provider and model id; `price_held` says why, when
     the provider's listing now gives a price 10x from the stored one that waits as a disputed candidate."""
-    columns = ", ".join(f"m.{c}" if c not in ("provider_name",) else "p.name AS provider_name" for c in _MODEL_COLUMNS)
+    columns = ", ".join("p.name AS provider_name" if c == "provider_name" else f"mm.{c}" if c in _MODEL_ONLY
+                        else f"m.{c}" for c in _MODEL_COLUMNS)
     rows = connection.execute(
         f"""SELECT {columns},
                    (SELECT coalesce(c.status_reason, 'a held list-API price jump') FROM model_price_candidates c
                     WHERE c.model_id = m.id AND c.source = 'list_api' AND c.status = 'disputed' LIMIT 1)
-            FROM models_current m JOIN providers p ON p.id = m.provider_id
+            FROM models_current m JOIN providers p ON p.id = m.provider_id JOIN models mm ON mm.id = m.id
             WHERE m.is_active AND p.is_active ORDER BY m.provider_slug, m.provider_model_id"""
     ).fetchall()
     records = [{**dict(zip(_MODEL_COLUMNS, row[:-1], strict=True)), "price_held": row[-1]} for row in rows]
@@ -79,6 +83,7 @@ def _model(row: dict[str, Any], prices: list[ExportPrice]) -> ExportModel:
     def modalities(value) -> tuple[str, ...] | None:
         return None if value is None else tuple(value)
 
+    provenance = _field_provenance(row)
     return ExportModel(
         id=row["id"], provider=row["provider_slug"], provider_name=row["provider_name"], model_id=row["provider_model_id"],
         name=row["name"], description=row["description"], kind=row["kind"], alias_of=row["alias_of"],
@@ -91,7 +96,8 @@ def _model(row: dict[str, Any], prices: list[ExportPrice]) -> ExportModel:
         price_source_version=row["price_source_version"], price_checked_at=row["price_checked_at"],
         price_dispute=row["price_dispute"], price_unknown_reason=row["price_unknown_reason"],
         price_is_variable=bool(row["price_is_variable"]), price_held=row["price_held"], prices=tuple(prices),
-        field_sources=_field_sources(row),
+        field_sources={name: entry["source"] for name, entry in provenance.items()}, field_provenance=provenance,
+        max_input_tokens=row["max_input_tokens"],
     )
 
 
