@@ -17,6 +17,7 @@ from typing import Any
 from ..catalog.lifecycle import RETIRES_AT
 from ..catalog.meters import PriceKey, PriceSheet
 from ..catalog.records import CAPABILITY_COLUMNS, PRICE_COLUMNS
+from ..catalog.routing import ROUTING_FIELDS
 from ..prices.resolve import CONFIDENCES, LIST_API, OPERATOR
 from ..prices.sources import REFERENCE_NAMES
 from .price_rows import flat_keys
@@ -142,6 +143,9 @@ class ModelDetail:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     price_rows: list[dict[str, Any]] = field(default_factory=list)
     step_units: dict[str, str] = field(default_factory=dict)
+    # each routing field's value and where it came from; every reference's value of each, with its standing
+    routing_fields: list[dict[str, Any]] = field(default_factory=list)
+    field_candidates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _rows(cursor) -> tuple[list[str], list[dict[str, Any]]]:
@@ -205,6 +209,12 @@ def model_detail(connection, model_id: int) -> ModelDetail | None:
         history_columns, history = _rows(cursor)
         candidates = _price_candidates(cursor, model_id)
         cursor.execute(
+            """SELECT field, source, value, status, status_reason, source_model_id, source_version, as_of, checked_at
+               FROM model_field_candidates WHERE model_id = %s ORDER BY field, source""",
+            (model_id,),
+        )
+        field_candidates = _rows(cursor)[1]
+        cursor.execute(
             """SELECT meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd, source,
                       source_version, checked_at FROM model_prices WHERE model_id = %s
                ORDER BY meter, unit, service_tier, above_input_tokens, time_window, option""",
@@ -231,7 +241,15 @@ def model_detail(connection, model_id: int) -> ModelDetail | None:
         candidates=candidates,
         price_rows=price_rows,
         step_units={name: unit for name, _, _, unit in charted_prices(fields, sheet)},
+        routing_fields=routing_fields(fields),
+        field_candidates=field_candidates,
     )
+
+
+def routing_fields(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each routing field (`catalog/routing.py`) of a model row: its value and its recorded provenance."""
+    sources = fields.get("field_sources") or {}
+    return [{"field": name, "value": fields.get(name), **(sources.get(name) or {})} for name in ROUTING_FIELDS]
 
 
 def _price_candidates(cursor, model_id: int) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog.meters import PriceSheet
+from ..catalog.routing import ROUTING_FIELDS, json_value
 from ..prices.price_set import unit_error
 from ..prices.resolve import CONFIDENCES
 from ..prices.sources import REFERENCE_NAMES, RESELLER_NAMES
@@ -146,6 +147,7 @@ def price_listing(connection, *, provider: str | None, status: str | None, limit
                 "as_of": row[8] and row[8].isoformat(), "fetched_at": row[9].isoformat(),
                 "prices": _headline(rows), "meters": rows, "unread": row[11] or [],
             })
+        routing = _routing_fields(cursor, [row[0] for row in models])
     listing = []
     for row in models:
         rows = _sheet_rows(row[14])
@@ -155,8 +157,34 @@ def price_listing(connection, *, provider: str | None, status: str | None, limit
                        "checked_at": row[7] and row[7].isoformat(), "dispute": row[8], "unknown_reason": row[9],
                        "is_free": row[12], "variable": row[13], "prices": _headline(rows), "meters": rows},
             "candidates": candidates.get(row[0], []),
+            "fields": routing.get(row[0], {}),
         })
     return listing
+
+
+def _routing_fields(cursor, model_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    """model id -> routing field -> its value, its recorded provenance and every reference's value with its
+    standing (`catalog/routing.py`)."""
+    cursor.execute(
+        f"""SELECT id, field_sources, {", ".join(f"to_jsonb({name})" for name in ROUTING_FIELDS)}
+            FROM models WHERE id = ANY(%s)""",
+        (model_ids,),
+    )
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    for model_id, sources, *values in cursor.fetchall():
+        found[model_id] = {name: {"value": json_value(name, value), **((sources or {}).get(name) or {}),
+                                  "candidates": []}
+                           for name, value in zip(ROUTING_FIELDS, values, strict=True)}
+    cursor.execute(
+        """SELECT model_id, field, source, value, status, status_reason, source_model_id, source_version
+           FROM model_field_candidates WHERE model_id = ANY(%s) ORDER BY model_id, field, source""",
+        (model_ids,),
+    )
+    for model_id, name, source, value, status, reason, entry, version in cursor.fetchall():
+        found[model_id][name]["candidates"].append({"source": source, "value": value, "status": status,
+                                                    "reason": reason, "source_model_id": entry,
+                                                    "source_version": version})
+    return found
 
 
 def _headline(rows: list[dict[str, Any]]) -> dict[str, str]:
