@@ -4,6 +4,7 @@ prints its heading and zeros, never a traceback."""
 from __future__ import annotations
 
 from include.gatewayz_sync.dev.cli import print_status
+from include.gatewayz_sync.dev.field_report import print_field_report
 from include.gatewayz_sync.dev.local import next_step, print_summary
 from include.gatewayz_sync.dev.price_report import print_price_report
 from include.gatewayz_sync.web.app import status_document
@@ -25,6 +26,15 @@ def test_the_price_report_on_an_empty_catalog(catalog, capsys):
     assert figures["unlisted"]["share"] is None
     assert "0 active models; 0 priced from references (no models to price)" in out
     assert "0 of 0 candidates" in out
+
+
+def test_the_field_report_on_an_empty_catalog(catalog, capsys):
+    figures = print_field_report(catalog)
+    out = capsys.readouterr().out
+    assert figures["chat"] == 0 and figures["fields"]["context_length"]["share"] is None
+    assert "Routing fields of 0 active chat models" in out
+    assert "context_length                    0        -    95%" in out
+    assert "without a context length a reference knows: 0 (goal: 0)" in out
 
 
 def test_the_cli_status_table_on_an_empty_catalog(catalog, capsys):

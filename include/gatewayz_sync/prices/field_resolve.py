@@ -94,7 +94,7 @@ def _refused(name: str, candidates: Sequence[FieldCandidate], bounds: tuple[int 
             refused[candidate.source] = f"{candidate.value:,} is above the model's context length, {high:,}"
             continue
         if low is not None and candidate.value < low:
-            refused[candidate.source] = f"{candidate.value:,} is below the model's listed max output, {low:,}"
+            refused[candidate.source] = f"{candidate.value:,} is below a limit the listing gives, {low:,}"
             continue
         others = [o for o in candidates if o is not candidate]
         if others and all(_unit_error(name, candidate.value, o.value) for o in others):
