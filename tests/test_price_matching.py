@@ -223,7 +223,7 @@ def test_invalid_source_declarations_are_refused():
 
     good = REFERENCE_SOURCES["models-dev"]
     with pytest.raises(RegistryError, match="slug"):
-        validate_sources((good, good), {"openai"} | set(good.providers))
+        validate_sources((good, good), {"openai"} | set(good.providers) | set(good.field_providers))
     with pytest.raises(RegistryError, match="unknown provider"):
         validate_sources((good,), {"openai"})
     bad_format = ReferenceSource(slug="x-prices", name="x", document_format="yaml", licence="MIT", providers={})
