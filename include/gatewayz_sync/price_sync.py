@@ -45,7 +45,7 @@ from .prices.resolve import (
     resolve,
     sibling_outlier,
 )
-from .prices.sources import REFERENCE_NAMES, REFERENCE_SOURCES, RESELLER_NAMES, ReferenceSource
+from .prices.sources import REFERENCE_NAMES, REFERENCE_SOURCES, RESELLER_NAMES, ReferenceSource, SourceProviders
 from .sources.endpoints import ConnectionLike
 from .sources.registry import GATEWAY_REGISTRY
 from .store.candidates import CandidateRow, ReferenceRunResult, record_reference_run, reference_targets, store_candidates
@@ -125,7 +125,7 @@ def refresh_source(
                 continue
             entry = found.entry
             # a model's limits are its own wherever it is listed: an `elsewhere` entry gives them, never its prices
-            field_rows += _field_rows(model_id, entry, mapping.context_is_input, document)
+            field_rows += _field_rows(model_id, entry, mapping, document)
             if slug not in source.providers:
                 field_only[found.rule] += 1
                 continue
@@ -156,11 +156,12 @@ def refresh_source(
     return result
 
 
-def _field_rows(model_id: int, entry, context_is_input: bool, document) -> list[FieldCandidateRow]:
+def _field_rows(model_id: int, entry, mapping: SourceProviders, document) -> list[FieldCandidateRow]:
     """The entry's routing fields as one model's candidates (`catalog/routing.py`)."""
-    fields = context_as_input_limit(entry.fields) if context_is_input else entry.fields
+    fields = context_as_input_limit(entry.fields) if mapping.context_is_input else entry.fields
     return [FieldCandidateRow(model_id, name, value, entry.source_model_id, document.version, document.as_of,
-                              entry.fields_checked_at) for name, value in fields.items()]
+                              entry.fields_checked_at)
+            for name, value in fields.items() if name not in mapping.unread_fields]
 
 
 def _record(connect, run: RunInfo, source: ReferenceSource, result: ReferenceRunResult) -> None:

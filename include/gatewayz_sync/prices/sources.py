@@ -44,6 +44,8 @@ class SourceProviders:
     # the source's context figure for these models is their input limit, not the total window
     # (`catalog/routing.py`): it fills `max_input_tokens`
     context_is_input: bool = False
+    # routing fields the source's entries for these models give wrongly, never read (why: a comment where declared)
+    unread_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,9 @@ _REFERENCE_SOURCES = (
         },
         field_providers={
             "together": SourceProviders(("together_ai",), ("together_ai/",)),
-            "deepinfra": SourceProviders(("deepinfra",), ("deepinfra/",)),
+            # LiteLLM's DeepInfra entries copy DeepInfra's `max_tokens` as the output limit, which is the context
+            # length (all 51 matched entries equal their window; see DeepInfra's flag in `docs/prices.md`)
+            "deepinfra": SourceProviders(("deepinfra",), ("deepinfra/",), unread_fields=("max_output_tokens",)),
             "cloudflare-workers-ai": SourceProviders(("cloudflare",), ("cloudflare/",)),
             "novita": SourceProviders(("novita",), ("novita/",)),
             "openrouter": SourceProviders(("openrouter",), ("openrouter/",)),
