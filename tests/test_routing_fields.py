@@ -291,3 +291,49 @@ def test_decide_field_rules_without_a_database():
     operated = decide_field("supports_tools", [_candidate("models.dev", True)], listed=False,
                             operator=(True, "operator_fields (ops)"), order=order)
     assert (operated.value, operated.source, operated.confidence) == (True, "operator", "confirmed")
+
+
+def test_migration_0013_backfills_list_api_field_sources_and_downgrades_cleanly():
+    import secrets
+
+    import psycopg
+    from alembic import command
+
+    from include.gatewayz_sync.store import schema
+    from tests.conftest import PG_ADMIN_DSN, admin_connection
+
+    name = f"gatewayz_migration_{secrets.token_hex(3)}"
+    with admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
+            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
+            with engine.connect() as sa_connection:
+                command.upgrade(schema._alembic_config(sa_connection), "0012")
+                sa_connection.commit()
+            connection.execute(
+                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint,
+                                          listing_digest)
+                   VALUES ('groq', 'Groq', 'bg-orange-500', 'fast', 'https://groq.com', true, 'x', 'd')""")
+            connection.execute(
+                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, context_length,
+                                       supports_tools)
+                   SELECT id, m, m, '{}', 'h', c, t FROM providers,
+                          (VALUES ('listed', 131072, true), ('bare', NULL::integer, NULL::boolean)) AS v(m, c, t)""")
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0012", schema.head_revision())
+            assert dict(connection.execute("SELECT provider_model_id, field_sources FROM models").fetchall()) == {
+                "listed": {"context_length": {"source": "list_api"}, "supports_tools": {"source": "list_api"}},
+                "bare": {}}
+            assert connection.execute("SELECT listing_digest FROM providers").fetchone()[0] is None, "re-normalized"
+            with pytest.raises(psycopg.errors.CheckViolation):
+                connection.execute("""INSERT INTO operator_fields (provider_slug, provider_model_id, field, value)
+                                      VALUES ('groq', 'listed', 'context_window', '1')""")
+            with engine.connect() as sa_connection:
+                command.downgrade(schema._alembic_config(sa_connection), "0012")
+                sa_connection.commit()
+            assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
+            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
+            engine.dispose()
+    finally:
+        with admin_connection() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
