@@ -161,19 +161,23 @@ def write_field_decisions(cursor, rows: Sequence[tuple[int, dict[str, Any], dict
         writes.models = cursor.rowcount
         cursor.execute("DROP TABLE stage_field_values")
     if changes:
-        cursor.executemany(
-            """INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, new_value,
-                                          source)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            [(state.provider_id, state.model_id, state.provider_model_id,
-              CHANGE_KINDS[ROUTING_FIELDS[name]] if new is not None else "field_removed", name,
-              _text(name, old), _text(name, new), source) for state, name, old, new, source in changes])
+        with cursor.copy("COPY model_changes (provider_id, model_id, provider_model_id, kind, field, old_value, "
+                         "new_value, source) FROM STDIN") as copy:
+            for state, name, old, new, source in changes:
+                kind = CHANGE_KINDS[ROUTING_FIELDS[name]] if new is not None else "field_removed"
+                copy.write(encode_row((state.provider_id, state.model_id, state.provider_model_id, kind, name,
+                                       _text(name, old), _text(name, new), source)))
         writes.changes = len(changes)
     if statuses:
-        cursor.executemany(
-            """UPDATE model_field_candidates SET status = %s, status_reason = %s
-               WHERE model_id = %s AND field = %s AND source = %s""",
-            [(status, reason, model_id, name, source) for model_id, name, source, status, reason in statuses])
+        cursor.execute("CREATE TEMP TABLE stage_field_status (model_id bigint, field text, source text, status text, "
+                       "reason text) ON COMMIT DROP")
+        with cursor.copy("COPY stage_field_status (model_id, field, source, status, reason) FROM STDIN") as copy:
+            for row in statuses:
+                copy.write(encode_row(row))
+        cursor.execute("""UPDATE model_field_candidates c SET status = s.status, status_reason = s.reason
+                          FROM stage_field_status s
+                          WHERE c.model_id = s.model_id AND c.field = s.field AND c.source = s.source""")
+        cursor.execute("DROP TABLE stage_field_status")
         writes.statuses = len(statuses)
     return writes
 
