@@ -337,3 +337,12 @@ def test_migration_0013_backfills_list_api_field_sources_and_downgrades_cleanly(
     finally:
         with admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_openrouter_list_gives_a_chat_model_without_listed_modalities_those_its_flags_say(synced):
+    catalog, _, _ = synced
+    models = {(m.provider, m.model_id): m for m in active_models(catalog)}
+    gpt_4o = models[("openai", "gpt-4o")]
+    assert gpt_4o.input_modalities is None
+    architecture = model_entry(gpt_4o)["architecture"]
+    assert (architecture["input_modalities"], architecture["output_modalities"]) == (["text", "image"], ["text"])

@@ -5,8 +5,10 @@ Each priced model that passes the billing checks: `id` as `provider/model`, `can
 (first seen, Unix seconds), `description`, `context_length`, `architecture` (modalities), `pricing` as strings in
 USD per token (`prompt`, `completion`, `input_cache_read`, `input_cache_write`, `internal_reasoning`; per request,
 per input image, per web search), `top_provider.max_completion_tokens` and `supported_parameters` where the
-catalog knows them. A field we do not know is left out rather than guessed; `object: "model"` and `owned_by`
-are there for OpenAI-compatible clients. Amounts are exact decimal strings (our USD per 1M divided by 10**6).
+catalog knows them, from the list API or a reference (`catalog/routing.py`); a chat model whose listing gives no
+modalities has them from its vision and audio flags. A field we do not know is left out rather than guessed;
+`object: "model"` and `owned_by` are there for OpenAI-compatible clients. Amounts are exact decimal strings (our USD
+per 1M divided by 10**6).
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ def model_entry(model: ExportModel) -> dict[str, Any]:
         "description": model.description or "",
         "context_length": model.context_length,
         "architecture": {
-            "input_modalities": list(model.input_modalities or ()),
-            "output_modalities": list(model.output_modalities or ()),
+            "input_modalities": list(model.input_modalities or _chat_modalities(model, "vision", "audio_input")),
+            "output_modalities": list(model.output_modalities or _chat_modalities(model, None, "audio_output")),
         },
         "pricing": pricing,
         "top_provider": {"context_length": model.context_length, "max_completion_tokens": model.max_output_tokens},
@@ -71,6 +73,15 @@ def model_entry(model: ExportModel) -> dict[str, Any]:
     if parameters:
         entry["supported_parameters"] = parameters
     return entry
+
+
+def _chat_modalities(model: ExportModel, image: str | None, audio: str) -> tuple[str, ...]:
+    """A chat model's modalities where its listing gives none, from the capabilities the catalog resolved (a list
+    API's or a reference's): text, and image or audio where a source says so; nothing for other kinds."""
+    if model.kind != "chat":
+        return ()
+    return ("text", *(("image",) if image and model.capabilities.get(image) else ()),
+            *(("audio",) if model.capabilities.get(audio) else ()))
 
 
 def models_document(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
