@@ -346,3 +346,12 @@ def test_the_openrouter_list_gives_a_chat_model_without_listed_modalities_those_
     assert gpt_4o.input_modalities is None
     architecture = model_entry(gpt_4o)["architecture"]
     assert (architecture["input_modalities"], architecture["output_modalities"]) == (["text", "image"], ["text"])
+
+
+def test_an_operator_window_below_a_listed_limit_leaves_the_limit_unknown_rather_than_breaking_the_run():
+    from include.gatewayz_sync.prices.field_resolve import decide_fields
+
+    decided = decide_fields({}, {"context_length": 200000, "max_output_tokens": 64000},
+                            {"context_length": (32000, "operator_fields (ops)")}, ())
+    assert (decided["context_length"].value, decided["context_length"].source) == (32000, "operator")
+    assert decided["max_output_tokens"].value is None

@@ -179,7 +179,22 @@ def decide_fields(candidates: Mapping[str, Sequence[FieldCandidate]], listed: Ma
     for name in ROUTING_FIELDS:
         if name not in decided:
             decided[name] = decide(name, (None, window) if name in WITHIN_CONTEXT else (None, None))
+    _keep_within_window(decided)
     return decided
+
+
+def _keep_within_window(decided: dict[str, FieldDecision]) -> None:
+    """An operator's window below a listed limit (or an operator's limit above a listed window): the limit that
+    does not fit is left unknown rather than stored against the catalog's rule that a window holds its limits."""
+    window = decided["context_length"]
+    for name in WITHIN_CONTEXT:
+        limit = decided[name]
+        if window.value is None or limit.value is None or limit.value <= window.value:
+            continue
+        if limit.source == OPERATOR and window.source != OPERATOR:
+            decided["context_length"] = window = FieldDecision(None, None, statuses=window.statuses)
+        else:
+            decided[name] = FieldDecision(None, None, statuses=limit.statuses)
 
 
 def _window_from_input_limit(window: FieldDecision, limit: FieldDecision) -> FieldDecision:
