@@ -355,3 +355,16 @@ def test_an_operator_window_below_a_listed_limit_leaves_the_limit_unknown_rather
                             {"context_length": (32000, "operator_fields (ops)")}, ())
     assert (decided["context_length"].value, decided["context_length"].source) == (32000, "operator")
     assert decided["max_output_tokens"].value is None
+
+
+def test_a_placeholder_date_in_a_reference_is_no_candidate():
+    from types import SimpleNamespace
+
+    from include.gatewayz_sync.price_sync import _field_rows
+    from include.gatewayz_sync.prices.sources import SourceProviders
+
+    entry = SimpleNamespace(fields={"shutdown_date": "2098-12-31", "max_output_tokens": 4096}, source_model_id="m",
+                            fields_checked_at=None)
+    document = SimpleNamespace(version="v", as_of=None)
+    rows = _field_rows(1, entry, SourceProviders(("x",)), document)
+    assert [row.field for row in rows] == ["max_output_tokens"]

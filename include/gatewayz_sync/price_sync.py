@@ -21,10 +21,12 @@ from typing import Any
 
 import requests
 
+from . import clock
+from .catalog.lifecycle import is_placeholder
 from .catalog.meters import PriceSheet
 from .catalog.normalize import RecordNormalizer
 from .catalog.records import CAPABILITY_COLUMNS
-from .catalog.routing import ROUTING_FIELDS, context_as_input_limit, json_value
+from .catalog.routing import DATE, ROUTING_FIELDS, column_value, context_as_input_limit, json_value
 from .config import FetchSettings
 from .errors import ProviderSyncError
 from .prices.documents import LISTED_AT_ZERO
@@ -157,11 +159,14 @@ def refresh_source(
 
 
 def _field_rows(model_id: int, entry, mapping: SourceProviders, document) -> list[FieldCandidateRow]:
-    """The entry's routing fields as one model's candidates (`catalog/routing.py`)."""
+    """The entry's routing fields as one model's candidates (`catalog/routing.py`); a placeholder date (far in the
+    future: "no date", `catalog/lifecycle.py`) is no candidate."""
     fields = context_as_input_limit(entry.fields) if mapping.context_is_input else entry.fields
+    now = clock.now()
     return [FieldCandidateRow(model_id, name, value, entry.source_model_id, document.version, document.as_of,
                               entry.fields_checked_at)
-            for name, value in fields.items() if name not in mapping.unread_fields]
+            for name, value in fields.items() if name not in mapping.unread_fields
+            and not (ROUTING_FIELDS[name] == DATE and is_placeholder(column_value(name, value), now))]
 
 
 def _record(connect, run: RunInfo, source: ReferenceSource, result: ReferenceRunResult) -> None:
