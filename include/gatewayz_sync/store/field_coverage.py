@@ -37,6 +37,7 @@ def field_figures(connection) -> dict[str, Any]:
                         "met": None if goal is None or share is None else share >= goal,
                         "list_api": listed, "operator": operator, "reference": count - listed - operator,
                         "derived": row[1 + 3 * len(ROUTING_FIELDS) + index],
+                        "agree": standing.get((name, "agrees"), 0),
                         "differ": standing.get((name, "differs"), 0),
                         "superseded": standing.get((name, "superseded"), 0)}
     missing = connection.execute(
