@@ -553,7 +553,7 @@ def resolve_fields(connection) -> FieldSummary:
         normalizers: dict[str, RecordNormalizer] = {}
         relisted = {s.model_id: listed_fields(s.slug, raws.get(s.model_id), normalizers) for s in withdrawn}
         decided: dict[int, dict[str, FieldDecision]] = {}
-        for state in sorted(states, key=lambda s: s.alias_of is not None):
+        for state in states:
             listed = {name: value for name, value in state.values.items()
                       if value is not None and state.source_of(name) in (LIST_API, None)}
             for name in ROUTING_FIELDS:
@@ -569,7 +569,8 @@ def resolve_fields(connection) -> FieldSummary:
             target = by_name.get((state.provider_id, state.alias_of)) if state.alias_of else None
             if target is not None and target is not state:
                 for name in ("context_length", "max_output_tokens"):
-                    decided[state.model_id][name] = _adopt(name, state, decided[target.model_id][name])
+                    if name not in operator.get((state.slug, state.provider_model_id), {}):
+                        decided[state.model_id][name] = _adopt(name, state, decided[target.model_id][name])
 
         rows, changes, statuses = [], [], []
         for state in states:

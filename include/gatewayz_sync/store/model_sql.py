@@ -237,6 +237,8 @@ WITH aligned AS (
     WHERE a.provider_id = %(provider_id)s AND a.is_active AND t.provider_id = a.provider_id
       AND t.provider_model_id = a.alias_of AND t.is_active AND old.id = a.id
       AND (a.context_length, a.max_output_tokens) IS DISTINCT FROM (t.context_length, t.max_output_tokens)
+      AND 'operator' IS DISTINCT FROM a.field_sources -> 'context_length' ->> 'source'
+      AND 'operator' IS DISTINCT FROM a.field_sources -> 'max_output_tokens' ->> 'source'
     RETURNING a.id, a.provider_model_id, old.context_length AS old_context, a.context_length,
               old.max_output_tokens AS old_output, a.max_output_tokens
 )
