@@ -11,7 +11,7 @@ from include.gatewayz_sync.catalog.normalize import RecordNormalizer
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.store.copy_text import encode_row
 from include.gatewayz_sync.store.model_sql import DATA_COLUMNS, STAGE_COLUMNS
-from include.gatewayz_sync.store.staging import StagedModel, row_values
+from include.gatewayz_sync.store.staging import StagedListing, row_values
 
 TRICKY = [
     "tab\there", "new\nline", "carriage\rreturn", "back\\slash", 'quote "double"', "it's", "emoji 🚀 ok",
@@ -53,9 +53,11 @@ def test_lines_round_trip_like_psycopg_write_row(two_tables):
         with cursor.copy(f"COPY via_psycopg ({columns}) FROM STDIN") as copy:
             for model in models:
                 copy.write_row(row_values(model))
-        with cursor.copy(f"COPY via_text ({columns}) FROM STDIN") as copy:
+        with StagedListing(spool_in_memory=64) as staged, cursor.copy(f"COPY via_text ({columns}) FROM STDIN") as copy:
             for model in models:
-                copy.write(StagedModel.of(model).copy_line)
+                staged.add(model)
+            for _, line in staged.rows():
+                copy.write(line)
     query = "SELECT row_to_json(t)::text FROM {} t ORDER BY provider_model_id"
     expected = [row for (row,) in two_tables.execute(query.format("via_psycopg")).fetchall()]
     actual = [row for (row,) in two_tables.execute(query.format("via_text")).fetchall()]

@@ -30,10 +30,11 @@ from .errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
 from .sources.endpoints import ConnectionLike, resolve_endpoint
 from .sources.fetch import FetchedPage, ProviderFetcher, gc_paused
 from .sources.specs import Provider
+from .sources.stream import PARSER_NAME
 from .sources.validators import ListingValidators
 from .store.load import ListingState, LoadOptions, confirm_unchanged_listing, listing_state, load_models
 from .store.runs import FAILED, SKIPPED, LoadResult, RunInfo, RunResult, record_provider_run_alone
-from .store.staging import StagedModel
+from .store.staging import StagedListing
 
 log = logging.getLogger(__name__)
 
@@ -102,29 +103,31 @@ def conditional_validators(state: ListingState, hash_prefix: bytes) -> ListingVa
     return validators
 
 
-def stage_listing(
-    pages: Iterable[FetchedPage], normalizer: RecordNormalizer, known_hashes: Mapping[str, str], result: RunResult
-) -> list[StagedModel]:
-    """Normalize every page into compact staged rows, freeing each raw record as it goes.
+def stage_listing(pages: Iterable[FetchedPage], normalizer: RecordNormalizer, known_hashes: Mapping[str, str],
+                  result: RunResult, parse_seconds: Callable[[], float] = lambda: 0.0) -> StagedListing:
+    """Normalize every page's records as they are parsed into staged rows, each raw record freed as it goes.
 
     A record whose content hash equals the stored row's is not normalized again: equal hashes mean equal rows.
+    `parse_seconds` reads the parse time so far, which the loop's time includes and the normalize time does not.
     """
-    staged: list[StagedModel] = []
-    for page in pages:
-        records = page.records()
-        started = time.monotonic()
-        records.reverse()
-        with gc_paused():
-            while records:
-                checked = normalizer.check(records.pop())
-                if checked is None:
-                    continue
-                if known_hashes.get(checked.model_id) == checked.content_hash:
-                    normalizer.accept_unchanged(checked)
-                    staged.append(StagedModel.unchanged(checked.model_id, checked.content_hash))
-                else:
-                    staged.append(StagedModel.of(normalizer.finish(checked)))
-        result.timings.normalize_seconds += time.monotonic() - started
+    staged = StagedListing()
+    try:
+        for page in pages:
+            started, parsed_before = time.monotonic(), parse_seconds()
+            with gc_paused():
+                for record in page.records():
+                    checked = normalizer.check(record)
+                    if checked is None:
+                        continue
+                    if known_hashes.get(checked.model_id) == checked.content_hash:
+                        normalizer.accept_unchanged(checked)
+                        staged.add_unchanged(checked.model_id, checked.content_hash)
+                    else:
+                        staged.add(normalizer.finish(checked))
+            result.timings.normalize_seconds += time.monotonic() - started - (parse_seconds() - parsed_before)
+    except BaseException:
+        staged.close()
+        raise
     report = normalizer.report
     result.fetch.fetched, result.fetch.rejected, result.fetch.duplicates = (
         report.records_seen, report.rejected_total, report.duplicates,
@@ -137,7 +140,7 @@ def stage_listing(
 class Listing:
     """A fetched listing to load: its staged rows, and the digest and validators it is known by next time."""
 
-    staged: list[StagedModel]
+    staged: StagedListing
     digest: str | None
     validators: dict[str, str] | None
 
@@ -161,7 +164,9 @@ def _fetch_listing(connection, slug: str, run: RunInfo, options: LoadOptions, st
         pages = fetcher.pages()
         first = next(pages)
         digest, validators = _known_by(normalizer.hash_prefix, first)
-    staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result)
+    staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result,
+                           lambda: fetcher.stats.parse_seconds)
+    result.details["parser"] = PARSER_NAME
     _note_shape(slug, state, normalizer, result)
     _note_fetch(endpoint_source, fetcher, result)
     return Listing(staged, digest, validators)
@@ -221,8 +226,9 @@ def sync_provider_models(
             fetcher.close()
         del state
         if listing is not None:
-            load_models(connection, slug, listing.staged, run, options, result, listing_digest=listing.digest,
-                        listing_validators=listing.validators)
+            with listing.staged:
+                load_models(connection, slug, listing.staged, run, options, result, listing_digest=listing.digest,
+                            listing_validators=listing.validators)
         return summary
     except ProviderSkipped as skipped:
         result.status, result.error = SKIPPED, skipped.reason

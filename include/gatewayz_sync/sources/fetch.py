@@ -2,17 +2,18 @@
 
 A repeated request or more than `GATEWAYZ_MAX_PAGES` pages is a pagination loop; a next-page link or a
 redirect to a host we did not name is refused (so a key never leaves); `transport.py` sends each request with
-its timeouts, retries and size cap. Each page is reported with the digest of its bytes before it is parsed,
-so the caller can decide that a listing is unchanged without parsing it; a single-response listing asked for
-conditionally (`validators.py`) may come back 304, a page with no bytes that carries the digest of the listing
-its validators came with. Money is parsed as `Decimal`.
+its timeouts, retries and size cap. Each page is reported with the digest of its bytes (taken as they
+arrived) before it is parsed, so the caller can decide that a listing is unchanged without parsing it; a
+single-response listing asked for conditionally (`validators.py`) may come back 304, a page with no bytes that
+carries the digest of the listing its validators came with. A page's records are parsed as a stream
+(`stream.py`), one chunk of the spooled body at a time, so the body is never whole in memory. Money is parsed as
+`Decimal`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import ijson
 import requests
 
 from ..config import FetchSettings
@@ -27,9 +29,9 @@ from ..errors import ForeignHost, InvalidJson, PaginationLoop, ProviderSyncError
 from .auth import build_auth
 from .endpoints import Endpoint
 from .paging import PageRequest
-from .paths import read_path
 from .redaction import Redactor
 from .specs import Provider
+from .stream import RecordStream, ResponseBody, TooDeep, parse_error
 from .transport import NOT_MODIFIED, FetchStats, Response, Transport
 from .validators import ListingValidators
 
@@ -54,15 +56,15 @@ def _safe_url(url: str) -> str:
 
 
 class FetchedPage:
-    """One page as received. Its `digest` (SHA-256 of the bytes) is known at once; it is parsed only when
-    `records()` is first asked for, which also works out the request for the next page. A `not_modified`
-    page (HTTP 304) has no records: its digest is that of the bytes its validators came with."""
+    """One page as received. Its `digest` (SHA-256 of the bytes) is known at once; its records are parsed as they
+    are iterated (`records()`, once), which also works out the request for the next page. A `not_modified` page
+    (HTTP 304) has no records: its digest is that of the bytes its validators came with."""
 
     def __init__(self, fetcher: ProviderFetcher, request: PageRequest, response: Response,
                  conditional: ListingValidators | None = None):
         self.number = fetcher.stats.pages
         self.not_modified = conditional is not None and response.status == NOT_MODIFIED
-        self.digest = conditional.body_digest if self.not_modified else hashlib.sha256(response.body).hexdigest()
+        self.digest = conditional.body_digest if self.not_modified else response.body.digest
         self.is_whole_listing = fetcher.spec.paginator.single_response
         self.validators = (
             ListingValidators.from_response(response.headers, self.digest, conditional)
@@ -71,25 +73,33 @@ class FetchedPage:
         self._fetcher = fetcher
         self._request = request
         self._response: Response | None = response
-        self._records: list[Any] | None = None
+        self._records: Iterator[Any] | None = None
         self.next_request: PageRequest | None = None
 
     def document(self) -> Any:
         """The whole parsed body, for a single-response document that is not a list of records (a price file)."""
         response, self._response = self._response, None
         with self._fetcher.redacted_errors():
-            return self._fetcher.parse(response)
+            return self._fetcher.parse(response.body)
 
-    def records(self) -> list[Any]:
+    def records(self) -> Iterator[Any]:
+        """The page's records, parsed as they are iterated. There is one pass: asking again continues it."""
         if self.not_modified:
             raise ValueError("a 304 Not Modified page has no records; fetch the listing unconditionally")
         if self._records is None:
-            response, self._response = self._response, None
-            with self._fetcher.redacted_errors():
-                body = self._fetcher.parse(response)
-                self._records = self._fetcher.records_of(body)
-            self.next_request = self._fetcher.spec.paginator.next_request(self._request, response, body, self._records)
+            self._records = self._parsed_records()
         return self._records
+
+    def _parsed_records(self) -> Iterator[Any]:
+        response, self._response = self._response, None
+        with self._fetcher.redacted_errors():
+            page = yield from self._fetcher.stream_records(response.body)
+            self.next_request = self._fetcher.spec.paginator.next_request(self._request, response, page)
+
+    def finish(self) -> None:
+        """Parse what is left of the page unread, for the request of the next page."""
+        for _ in self.records():
+            pass
 
 
 class ProviderFetcher:
@@ -161,7 +171,7 @@ class ProviderFetcher:
             yield page
             if page.not_modified:
                 return
-            page.records()
+            page.finish()
             request = page.next_request
 
     def close(self) -> None:
@@ -176,35 +186,48 @@ class ProviderFetcher:
                 f"{', '.join(sorted(self.endpoint.allowed_hosts))} may receive requests for this provider",
             )
 
-    def parse(self, response: Response) -> Any:
-        """Decode, drop the raw bytes, then parse: a large page never has bytes, text and objects alive at once."""
-        started = time.monotonic()
-        size = len(response.body)
-        head = bytes(response.body[: SNIPPET_LENGTH + 4 * self.redact.longest]).decode("utf-8", "replace")
+    def _invalid_json(self, body: ResponseBody, detail: str) -> InvalidJson:
+        head = body.head[: SNIPPET_LENGTH + 4 * self.redact.longest].decode("utf-8", "replace")
         snippet = self.redact.shortened(head, SNIPPET_LENGTH)
+        return InvalidJson(
+            self.slug, f"invalid JSON from {self.slug}: {detail} ({body.size} bytes; starts with {snippet!r})"
+        )
+
+    def parse(self, body: ResponseBody) -> Any:
+        """The whole body as one document: only for documents small by nature (a reference price file)."""
+        started = time.monotonic()
         try:
-            text = response.body.decode("utf-8-sig")
-            response.body = bytearray()
+            text = body.read().decode("utf-8-sig")
             with gc_paused():
                 return json.loads(text, parse_float=Decimal)
         except (ValueError, UnicodeDecodeError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise InvalidJson(
-                self.slug, f"invalid JSON from {self.slug}: {detail} ({size} bytes; starts with {snippet!r})"
-            ) from None
+            raise self._invalid_json(body, exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)) from None
         finally:
+            body.close()
             self.stats.parse_seconds += time.monotonic() - started
 
-    def records_of(self, body: Any) -> list[Any]:
+    def stream_records(self, body: ResponseBody) -> Iterator[Any]:
+        """Yields the records at the spec's path as the body is parsed, one chunk at a time; returns what the
+        paginator reads of the page. The spooled body is closed when done."""
         path = self.spec.records_path
-        records = body if path is None else read_path(body, path)
-        if isinstance(records, list):
-            return records
-        where = "the top level" if path is None else f"'{path}'"
-        if isinstance(body, dict):
-            found = f"an object with keys {sorted(body)[:8]}"
-        else:
-            found = f"a JSON {type(body).__name__}"
-        raise UnexpectedShape(
-            self.slug, f"unexpected response from {self.slug}: no list of models at {where}; got {found}"
-        )
+        stream = RecordStream(path, self.spec.paginator.envelope_paths)
+        try:
+            try:
+                for chunk in body.chunks():
+                    yield from stream.feed(chunk)
+                yield from stream.close()
+            except (ijson.JSONError, TooDeep) as exc:
+                raise self._invalid_json(body, parse_error(exc)) from None
+            if not stream.found_records:
+                where = "the top level" if path is None else f"'{path}'"
+                if stream.root_type == "dict":
+                    found = f"an object with keys {sorted(stream.top_keys)[:8]}"
+                else:
+                    found = f"a JSON {stream.root_type}"
+                raise UnexpectedShape(
+                    self.slug, f"unexpected response from {self.slug}: no list of models at {where}; got {found}"
+                )
+            return stream.page
+        finally:
+            body.close()
+            self.stats.parse_seconds += stream.seconds

@@ -1,15 +1,17 @@
 """Paging strategies: each reads the next-page reference from one response and writes it into the next request.
 
 Paginators are frozen data (they sit in the registry) and keep no state between pages: the fetch loop hands
-them the request it just made, the response and the parsed body, and they answer the next request or None.
+them the request it just made, the response and what was seen of the page (`PageSeen`: the values at the body
+paths the paginator names in `envelope_paths`, the number of records and the last one, since a page is parsed
+as a stream and its records are gone by then), and they answer the next request or None.
 Guards against loops and foreign hosts live in the fetch loop, not here.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urljoin
 
@@ -31,6 +33,19 @@ class PageRequest:
         return self.url, tuple(sorted(self.params))
 
 
+@dataclass
+class PageSeen:
+    """What a paginator may read of a parsed page: the values at its `envelope_paths` (as a document holding only
+    them), how many records the page had, and the last one."""
+
+    envelope: dict = field(default_factory=dict)
+    count: int = 0
+    last_record: Any = None
+
+    def read(self, path: str | None) -> Any:
+        return read_path(self.envelope, path)
+
+
 class HeadersLike(Protocol):
     headers: Mapping[str, str]
     links: Mapping[str, Mapping[str, str]]
@@ -43,10 +58,13 @@ class Paginator(ABC):
     def first_request(self, url: str, params: Mapping[str, str]) -> PageRequest:
         return PageRequest(url, tuple(params.items()))
 
+    @property
+    def envelope_paths(self) -> tuple[str, ...]:
+        """The body paths `next_request` reads (besides the records)."""
+        return ()
+
     @abstractmethod
-    def next_request(
-        self, current: PageRequest, response: HeadersLike, body: Any, records: Sequence[Any]
-    ) -> PageRequest | None:
+    def next_request(self, current: PageRequest, response: HeadersLike, page: PageSeen) -> PageRequest | None:
         """The request for the page after `current`, or None when `current` was the last."""
 
 
@@ -56,7 +74,7 @@ class SinglePage(Paginator):
 
     single_response: ClassVar[bool] = True
 
-    def next_request(self, current, response, body, records):
+    def next_request(self, current, response, page):
         return None
 
 
@@ -71,12 +89,16 @@ class HasMoreCursor(Paginator):
     has_more_path: str = "has_more"
     cursor_path: str | None = "last_id"
 
-    def next_request(self, current, response, body, records):
-        if read_path(body, self.has_more_path) is not True:
+    @property
+    def envelope_paths(self):
+        return tuple(path for path in (self.has_more_path, self.cursor_path) if path)
+
+    def next_request(self, current, response, page):
+        if page.read(self.has_more_path) is not True:
             return None
-        cursor = read_path(body, self.cursor_path) if self.cursor_path else None
-        if cursor is None and records and isinstance(records[-1], Mapping):
-            cursor = records[-1].get("id")
+        cursor = page.read(self.cursor_path) if self.cursor_path else None
+        if cursor is None and page.count and isinstance(page.last_record, Mapping):
+            cursor = page.last_record.get("id")
         if cursor is None:
             return None
         return current.with_params(**{self.cursor_param: str(cursor)})
@@ -89,8 +111,12 @@ class PageToken(Paginator):
     token_path: str = "nextPageToken"
     token_param: str = "pageToken"
 
-    def next_request(self, current, response, body, records):
-        token = read_path(body, self.token_path)
+    @property
+    def envelope_paths(self):
+        return (self.token_path,)
+
+    def next_request(self, current, response, page):
+        token = page.read(self.token_path)
         if token in (None, ""):
             return None
         return current.with_params(**{self.token_param: str(token)})
@@ -102,8 +128,12 @@ class BodyNextLink(Paginator):
 
     next_path: str = "links.next"
 
-    def next_request(self, current, response, body, records):
-        link = read_path(body, self.next_path)
+    @property
+    def envelope_paths(self):
+        return (self.next_path,)
+
+    def next_request(self, current, response, page):
+        link = page.read(self.next_path)
         if not link:
             return None
         return PageRequest(urljoin(current.url, str(link)))
@@ -113,7 +143,7 @@ class BodyNextLink(Paginator):
 class LinkHeader(Paginator):
     """RFC 8288 paging: `Link: <https://host/api/models?cursor=abc>; rel="next"`."""
 
-    def next_request(self, current, response, body, records):
+    def next_request(self, current, response, page):
         link = response.links.get("next", {}).get("url")
         if not link:
             return None
@@ -139,14 +169,18 @@ class PageNumber(Paginator):
             request = request.with_params(**{self.size_param: str(self.page_size)})
         return request
 
-    def next_request(self, current, response, body, records):
-        if not records:
+    @property
+    def envelope_paths(self):
+        return (self.total_pages_path,) if self.total_pages_path else ()
+
+    def next_request(self, current, response, page):
+        if not page.count:
             return None
-        page = int(dict(current.params)[self.page_param])
-        total_pages = read_path(body, self.total_pages_path) if self.total_pages_path else None
-        if isinstance(total_pages, int) and page - self.first_page + 1 >= total_pages:
+        number = int(dict(current.params)[self.page_param])
+        total_pages = page.read(self.total_pages_path) if self.total_pages_path else None
+        if isinstance(total_pages, int) and number - self.first_page + 1 >= total_pages:
             return None
-        return current.with_params(**{self.page_param: str(page + 1)})
+        return current.with_params(**{self.page_param: str(number + 1)})
 
 
 @dataclass(frozen=True)
@@ -163,11 +197,15 @@ class OffsetLimit(Paginator):
             **{self.offset_param: "0", self.limit_param: str(self.page_size)}
         )
 
-    def next_request(self, current, response, body, records):
-        if not records:
+    @property
+    def envelope_paths(self):
+        return (self.total_path,) if self.total_path else ()
+
+    def next_request(self, current, response, page):
+        if not page.count:
             return None
-        offset = int(dict(current.params)[self.offset_param]) + len(records)
-        total = read_path(body, self.total_path) if self.total_path else None
+        offset = int(dict(current.params)[self.offset_param]) + page.count
+        total = page.read(self.total_path) if self.total_path else None
         if isinstance(total, int) and offset >= total:
             return None
         return current.with_params(**{self.offset_param: str(offset)})

@@ -1,5 +1,6 @@
 """One GET, sent safely: timeouts and a page deadline, bounded retries honouring `Retry-After`, redirects
-followed only to allowed hosts, the body streamed under a size cap, and every failure named in words.
+followed only to allowed hosts, the body streamed under a size cap (hashed and spooled as it arrives,
+`stream.py`), and every failure named in words.
 A conditional GET (validators given) may also answer 304 Not Modified, with no body."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..errors import (
 from .paging import PageRequest
 from .responses import check_status
 from .specs import ListApiSpec
+from .stream import ResponseBody
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class Response:
     headers: requests.structures.CaseInsensitiveDict
     links: dict
     url: str
-    body: bytearray = field(repr=False)
+    body: ResponseBody = field(repr=False)
 
 
 class Transport:
@@ -126,14 +128,18 @@ class Transport:
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send(url, params, conditional)
             if response.status in REDIRECT_STATUSES and response.headers.get("Location"):
+                response.body.close()
                 url = urljoin(url, response.headers["Location"])
                 params = []
                 self._check_host(url, "redirect")
                 continue
             if response.status == NOT_MODIFIED and conditional:
                 return response
-            check_status(self.slug, response.status, response.headers, response.body,
-                         self.spec.auth_error_markers, self._redact)
+            if not 200 <= response.status < 300:
+                error_body = response.body.read()
+                response.body.close()
+                check_status(self.slug, response.status, response.headers, error_body,
+                             self.spec.auth_error_markers, self._redact)
             return response
         raise ProviderHttpError(self.slug, f"too many redirects from {self.slug}", 310)
 
@@ -179,25 +185,29 @@ class Transport:
         finally:
             self.stats.fetch_seconds += time.monotonic() - started
 
-    def _read_body(self, raw: requests.Response, started: float) -> bytearray:
+    def _read_body(self, raw: requests.Response, started: float) -> ResponseBody:
         """Stream the body, aborting at the size cap (error bodies are cut, not refused) and the page deadline."""
         settings = self.settings
         limit = settings.max_response_bytes if raw.status_code < 400 else ERROR_BODY_LIMIT
         declared = raw.headers.get("Content-Length")
         if raw.status_code < 400 and declared and declared.isdigit() and int(declared) > limit:
             raise self._too_large(int(declared))
-        buffer = bytearray()
-        for chunk in raw.iter_content(CHUNK_SIZE):
-            buffer += chunk
-            if len(buffer) > limit:
-                if raw.status_code >= 400:
-                    break
-                raise self._too_large(len(buffer))
-            if time.monotonic() - started > settings.page_deadline:
-                raise ProviderTimeout(
-                    self.slug, f"{self.slug} did not finish sending a page within {settings.page_deadline:.0f} s"
-                )
-        return buffer
+        body = ResponseBody()
+        try:
+            for chunk in raw.iter_content(CHUNK_SIZE):
+                body.write(chunk)
+                if body.size > limit:
+                    if raw.status_code >= 400:
+                        break
+                    raise self._too_large(body.size)
+                if time.monotonic() - started > settings.page_deadline:
+                    raise ProviderTimeout(
+                        self.slug, f"{self.slug} did not finish sending a page within {settings.page_deadline:.0f} s"
+                    )
+        except BaseException:
+            body.close()
+            raise
+        return body
 
     def _too_large(self, size: int) -> ResponseTooLarge:
         return ResponseTooLarge(

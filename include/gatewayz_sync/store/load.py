@@ -10,7 +10,7 @@ row. A dry run does all of it and rolls back, keeping only the counts (and what 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ from .runs import (
     record_provider_run_alone,
     start_provider_run,
 )
-from .staging import StagedModel
+from .staging import StagedListing
 
 LARGE_STAGE = 2_000
 MAX_JUMPS_LISTED = 20
@@ -182,7 +182,7 @@ def _jsonb(value: Mapping[str, Any] | None) -> Jsonb | None:
     return None if value is None else Jsonb(dict(value))
 
 
-def load_models(connection, slug: str, models: Sequence[StagedModel], run: RunInfo, options: LoadOptions,
+def load_models(connection, slug: str, models: StagedListing, run: RunInfo, options: LoadOptions,
                 result: RunResult, listing_digest: str | None = None,
                 listing_validators: Mapping[str, Any] | None = None) -> RunResult:
     """Write one provider's listing into `result.load`. `connection` must be in autocommit mode; this opens its
@@ -336,7 +336,7 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _stage(cursor, slug: str, models: Sequence[StagedModel], settled: dict[str, str]) -> int:
+def _stage(cursor, slug: str, models: StagedListing, settled: dict[str, str]) -> int:
     """COPY the listing into `stage_models`; returns how many rows are staged as changed."""
     cursor.execute(
         "CREATE TEMP TABLE stage_models ON COMMIT DROP AS "
@@ -346,14 +346,14 @@ def _stage(cursor, slug: str, models: Sequence[StagedModel], settled: dict[str, 
     cursor.execute("ALTER TABLE stage_models ALTER COLUMN keeps_stored SET DEFAULT false")
     changed_rows = 0
     with cursor.copy(f"COPY stage_models ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-        for model in models:
+        for model, line in models.rows():
             changed = settled.get(model.provider_model_id) != model.content_hash
-            if changed and model.copy_line is None:
+            if changed and line is None:
                 raise CatalogUnavailable(
                     slug, f"the stored models of {slug} changed while it was being synced; a retry reloads it"
                 )
             changed_rows += changed
-            copy.write(model.copy_line if changed else model.unchanged_line())
+            copy.write(line if changed else model.unchanged_line())
     if len(models) >= LARGE_STAGE:
         cursor.execute("CREATE INDEX ON stage_models (provider_model_id)")
         cursor.execute("ANALYZE stage_models")

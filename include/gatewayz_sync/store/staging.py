@@ -1,18 +1,22 @@
-"""A normalized model as the stage table's row: a compact COPY line waiting to be loaded.
+"""A normalized model as the stage table's row: a COPY line waiting to be loaded, spooled out of memory.
 
 Holding 22,000 normalized models as Python objects cost ~9 KB each; as a COPY line a model costs the size of
-its data. A record recognized as unchanged (its content hash equals the stored row's) is staged as its id and
-hash only.
+its data, and a listing's lines (several times the payload: the raw record travels with its columns) go to a
+temporary file as they are made (`StagedListing`), so what stays in memory per model is its id and hash. A record
+recognized as unchanged (its content hash equals the stored row's) is staged as its id and hash only.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..catalog.records import CAPABILITY_COLUMNS, NormalizedModel, dumps_json
 from .copy_text import encode_row
 from .model_sql import STAGE_COLUMNS
 
+SPOOL_IN_MEMORY = 4 * 1024 * 1024
 _UNCHANGED_MIDDLE = b"\tf\t" + b"\\N\t" * (len(STAGE_COLUMNS) - 3)
 
 
@@ -48,24 +52,56 @@ def row_values(model: NormalizedModel) -> tuple:
     )
 
 
+def copy_line(model: NormalizedModel) -> bytes:
+    """The model's stage row as one COPY line."""
+    return encode_row(row_values(model))
+
+
 @dataclass(slots=True)
 class StagedModel:
-    """A model waiting to be loaded: its id, its hash and its full stage row as one COPY line.
+    """A model waiting to be loaded: its id, its hash, and the length of its COPY line in the listing's spool.
 
-    `copy_line` is None for a record recognized as unchanged (its hash equals the stored row's).
+    `line_length` is None for a record recognized as unchanged (its hash equals the stored row's).
     """
 
     provider_model_id: str
     content_hash: str
-    copy_line: bytes | None
-
-    @classmethod
-    def of(cls, model: NormalizedModel) -> StagedModel:
-        return cls(model.provider_model_id, model.content_hash, encode_row(row_values(model)))
-
-    @classmethod
-    def unchanged(cls, provider_model_id: str, content_hash: str) -> StagedModel:
-        return cls(provider_model_id, content_hash, None)
+    line_length: int | None
 
     def unchanged_line(self) -> bytes:
         return encode_row((self.provider_model_id,))[:-1] + _UNCHANGED_MIDDLE + self.content_hash.encode() + b"\n"
+
+
+class StagedListing:
+    """One listing's staged models in order: ids and hashes in memory, full COPY lines in a temporary file."""
+
+    def __init__(self, spool_in_memory: int = SPOOL_IN_MEMORY):
+        self.models: list[StagedModel] = []
+        self._lines = tempfile.SpooledTemporaryFile(max_size=spool_in_memory)
+
+    def add(self, model: NormalizedModel) -> None:
+        line = copy_line(model)
+        self._lines.write(line)
+        self.models.append(StagedModel(model.provider_model_id, model.content_hash, len(line)))
+
+    def add_unchanged(self, provider_model_id: str, content_hash: str) -> None:
+        self.models.append(StagedModel(provider_model_id, content_hash, None))
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def rows(self) -> Iterator[tuple[StagedModel, bytes | None]]:
+        """Each staged model with its COPY line (None for one staged as unchanged), in order."""
+        self._lines.seek(0)
+        read = self._lines.read
+        for model in self.models:
+            yield model, (None if model.line_length is None else read(model.line_length))
+
+    def close(self) -> None:
+        self._lines.close()
+
+    def __enter__(self) -> StagedListing:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
