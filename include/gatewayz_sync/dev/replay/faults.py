@@ -35,7 +35,8 @@ ECHO_ENCODINGS = ("plain", "url", "base64")
 
 @dataclass
 class Fault:
-    """One injected misbehaviour, applied to the next `times` list requests of a provider (-1: all)."""
+    """One injected misbehaviour, applied to the next `times` list requests of a provider (-1: all). A `body`
+    is sent as it is, with `status` (200 when not given)."""
 
     status: int | None = None
     times: int = 1

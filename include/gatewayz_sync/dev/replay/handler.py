@@ -105,7 +105,7 @@ class Handler(BaseHTTPRequestHandler):
         ):
             status, body = self.replay._error_document(slug)
             return self._send(status, body)
-        if fault and ((fault.status or 0) >= 300 or fault.echo_key or fault.ansi):
+        if fault and ((fault.status or 0) >= 300 or fault.echo_key or fault.ansi or fault.body is not None):
             received = provider.list_api.auth.received(self.headers, query) if provider.list_api.auth else None
             return self._send(fault.status or 200, fault.error_body(received), fault.headers)
         if fault and fault.repeat_cursor:
