@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.measure import PG_DSN, ROOT, catalog_connection, create_database, drop_database, high_water_rss
+from benchmarks.measure import PG_DSN, ROOT, catalog_connection, child_environment, create_database, drop_database, high_water_rss
 
 
 def measure_floor(directory: Path, slug: str, database: str) -> dict:
@@ -69,7 +69,7 @@ def isolated_sync(slug: str, replay_url: str) -> dict:
     try:
         output = subprocess.run(
             [sys.executable, "-m", "benchmarks.floor", slug, scratch, replay_url],
-            check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=1800,
+            check=True, capture_output=True, text=True, env=child_environment(), timeout=1800,
         ).stdout
         return json.loads(output.strip().splitlines()[-1])
     finally:

@@ -54,6 +54,12 @@ def proc_status_bytes(field: str, pid: int | str = "self") -> int:
     return 0
 
 
+def child_environment() -> dict[str, str]:
+    """This environment for a measured child process, with the repository first on its PYTHONPATH."""
+    inherited = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part and part != str(ROOT)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *inherited])}
+
+
 def high_water_rss() -> int:
     """VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across fork + exec on Linux)."""
     return proc_status_bytes("VmHWM")

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 
 from benchmarks.floor import measure_floor
-from benchmarks.measure import ROOT, catalog_connection, create_database, drop_database, machine
+from benchmarks.measure import ROOT, catalog_connection, child_environment, create_database, drop_database, machine
 from benchmarks.replay_process import ReplayProcess
 
 SCALE_MODELS = 100_000
@@ -46,7 +46,7 @@ def scale_point(models: int = SCALE_MODELS) -> dict:
                      headers={"Authorization": f"Bearer bench-key-{LARGEST}"}, timeout=600).raise_for_status()
         output = subprocess.run(
             [sys.executable, "-m", "benchmarks.scale_point", database, replay.url], check=True, capture_output=True,
-            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=3600,
+            text=True, env=child_environment(), timeout=3600,
         ).stdout
         child = json.loads(output.strip().splitlines()[-1])
         floor = measure_floor(workdir / "catalog", LARGEST, database)
