@@ -16,7 +16,7 @@ help:
 	@echo "make lint            ruff"
 	@echo "make bench           the sync benchmark at 25,000+ models, through dag.test"
 	@echo "make bench-scheduler the same catalog through real deployments (LocalExecutor, CeleryExecutor) vs a no-op DAG"
-	@echo "make bench-scale     one 100,000-model provider through dag.test (peak RSS, data path vs floor)"
+	@echo "make bench-scale     one provider of 22,000 then 100,000 models through dag.test (peak RSS and their ratio, data path vs floor)"
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -81,10 +81,15 @@ def print_scheduler(result: dict) -> None:
 
 
 def print_scale_point(result: dict) -> None:
+    for point in (result["baseline_point"], result):
+        print(f"\n{point['models']} models from one provider ({point['payload_bytes'] / MB:.0f} MB) through dag.test: "
+              f"run {point['state']} in {point['wall_seconds']} s; peak RSS of the process "
+              f"{_mb(point['peak_rss_bytes'])} ({_mb(point['rss_before_run_bytes'])} before the model sync)")
+    print(f"peak RSS at {result['models']} / peak RSS at {result['baseline_point']['models']} models: "
+          f"{result['peak_rss_ratio_to_baseline']}")
     path, floor = result["data_path"], result["floor"]
-    print(f"\n{result['models']} models from one provider ({result['payload_bytes'] / MB:.0f} MB) through dag.test: "
-          f"run {result['state']} in {result['wall_seconds']} s; peak RSS of the process {_mb(result['peak_rss_bytes'])}")
-    print(f"data path: fetch {path['fetch_seconds']} s, parse {path['parse_seconds']} s, normalize "
+    print(f"data path at {result['models']}: fetch {path['fetch_seconds']} s, parse {path['parse_seconds']} s, normalize "
           f"{path['normalize_seconds']} s, load {path['load_seconds']} s = {result['data_path_seconds']} s; floor "
           f"json.loads {floor['json_loads_seconds']} s + COPY {floor['copy_seconds']} s = {floor['floor_seconds']} s: "
           f"{result['ratio_to_floor']}x")
+    print("targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in result["targets"].items()))
