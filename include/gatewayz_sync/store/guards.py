@@ -32,6 +32,7 @@ back into it, and compare like with like: only models both stored (active) and l
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -313,7 +314,7 @@ ACCEPT = "held until accepted (an operator_prices row or a run with accept_price
 
 # Listed prices no stored list-API price of the model vouches for, and no operator price replaces.
 OUTLIER_CANDIDATES_SQL = """
-SELECT s.provider_model_id, s.list_prices
+SELECT s.provider_model_id, s.list_prices::text
 FROM stage_models s
 LEFT JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
 WHERE s.changed AND NOT s.keeps_stored AND s.price_source = 'list_api' AND s.list_prices IS NOT NULL
@@ -331,7 +332,7 @@ WHERE m.provider_id = %(provider_id)s AND m.provider_model_id = ANY(%(models)s) 
 # stored rows (an unchanged model, or one keeping an operator, reference or held price).
 SIBLINGS_SQL = """
 SELECT s.provider_model_id, COALESCE(s.kind, m.kind), m.id,
-       s.changed AND NOT s.keeps_stored AS rewritten, s.list_prices
+       s.changed AND NOT s.keeps_stored AS rewritten, s.list_prices::text
 FROM stage_models s
 LEFT JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.provider_model_id
 """
@@ -367,23 +368,37 @@ class ListedOutlier:
                 "reason": self.reason}
 
 
+class _SheetCache:
+    """One PriceSheet per distinct listed price list: a large listing repeats a few hundred price lists over
+    thousands of models, and a sheet per model held every one of them in memory at once."""
+
+    def __init__(self):
+        self._sheets: dict[str | None, PriceSheet] = {}
+
+    def __call__(self, rows_json: str | None) -> PriceSheet:
+        sheet = self._sheets.get(rows_json)
+        if sheet is None:
+            sheet = self._sheets[rows_json] = PriceSheet.from_rows(json.loads(rows_json) if rows_json else ())
+        return sheet
+
+
 def listed_outliers(cursor, provider_id: int, slug: str) -> list[ListedOutlier]:
     """Listed prices, not vouched for by the model's stored list-API price, 10x or more from every sibling."""
     params = {"provider_id": provider_id, "slug": slug}
-    cursor.execute(OUTLIER_CANDIDATES_SQL, params)
-    judged = {model: PriceSheet.from_rows(rows or ()) for model, rows in cursor.fetchall()}
+    sheet_of = _SheetCache()
+    judged = {model: sheet_of(rows) for model, rows in cursor.stream(OUTLIER_CANDIDATES_SQL, params)}
     cursor.execute(VOUCHING_SQL, {**params, "models": list(judged)})
     for model, meters in cursor.fetchall():
         if model in judged and agrees(PriceSheet.from_rows(meters or ()), judged[model]):
             del judged[model]  # a reference agrees: not a single-source price
     if not judged:
         return []
-    cursor.execute(SIBLINGS_SQL, params)
-    rows = cursor.fetchall()
-    stored = stored_sheets(cursor, [model_id for _, _, model_id, rewritten, _ in rows if model_id and not rewritten])
+    siblings = [(name, kind, sheet_of(list_prices) if rewritten else model_id)
+                for name, kind, model_id, rewritten, list_prices in cursor.stream(SIBLINGS_SQL, params)]
+    stored = stored_sheets(cursor, [held for _, _, held in siblings if isinstance(held, int)])
     by_kind: dict[str | None, dict[str, PriceSheet]] = {}
-    for name, kind, model_id, rewritten, list_prices in rows:
-        sheet = PriceSheet.from_rows(list_prices or ()) if rewritten else stored.get(model_id, PriceSheet())
+    for name, kind, held in siblings:
+        sheet = held if isinstance(held, PriceSheet) else stored.get(held, PriceSheet())
         if sheet.any_positive:
             by_kind.setdefault(kind, {})[name] = sheet
     outliers = []
