@@ -73,7 +73,6 @@ def scale_point(models: int = SCALE_MODELS, baseline: int = BASELINE_MODELS) -> 
               "peak_rss_ratio_to_baseline": ratio}
     result["targets"] = {
         "peak_rss_le_400mb": large["peak_rss_bytes"] <= 400 * 2**20,
-        "baseline_peak_rss_le_180mb": small["peak_rss_bytes"] <= 180 * 2**20,
         "peak_rss_ratio_le_2": ratio <= 2,
         "data_path_le_1_5x_floor": large["ratio_to_floor"] <= 1.5,
     }
