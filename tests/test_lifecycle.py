@@ -17,8 +17,10 @@ from include.gatewayz_sync.catalog.lifecycle import is_placeholder, notice_stage
 from include.gatewayz_sync.clock import now
 from include.gatewayz_sync.config import FetchSettings, SyncSettings
 from include.gatewayz_sync.model_sync import sync_provider_models
+from include.gatewayz_sync.publish.catalog_export import model_record
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.store.catalog_reads import ModelQuery, list_models
+from include.gatewayz_sync.store.export_reads import active_models
 from include.gatewayz_sync.store.load import LoadOptions
 from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.runs import RunInfo
@@ -128,13 +130,16 @@ def test_a_model_that_leaves_its_listing_is_removed_with_the_date_and_the_browse
     assert lifecycle(catalog, "mistral", "mistral-medium-2508")[0] == "deprecated", "still listed: not removed"
 
 
-def test_mistrals_replacement_model_is_stored(registered):
+def test_mistrals_replacement_model_is_stored_and_published_in_catalog_json(registered):
     catalog = registered
     sync("mistral")
     replacements = dict(catalog.execute(
         """SELECT provider_model_id, replacement_model FROM models m JOIN providers p ON p.id = m.provider_id
            WHERE p.slug = 'mistral' AND replacement_model IS NOT NULL""").fetchall())
     assert replacements == dict.fromkeys(MISTRAL_DEPRECATED, "mistral-medium-3-5")
+    published = {m.model_id: model_record(m, None)["lifecycle"] for m in active_models(catalog)
+                 if m.provider == "mistral" and m.model_id in MISTRAL_DEPRECATED}
+    assert {entry["replacement_model"] for entry in published.values()} == {"mistral-medium-3-5"}
 
 
 def test_status_counts_models_retiring_within_30_days_and_the_browser_filters_on_it(registered):

@@ -45,7 +45,7 @@ def model_record(model: ExportModel, withheld: str | None, published_as: Mapping
         "output_modalities": None if model.output_modalities is None else list(model.output_modalities),
         "capabilities": dict(model.capabilities),
         "lifecycle": {"state": model.lifecycle, "deprecation_date": _time(model.deprecation_date),
-                      "shutdown_date": _time(model.shutdown_date)},
+                      "shutdown_date": _time(model.shutdown_date), "replacement_model": model.replacement_model},
         "is_free": model.is_free,
         "first_seen_at": _time(model.first_seen_at),
         "last_seen_at": _time(model.last_seen_at),

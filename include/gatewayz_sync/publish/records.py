@@ -57,6 +57,7 @@ class ExportModel:
     field_sources: dict[str, str] = field(default_factory=dict)
     field_provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_input_tokens: int | None = None
+    replacement_model: str | None = None
 
     @property
     def public_id(self) -> str:

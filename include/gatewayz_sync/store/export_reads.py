@@ -30,10 +30,12 @@ _MODEL_COLUMNS = (
     *CAPABILITY_COLUMNS.values(),
     "deprecation_date", "shutdown_date", "lifecycle", "is_free", "first_seen_at", "last_seen_at",
     "price_source", "price_confidence", "price_source_version", "price_checked_at", "price_dispute",
-    "price_unknown_reason", "price_is_variable", "max_input_tokens", "field_sources",
+    "price_unknown_reason", "price_is_variable", "max_input_tokens", "field_sources", "replacement_model",
 )
 # the columns models_current does not carry, read from `models`
-_MODEL_ONLY = ("max_input_tokens", "field_sources", "supports_audio_input", "supports_audio_output")
+_MODEL_ONLY = (
+    "max_input_tokens", "field_sources", "supports_audio_input", "supports_audio_output", "replacement_model",
+)
 
 
 def _field_provenance(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -97,7 +99,7 @@ def _model(row: dict[str, Any], prices: list[ExportPrice]) -> ExportModel:
         price_dispute=row["price_dispute"], price_unknown_reason=row["price_unknown_reason"],
         price_is_variable=bool(row["price_is_variable"]), price_held=row["price_held"], prices=tuple(prices),
         field_sources={name: entry["source"] for name, entry in provenance.items()}, field_provenance=provenance,
-        max_input_tokens=row["max_input_tokens"],
+        max_input_tokens=row["max_input_tokens"], replacement_model=row["replacement_model"],
     )
 
 
