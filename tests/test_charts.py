@@ -71,3 +71,20 @@ def test_a_step_chart_of_many_tiers_wraps_its_legend_and_grows_instead_of_overfl
     assert len(rows) >= 2 and int(svg.get("height")) == 220 + (len(rows) - 1) * 16
     assert all(float(t.get("x")) + 6.5 * len(t.text) <= 640 for t in labels), "every legend entry inside the chart"
     assert {g.get("data-series") for g in svg.findall(f"{SVG}g")} == set(series)
+
+
+def test_a_single_point_sparkline_is_a_level_line_not_a_dot():
+    svg = parsed(sparkline([("run 1: 225 models", 225)], label="one run", width=140))
+    (level,) = svg.findall(f"{SVG}line")
+    assert float(level.get("x2")) - float(level.get("x1")) > 100
+    (point,) = svg.findall(f"{SVG}circle")
+    assert svg.get("data-points") == "1" and float(point.get("cx")) > 100
+
+
+def test_a_step_chart_labels_its_y_axis_at_readable_steps_in_dollars():
+    series = {"input (USD per 1M tokens)": [(T0, Decimal("30"))], "output (USD per 1M tokens)": [(T0, Decimal("180"))]}
+    svg = parsed(step_chart(series, end=T0 + timedelta(days=1), label="prices"))
+    ticks = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "tick"]
+    assert ticks == ["$0.00", "$50.00", "$100.00", "$150.00", "$200.00"]
+    circles = {g.get("data-series"): float(g.find(f"{SVG}circle").get("cy")) for g in svg.findall(f"{SVG}g")}
+    assert circles["output (USD per 1M tokens)"] < circles["input (USD per 1M tokens)"]

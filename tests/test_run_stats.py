@@ -112,7 +112,7 @@ def test_browser_pages_render_escaped_provider_values(history):
     assert "<script>" not in html and "<img" not in html
     assert f'href="models/{model}"' in html and "evil&lt;script&gt;" in html
     assert '<select name="price_source">' in html
-    detail_html = render_model(model_detail(history, model))
+    detail_html = render_model(model_detail(history, model), now=NOW)
     assert "<script>" not in detail_html and "<img" not in detail_html
     assert 'class="chart step-chart"' in detail_html
 
@@ -124,3 +124,23 @@ def test_query_strings_keep_filters_and_reset_the_page():
         "&per_page=50&page=4"
     )
     assert query_string(query, sort="context").endswith("&sort=context&per_page=50&page=1")
+
+
+def test_the_pages_format_counts_money_ages_and_flags_for_people(history):
+    """Issue 24: a context of 1,050,000 reads with separators, a price with its currency and unit, times as ages
+    with the exact time on hover, booleans as yes/no, the empty price columns in one line."""
+    model = add_model(history, "xai", "grok-big", price_in=30, price_out=180, context=1050000, tools=True,
+                      first_seen=NOW - timedelta(days=10, hours=1))
+    page = list_models(history, ModelQuery(search="grok-big"))
+    listing = render_models(page, [("xai", "xAI")], query_string)
+    assert ">1,050,000<" in listing and ">$30.00<" in listing and ">$180.00<" in listing and "✓" in listing
+    assert 'aria-sort="ascending"' in listing, "the sorted column is marked"
+    detail = model_detail(history, model)
+    assert detail.fields["last_seen_at"] >= detail.fields["first_seen_at"] and "listed_last_seen_at" not in detail.fields
+    html = render_model(detail, now=NOW)
+    assert '<b id="context">1,050,000</b>' in html
+    assert '<b id="input-price">$30.00 / 1M tokens</b>' in html and "$180.00 / 1M tokens" in html
+    assert html.count('<time datetime="') >= 2 and 'title="' in html and "10 days ago" in html
+    assert "<th>supports_tools</th><td class=id>yes</td>" in html
+    assert 'id="empty-prices"' in html and "cache_read_usd_per_mtok" in html
+    assert "<th>deprecation_date</th>" not in html, "an empty field is named once, not a blank row"

@@ -107,7 +107,7 @@ def print_price_report(connection) -> dict[str, Any]:
     print(f"DeepInfra: {figures['deepinfra_output_equals_context']} of {figures['deepinfra_active']} active rows "
           "have max_output_tokens equal to the context length")
     print(f"Unit-error guard: {figures['candidates_disputed']} of {figures['candidates']} candidates 10x or more "
-          f"away ({figures['models_disputed']} models flagged disputed, {figures['unpriced_by_guard']} of them left "
+          f"away ({figures['models_disputed']} models disputed, {figures['unpriced_by_guard']} of them left "
           f"unpriced); {len(figures['unflagged_unit_errors'])} stored prices 10x from a candidate without the flag")
     print_billing_report(figures)
     return figures

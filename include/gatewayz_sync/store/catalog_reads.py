@@ -201,6 +201,8 @@ def model_detail(connection, model_id: int) -> ModelDetail | None:
         if not found:
             return None
         fields = found[0]
+        # One `last_seen_at` on the page: the live one (the stored column moves only when the row is written).
+        fields["last_seen_at"] = fields.pop("listed_last_seen_at")
         cursor.execute(
             """SELECT c.*, s.dag_run_id FROM model_changes c LEFT JOIN sync_runs s ON s.id = c.sync_run_id
                WHERE c.model_id = %s ORDER BY c.id""",

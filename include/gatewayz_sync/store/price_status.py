@@ -22,9 +22,11 @@ from .prices import load_price_state
 STATUS_FILTERS = ("disputed", "held", "confirmed", "single", "newest", "majority", "preferred", "reseller", "api",
                   "operator", "reference", "none")
 HELD = "EXISTS (SELECT 1 FROM model_price_candidates h WHERE h.model_id = m.id AND h.source = 'list_api')"
+# The one meaning of "disputed" on every page and count: flagged disputed (whatever the source), or a held jump.
+DISPUTED = f"(m.price_confidence = 'disputed' OR {HELD})"
 _FILTER_SQL = {
     **{confidence: f"m.price_confidence = '{confidence}'" for confidence in CONFIDENCES},
-    "disputed": f"(m.price_confidence = 'disputed' OR {HELD})",
+    "disputed": DISPUTED,
     "held": HELD,
     "api": "m.price_source = 'list_api'",
     "operator": "m.price_source = 'operator'",
@@ -42,7 +44,7 @@ SELECT m.provider_slug, count(*),
                   for c in REFERENCE_CONFIDENCES)},
        count(*) FILTER (WHERE m.price_source IS NULL),
        count(*) FILTER (WHERE m.price_source IS NULL AND m.price_confidence = 'disputed'),
-       count(*) FILTER (WHERE m.price_confidence = 'disputed'),
+       count(*) FILTER (WHERE {DISPUTED}),
        count(*) FILTER (WHERE m.lifecycle = 'retired'),
        count(*) FILTER (WHERE m.lifecycle = 'deprecated'),
        count(*) FILTER (WHERE {HELD}),
@@ -56,7 +58,8 @@ GROUP BY m.provider_slug ORDER BY m.provider_slug
 def price_coverage(connection, provider: str | None = None) -> dict[str, dict[str, Any]]:
     """slug -> {active, api, operator, reference_<confidence>..., none, refused, disputed, retired, deprecated,
     held, chat, chat_priced, priced_share}; `refused`: unpriced models whose every candidate a guard refused;
-    `disputed`: models flagged disputed whatever their source; `held`: models with a held list-API price jump."""
+    `disputed`: what `price_listing(status="disputed")` lists (flagged disputed whatever their source, or
+    holding a list-API price jump); `held`: models with a held list-API price jump."""
     with connection.cursor() as cursor:
         cursor.execute(COVERAGE_SQL, {"references": list(REFERENCE_NAMES), "provider": provider})
         rows = cursor.fetchall()

@@ -163,7 +163,7 @@ def recent_changes(
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT c.id, p.slug, c.provider_model_id, c.kind, c.field, c.old_value, c.new_value, c.detected_at,
-                      c.sync_run_id, c.source
+                      c.sync_run_id, c.source, c.model_id
                FROM model_changes c JOIN providers p ON p.id = c.provider_id
                WHERE (%(since)s::timestamptz IS NULL OR c.detected_at >= %(since)s)
                  AND (%(provider)s::text IS NULL OR p.slug = %(provider)s)
@@ -185,6 +185,7 @@ def recent_changes(
             "detected_at": _iso(row[7]),
             "sync_run_id": row[8],
             "source": row[9],
+            "model_id": row[10],
         }
         for row in rows
     ]

@@ -47,6 +47,7 @@ MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000
 MAX_BIGINT = 2**63 - 1
 HEALTH_RUNS, OUTCOME_DAYS = 20, 14
+PAGE_CHANGES = 20
 ChangeKind = Literal[
     "added", "removed", "reappeared", "price_changed", "limits_changed", "capabilities_changed", "deprecated",
     "field_removed", "price_held",
@@ -118,6 +119,7 @@ def status_document(connection, provider: str | None, limit: int, offset: int, h
     totals["held_prices"] = sum(c["held"] for c in coverage.values())
     retiring = retiring_counts(connection, RETIRING_WITHIN_DAYS)
     totals["retiring_models"] = sum(retiring.values())
+    totals["disputed_prices"] = sum(c["disputed"] for c in coverage.values())
     return {
         "generated_at": now.isoformat(),
         "stale_after_hours": settings.stale_hours,
@@ -244,7 +246,7 @@ def create_app() -> FastAPI:
     def get_page() -> HTMLResponse:
         with _catalog() as connection:
             document = status_document(connection, None, MAX_PAGE, 0)
-            changes = read_model.recent_changes(connection, limit=50)
+            changes = read_model.recent_changes(connection, limit=PAGE_CHANGES)
         return HTMLResponse(render_page(document, changes))
 
     app.include_router(browse_routes(_catalog))

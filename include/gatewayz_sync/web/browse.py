@@ -8,6 +8,7 @@ is a 400 that names the accepted ones, never a silently ignored filter or a sile
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
@@ -125,6 +126,6 @@ def browse_routes(catalog: Callable) -> APIRouter:
             detail = catalog_reads.model_detail(connection, model_id)
         if detail is None:
             raise HTTPException(status_code=404, detail=f"no model with id {model_id}")
-        return HTMLResponse(render_model(detail))
+        return HTMLResponse(render_model(detail, now=datetime.now(UTC)))
 
     return router

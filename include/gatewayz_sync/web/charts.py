@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from markupsafe import Markup, escape
+
+from .formats import amount
 
 OUTCOME_COLOURS = {"success": "#12b76a", "failed": "#f04438", "skipped": "#98a2b3", "dry_run": "#7a5af8"}
 SERIES_COLOURS = ("#175cd3", "#dc6803", "#0e9384", "#c11574", "#6938ef", "#4e5ba6", "#b54708", "#087443")
@@ -46,8 +48,16 @@ def sparkline(points: Sequence[tuple[str, float]], *, label: str, colour: str = 
         return _svg("sparkline", width, height, 0, f"{label}: no data",
                     [f'<text x="{pad}" y="{height - 10}" font-size="10" fill="#98a2b3">no data</text>'])
     y_of = _scale(min(values), max(values), pad, height - pad)
-    step = (width - 2 * pad) / (len(values) - 1) if len(values) > 1 else 0
-    coordinates = [(pad + index * step if step else width / 2, y_of(value)) for index, value in enumerate(values)]
+    if len(values) == 1:
+        # One value is a level, not a dot: a line across the box, its point at the latest (right) end.
+        y = y_of(values[0])
+        body = [f'<line class="level" x1="{pad}" y1="{y:.1f}" x2="{width - pad}" y2="{y:.1f}" stroke="{colour}" '
+                'stroke-width="1.5" stroke-dasharray="4 3"/>',
+                f'<circle class="point" cx="{width - pad - 1:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'
+                f"<title>{escape(points[0][0])}</title></circle>"]
+        return _svg("sparkline", width, height, 1, label, body)
+    step = (width - 2 * pad) / (len(values) - 1)
+    coordinates = [(pad + index * step, y_of(value)) for index, value in enumerate(values)]
     body = [f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
             f'points="{" ".join(_xy(x, y) for x, y in coordinates)}"/>']
     for (tooltip, _), (x, y) in zip(points, coordinates, strict=True):
@@ -87,6 +97,20 @@ def stacked_bars(columns: Sequence[tuple[str, Mapping[str, int]]], *, label: str
     return _svg("stacked-bars", width, height, len(columns), label, body)
 
 
+def axis_ticks(high: Decimal | float | int, most: int = 6) -> list[Decimal]:
+    """Ticks from 0 at a readable step (1, 2, 2.5 or 5 times a power of ten) up to the first at or above `high`,
+    at most `most` intervals: 180 -> 0, 50, 100, 150, 200; 0.45 -> 0, 0.1, ... 0.5; 0 -> 0, 1."""
+    high = Decimal(str(high)) if not isinstance(high, Decimal) else high
+    if high <= 0:
+        return [Decimal(0), Decimal(1)]
+    rough = high / most
+    power = Decimal(10) ** rough.adjusted()
+    step = next(power * factor for factor in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
+                if power * factor >= rough)
+    count = int((high / step).to_integral_value(rounding=ROUND_CEILING))
+    return [step * index for index in range(count + 1)]
+
+
 def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], *, end: datetime, label: str,
                width: int = 640, height: int = 220) -> Markup:
     """Each series holds its value from one point until the next (then to `end`); an unknown value is a gap. The
@@ -102,17 +126,21 @@ def step_chart(series: Mapping[str, Sequence[tuple[datetime, Decimal | None]]], 
     times = [when for points in series.values() for when, _ in points] + [end]
     start, end = min(times), max(times)
     span = max((end - start).total_seconds(), 1.0)
-    known = [float(value) for points in series.values() for _, value in points if value is not None]
-    y_of = _scale(0.0, max(known, default=1.0) * 1.1 or 1.0, top, bottom)
+    known = [value for points in series.values() for _, value in points if value is not None]
+    ticks = axis_ticks(max(known, default=Decimal(0)))
+    y_of = _scale(0.0, float(ticks[-1]), top, bottom)
 
     def x_of(when: datetime) -> float:
         return left + (when - start).total_seconds() / span * (width - left - right)
 
     body = [f'<line x1="{left}" y1="{bottom}" x2="{width - right}" y2="{bottom}" stroke="#d0d5dd"/>',
             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#d0d5dd"/>']
-    for tick in (0.0, max(known, default=0.0)):
-        body.append(f'<text x="{left - 4}" y="{y_of(tick) + 3:.1f}" font-size="10" text-anchor="end" fill="#667085">'
-                    f"{escape(f'{tick:g}')}</text>")
+    for tick in ticks:
+        y = y_of(float(tick))
+        if tick:
+            body.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#f2f4f7"/>')
+        body.append(f'<text class="tick" x="{left - 4}" y="{y + 3:.1f}" font-size="10" text-anchor="end" '
+                    f'fill="#667085">{escape(amount(tick))}</text>')
     for when, anchor in ((start, "start"), (end, "end")):
         body.append(f'<text x="{x_of(when):.1f}" y="{bottom + 14}" font-size="10" text-anchor="{anchor}" '
                     f'fill="#667085">{escape(when.strftime("%Y-%m-%d %H:%M"))}</text>')
