@@ -207,7 +207,10 @@ def test_status_api_page_and_prices_listing_show_coverage_and_candidates(priced)
     assert document["totals"]["prices"]["reference_priced"] == REFERENCE_PRICED
     assert document["totals"]["retired_models"] == 41
     page = render_page(document, [])
-    assert "72.5%" in page and "Disputed prices" in page
+    assert "72.5%" in page
+    everywhere = price_listing(catalog, provider=None, status="disputed", limit=1000, offset=0)
+    assert document["totals"]["disputed_prices"] == len(everywhere) > 0, "the count is what its link lists"
+    assert f'id="disputed-count" href="prices?status=disputed&amp;format=html">{len(everywhere)}</a>' in page
 
     disputed = price_listing(catalog, provider="google-vertex", status="disputed", limit=100, offset=0)
     assert {m["model"] for m in disputed} == {
@@ -220,6 +223,8 @@ def test_status_api_page_and_prices_listing_show_coverage_and_candidates(priced)
     html = render_prices({"models": disputed, "provider": "google-vertex", "status": "disputed", "limit": 100,
                           "offset": 0, "next_offset": None})
     assert "gemini-3-pro-image-preview" in html and "status-disputed" in html
+    assert by_slug["google-vertex"]["prices"]["disputed"] == len(disputed), "per provider too"
+    assert 'href="prices?provider=google-vertex&amp;status=disputed&amp;format=html">3</a>' in page
 
 
 def test_prices_route_answers_json_and_html(priced, monkeypatch):
@@ -243,7 +248,7 @@ def test_prices_route_answers_json_and_html(priced, monkeypatch):
     assert all(m["stored"]["confidence"] == "confirmed" for m in body["models"])
     assert client.get("/prices", params={"status": "nonsense"}).status_code == 422
     assert client.get("/prices", params={"provider": "nope"}).status_code == 404
-    assert "<table>" in client.get("/prices", params={"status": "disputed", "format": "html"}).text
+    assert 'id="price-listing"' in client.get("/prices", params={"status": "disputed", "format": "html"}).text
 
 
 def _catalog_for(connection):

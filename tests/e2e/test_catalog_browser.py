@@ -2,8 +2,11 @@
 
 Syncs a few providers through the replay server, moves one model's prices and syncs again (so it has history),
 makes one provider fail with `<script>` in its error, then filters, sorts, pages and opens that model in the
-browser, counting the points its SVG charts plot. Screenshots are kept beside the other e2e ones. Everything it
-changes in the session's replay server is put back, so the operations test sees the recordings it expects.
+browser, counting the points its SVG charts plot. A second test reads known values as an operator would: a context
+of 1,050,000 with separators, prices with their currency and unit, counts that match what their links list.
+Screenshots of every page at 1600x1000 are kept beside the other e2e ones (GATEWAYZ_SCREENSHOT_DIR, else the
+session's folder) and named in the output. Everything it changes in the session's replay server is put back, so the
+operations test sees the recordings it expects.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tests.e2e.test_operations import SCREENSHOTS, browser  # noqa: F401
 pytestmark = pytest.mark.slow
 
 MODEL = "qwen/qwen3.8-27b"
+LONG_CONTEXT_MODEL = "openai/gpt-5.5-pro"  # context 1,050,000; $30 / $180 per 1M tokens in the recording
 SCRIPT_ERROR = "<script>alert('gatewayz')</script> bad request"
 
 
@@ -88,7 +92,14 @@ def shot(browser, name: str) -> None:  # noqa: F811
 
 
 def prices_in_column(browser, css: str) -> list[Decimal | None]:  # noqa: F811
-    return [Decimal(cell.text) if cell.text else None for cell in browser.find_elements(By.CSS_SELECTOR, css)]
+    """The exact amounts behind a column's cells (each shows `$1.25`; its `data-value` holds the stored amount)."""
+    cells = browser.find_elements(By.CSS_SELECTOR, css)
+    assert all(cell.text.startswith("$") for cell in cells if cell.text), "a price shows its currency"
+    return [Decimal(cell.get_attribute("data-value")) if cell.get_attribute("data-value") else None for cell in cells]
+
+
+def page_height(browser) -> int:  # noqa: F811
+    return browser.execute_script("return document.documentElement.scrollHeight")
 
 
 def test_catalog_browser_and_health_charts_in_chromium(cluster, e2e_catalog, e2e_replay, browser):  # noqa: F811
@@ -143,6 +154,8 @@ def test_catalog_browser_and_health_charts_in_chromium(cluster, e2e_catalog, e2e
     outcome_days = browser.find_elements(By.CSS_SELECTOR, "#run-outcomes svg g.column")
     assert len(outcome_days) == 14
     assert outcome_days[-1].find_elements(By.CSS_SELECTOR, "rect.segment-failed")
+    shot(browser, "model-catalog-summary.png")
+    print(f"model catalog page: {page_height(browser)} px tall at 1600 px wide")
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "api-health-title"))
     shot(browser, "model-catalog-api-health.png")
 
@@ -163,20 +176,22 @@ def test_catalog_browser_and_health_charts_in_chromium(cluster, e2e_catalog, e2e
     rows = browser.find_elements(By.CSS_SELECTOR, "#models tbody tr")
     assert len(rows) == 25 and {r.find_element(By.CSS_SELECTOR, "td").text for r in rows} == {"openrouter"}
 
-    browser.find_element(By.LINK_TEXT, "input USD/1M").click()
+    browser.find_element(By.LINK_TEXT, "input $/1M").click()
     wait_for_url(browser, "sort=price")
     ascending = prices_in_column(browser, "#models td.input-price")
     priced = [p for p in ascending if p is not None]
     assert priced == sorted(priced) and ascending[: len(priced)] == priced
+    assert browser.find_element(By.CSS_SELECTOR, "th.sorted .arrow").text == "▲"
     first_page = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.model-link")]
     browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()
     wait_for_url(browser, "page=2")
     assert "page 2 of" in browser.page_source
     assert not set(first_page) & {a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.model-link")}
-    browser.find_element(By.LINK_TEXT, "input USD/1M").click()
+    browser.find_element(By.LINK_TEXT, "input $/1M").click()
     wait_for_url(browser, "sort=-price")
     descending = [p for p in prices_in_column(browser, "#models td.input-price") if p is not None]
     assert descending == sorted(descending, reverse=True) and descending[0] >= priced[-1]
+    assert browser.find_element(By.CSS_SELECTOR, "th.sorted .arrow").text == "▼"
     shot(browser, "model-browser-filtered-sorted.png")
 
     browser.find_element(By.LINK_TEXT, "reset").click()
@@ -198,9 +213,91 @@ def test_catalog_browser_and_health_charts_in_chromium(cluster, e2e_catalog, e2e
         series = chart.find_element(By.CSS_SELECTOR, f'g.series[data-series^="{name} "]')
         assert svg_points(series) == (1 + moves[column], 1 + moves[column])
     history = browser.find_element(By.ID, "history").text
-    assert "price_changed price_input_usd_per_mtok 0.45 0.5" in history
-    assert "price_changed price_output_usd_per_mtok 3.2 3.6" in history
+    assert "price_changed price_input_usd_per_mtok $0.45 / 1M tokens $0.50 / 1M tokens" in history
+    assert "price_changed price_output_usd_per_mtok $3.20 / 1M tokens $3.60 / 1M tokens" in history
     prices = browser.find_element(By.ID, "prices").text
     assert "input_usd_per_mtok" in prices and "list_api" in prices
-    assert browser.find_element(By.ID, "first-seen").text.endswith("UTC")
+    first_seen = browser.find_element(By.CSS_SELECTOR, "#first-seen time")
+    assert first_seen.text.endswith("ago") and first_seen.get_attribute("title").endswith("UTC")
+    shot(browser, "model-page.png")
+    browser.execute_script("arguments[0].scrollIntoView()", chart)
     shot(browser, "model-page-price-chart.png")
+
+
+def test_the_pages_show_known_values_formatted_for_people(cluster, e2e_catalog, e2e_replay, browser):  # noqa: F811
+    """Issue 24: a model with a context of 1,050,000 shows "1,050,000" and its prices with a currency and unit;
+    ages carry the exact time on hover; a count on the catalog page is what its link lists; one `last_seen_at`."""
+    token = cluster.token()
+    headers = {"Authorization": f"Bearer {token}"}
+    found = e2e_catalog.execute(
+        """SELECT m.id, m.context_length, m.price_input_usd_per_mtok, m.price_output_usd_per_mtok
+           FROM models m JOIN providers p ON p.id = m.provider_id
+           WHERE p.slug = 'openrouter' AND m.provider_model_id = %s""", (LONG_CONTEXT_MODEL,)).fetchone()
+    if found is None:
+        assert sync_providers(cluster, headers) == "success"
+        assert sync(cluster, headers, ["openrouter"]) == {"openrouter": "success"}
+        found = e2e_catalog.execute(
+            """SELECT m.id, m.context_length, m.price_input_usd_per_mtok, m.price_output_usd_per_mtok
+               FROM models m JOIN providers p ON p.id = m.provider_id
+               WHERE p.slug = 'openrouter' AND m.provider_model_id = %s""", (LONG_CONTEXT_MODEL,)).fetchone()
+    model_id, context, price_in, price_out = found
+    assert (context, price_in, price_out) == (1_050_000, Decimal("30"), Decimal("180"))
+
+    browser.get(f"{cluster.url}/api/v2/version")
+    browser.add_cookie({"name": "_token", "value": token, "path": "/"})
+    base = f"{cluster.url}/admin/model-sync"
+    browser.get(f"{base}/models?provider=openrouter&q=gpt-5.5-pro&sort=-context")
+    row = browser.find_element(By.CSS_SELECTOR, f'#models tr[data-model-id="{model_id}"]')
+    assert row.find_element(By.CSS_SELECTOR, "td.context").text in ("1,050,000", "1.05M")
+    assert row.find_element(By.CSS_SELECTOR, "td.input-price").text == "$30.00"
+    assert row.find_element(By.CSS_SELECTOR, "td.output-price").text == "$180.00"
+    assert browser.find_element(By.CSS_SELECTOR, "th.sorted").get_attribute("aria-sort") == "descending"
+    shot(browser, "model-browser-known-values.png")
+
+    browser.get(f"{base}/models/{model_id}")
+    assert browser.find_element(By.ID, "context").text in ("1,050,000", "1.05M")
+    assert browser.find_element(By.ID, "input-price").text == "$30.00 / 1M tokens"
+    assert browser.find_element(By.ID, "output-price").text == "$180.00 / 1M tokens"
+    meters = {row.find_element(By.CSS_SELECTOR, "td").text: row.find_element(By.CSS_SELECTOR, "td.num").text
+              for row in browser.find_elements(By.CSS_SELECTOR, "#price-rows tr.price-row")}
+    assert meters["input"] == "$30.00 / 1M tokens" and meters["web_search"].endswith(" / request")
+    fields = {row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td")
+              for row in browser.find_elements(By.CSS_SELECTOR, "#fields tr")}
+    assert fields["context_length"].text == "1,050,000" and fields["supports_tools"].text in ("yes", "✓")
+    header_seen = browser.find_element(By.CSS_SELECTOR, "#last-seen time").get_attribute("datetime")
+    assert fields["last_seen_at"].find_element(By.TAG_NAME, "time").get_attribute("datetime") == header_seen
+    assert "price_cache_write_usd_per_mtok" not in fields, "an empty meter is named once, not a blank row"
+    assert "cache_write_usd_per_mtok" in browser.find_element(By.ID, "empty-prices").text
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "svg.step-chart text.tick")]
+    assert ticks[:2] == ["$0.00", "$50.00"] and len(ticks) >= 4, ticks
+    shot(browser, "model-page-known-values.png")
+
+    browser.get(f"{base}/page")
+    summary = browser.find_element(By.ID, "summary").text
+    assert f"{e2e_catalog.execute('SELECT count(*) FROM models WHERE is_active').fetchone()[0]:,}" in summary
+    disputed = int(browser.find_element(By.ID, "disputed-count").text.replace(",", ""))
+    ages = browser.find_elements(By.CSS_SELECTOR, "#providers time")
+    assert ages and all(age.get_attribute("title").endswith(" UTC") for age in ages)
+    assert all(age.size["height"] < 24 for age in ages), "a time stays on one line"
+    changes = browser.find_elements(By.CSS_SELECTOR, "#changes a.model-link")
+    assert changes and all("/admin/model-sync/models/" in link.get_attribute("href") for link in changes)
+    print(f"model catalog page: {page_height(browser)} px tall at 1600 px wide")
+    browser.find_element(By.ID, "disputed-count").click()
+    wait_for_url(browser, "status=disputed")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#price-listing tr.model")) == disputed
+    shot(browser, "prices-disputed.png")
+
+    browser.get(f"{base}/prices?format=html&limit=5")
+    assert browser.find_element(By.CSS_SELECTOR, ".pager .range").text == "models 1–5"
+    assert not browser.find_elements(By.CSS_SELECTOR, "a[rel=prev]")
+    browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()
+    wait_for_url(browser, "offset=5")
+    assert browser.find_element(By.CSS_SELECTOR, ".pager .range").text == "models 6–10"
+    assert browser.find_element(By.CSS_SELECTOR, "a[rel=prev]").get_attribute("href").endswith("offset=0")
+    amounts = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "tr.meter td.num")]
+    assert amounts and all(text.startswith("$") and " / " in text for text in amounts)
+    shot(browser, "prices.png")
+    browser.get(f"{base}/prices?format=html&offset=1000000")
+    assert "models 1000001–1000000" not in browser.page_source
+    assert browser.find_element(By.CSS_SELECTOR, ".pager .range").text == "no models from 1,000,001 on"
+    shot(browser, "prices-past-the-end.png")

@@ -191,7 +191,7 @@ def test_the_catch_up_model_sync_loads_every_provider_like_make_demo(local_up):
 
 @pytest.fixture
 def chromium():
-    with headless_chromium("chromium-local-up", height=1100, page_load_timeout=90) as driver:
+    with headless_chromium("chromium-local-up", height=1100, page_load_timeout=90, width=1400) as driver:
         yield driver
 
 

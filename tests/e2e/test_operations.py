@@ -149,8 +149,9 @@ SCREENSHOTS = Path(os.environ.get("GATEWAYZ_SCREENSHOT_DIR", SESSION_DIR / "scre
 
 
 @contextmanager
-def headless_chromium(profile: str, height: int, page_load_timeout: float):
-    """Debian's Chromium driven by chromedriver, headless, with a profile of its own under the session folder."""
+def headless_chromium(profile: str, height: int, page_load_timeout: float, width: int = 1600):
+    """Debian's Chromium driven by chromedriver, headless, with a profile of its own under the session folder; its
+    viewport (and so each screenshot) is exactly `width` x `height`."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -158,9 +159,11 @@ def headless_chromium(profile: str, height: int, page_load_timeout: float):
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", f"--window-size=1400,{height}", f"--user-data-dir={SESSION_DIR / profile}"):
+                 "--disable-sync", f"--window-size={width},{height}", f"--user-data-dir={SESSION_DIR / profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
     driver.set_page_load_timeout(page_load_timeout)
     try:
         yield driver
@@ -211,7 +214,7 @@ def test_model_catalog_page_in_chromium(cluster, e2e_catalog, e2e_replay, browse
     assert browser.title == "Model catalog"
     states = {
         row.find_element("css selector", "td:nth-child(2) b").text: row.find_element("css selector", ".badge")
-        for row in browser.find_elements("css selector", "table:first-of-type tbody tr")
+        for row in browser.find_elements("css selector", "#providers tbody tr")
     }
     assert states["openrouter"].text == "fresh"
     assert states["mistral"].text == "stale"

@@ -155,7 +155,7 @@ def price_listing(connection, *, provider: str | None, status: str | None, limit
     for row in models:
         rows = _sheet_rows(row[14])
         listing.append({
-            "provider": row[1], "model": row[2], "lifecycle": row[3], "kind": row[10], "alias_of": row[11],
+            "id": row[0], "provider": row[1], "model": row[2], "lifecycle": row[3], "kind": row[10], "alias_of": row[11],
             "stored": {"source": row[4], "confidence": row[5], "source_version": row[6],
                        "checked_at": row[7] and row[7].isoformat(), "dispute": row[8], "unknown_reason": row[9],
                        "is_free": row[12], "variable": row[13], "prices": _headline(rows), "meters": rows},
