@@ -37,10 +37,12 @@ def test_compact_numbers(value, text):
     (Decimal("0.01"), "request", "$0.01 / request"),
     (Decimal("0"), "token", "$0.00 / 1M tokens"),
     (Decimal("3E+1"), "token", "$30.00 / 1M tokens"),
+    (Decimal("0.0833333333333333"), "token", "~$0.083333333 / 1M tokens"),
+    (Decimal("0.12345678"), "token", "$0.12345678 / 1M tokens"),
     (None, "token", ""),
     ("n/a", "token", "n/a"),
 ])
-def test_money_shows_currency_and_the_stored_unit_and_never_rounds(value, unit, text):
+def test_money_shows_currency_and_the_stored_unit_and_marks_what_it_rounds(value, unit, text):
     assert formats.money(value, unit) == text
 
 

@@ -2,7 +2,8 @@
 times as a relative age with the exact UTC time on hover, booleans as yes/no, long text cut at a word.
 
 One module, used by every template (as Jinja filters) and by the charts, so a value reads the same on each page.
-Amounts are `Decimal` and never rounded: a price shows at least cents and every digit it has beyond them.
+Amounts are `Decimal`: a price shows at least cents and every digit it has beyond them (up to 8 significant ones;
+past that it is rounded and marked `~`, the exact amount stays in the JSON APIs and the database).
 Relative ages are measured from a `now` the caller passes (the time the page was generated), never read here.
 """
 
@@ -18,6 +19,7 @@ from markupsafe import Markup, escape
 from ..catalog.meters import PER_MILLION_UNITS
 
 EMPTY = ""
+SIGNIFICANT = 8
 ELLIPSIS = "…"
 # The flat price columns that are not per 1M tokens, and the unit each is charged per.
 FLAT_COLUMN_UNITS = {"request_usd": "request", "image_usd": "image", "web_search_usd": "request"}
@@ -58,12 +60,16 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def amount(value: Any) -> str:
-    """`30` -> `$30.00`, `0.0000375` -> `$0.0000375`, `1234.5` -> `$1,234.50`: at least cents, never rounded."""
+    """`30` -> `$30.00`, `0.0000375` -> `$0.0000375`, `1234.5` -> `$1,234.50`: at least cents, every stored digit up
+    to `SIGNIFICANT` of them; an amount with more (a division's `0.0833333333333333`) is shown rounded, marked `~`."""
     exact = _decimal(value)
     if exact is None:
         return EMPTY if value is None or value == "" else str(value)
-    digits = max(2, -exact.normalize().as_tuple().exponent)
-    return f"{'-' if exact < 0 else ''}${abs(exact):,.{digits}f}"
+    shown = exact
+    if exact and len(exact.normalize().as_tuple().digits) > SIGNIFICANT:
+        shown = round(exact, SIGNIFICANT - exact.adjusted() - 1)
+    digits = max(2, -shown.normalize().as_tuple().exponent)
+    return f"{'~' if shown != exact else ''}{'-' if shown < 0 else ''}${abs(shown):,.{digits}f}"
 
 
 def per_unit(unit: str) -> str:
@@ -74,7 +80,7 @@ def per_unit(unit: str) -> str:
 def money(value: Any, unit: str = "token") -> str:
     """An amount with its currency and unit as stored: `$30.00 / 1M tokens`, `$0.04 / image`."""
     text = amount(value)
-    return f"{text} / {per_unit(unit)}" if text.startswith(("$", "-$")) else text
+    return f"{text} / {per_unit(unit)}" if text.lstrip("~-").startswith("$") else text
 
 
 def column_unit(column: str) -> str:

@@ -108,22 +108,33 @@ def render_model(detail: ModelDetail, now: datetime) -> str:
     """One model: summary, price step chart, the prices it has (the empty ones collapsed into one line), change
     history, the fields that hold a value (the empty ones named in one line), the raw record."""
     fields = detail.fields
+    charted = {f"{name} ({detail.step_units.get(name, 'USD per 1M tokens')})": points
+               for name, points in detail.price_steps.items() if any(value is not None for _, value in points)}
     chart = step_chart(
-        {f"{name} ({detail.step_units.get(name, 'USD per 1M tokens')})": points
-         for name, points in detail.price_steps.items()},
+        charted,
         end=clock.now() if fields["is_active"] else fields["last_seen_at"],
         label=f"input and output price (and their tiers) of {fields['provider_slug']} {fields['provider_model_id']} "
               "over time",
-    )
+    ) if charted else None
     hidden = {"raw", "raw_pricing", "effective_lifecycle", "effective_price_source"}
     shown = [(name, value) for name, value in fields.items() if name not in hidden]
     return _templates.get_template("model.html").render(
-        model=fields, detail=detail, price_chart=chart, now=now,
+        model=fields, detail=detail, price_chart=chart, now=now, headline=headline_prices(detail.price_rows),
         known_prices=[price for price in detail.prices if price["value"] is not None],
         empty_prices=[price["name"] for price in detail.prices if price["value"] is None],
         field_rows=[(name, value) for name, value in shown if value not in (None, "", [], {})],
         empty_fields=[name for name, value in shown if value in (None, "", [], {})],
     )
+
+
+def headline_prices(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """`input` and `output` as money, from the unconditioned price rows: per token where there is one, else in the
+    model's own unit (a text-to-speech model's input per 1M characters)."""
+    headline: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: r["unit"] != "token"):
+        if row["meter"] in ("input", "output") and not row["condition"] and row["meter"] not in headline:
+            headline[row["meter"]] = formats.money(row["amount_usd"], row["unit"])
+    return headline
 
 
 def render_prices(document: dict[str, Any]) -> str:
