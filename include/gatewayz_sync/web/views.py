@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .. import clock
 from ..store.catalog_reads import LIFECYCLES, PRICE_CONFIDENCES, PRICE_SOURCES, ModelDetail, ModelPage
 from . import formats
 from .charts import SERIES_COLOURS, sparkline, stacked_bars, step_chart
@@ -112,7 +111,7 @@ def render_model(detail: ModelDetail, now: datetime) -> str:
                for name, points in detail.price_steps.items() if any(value is not None for _, value in points)}
     chart = step_chart(
         charted,
-        end=clock.now() if fields["is_active"] else fields["last_seen_at"],
+        end=now if fields["is_active"] else fields["last_seen_at"],
         label=f"input and output price (and their tiers) of {fields['provider_slug']} {fields['provider_model_id']} "
               "over time",
     ) if charted else None
