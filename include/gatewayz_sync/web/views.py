@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .. import clock
 from ..store.catalog_reads import LIFECYCLES, PRICE_CONFIDENCES, PRICE_SOURCES, ModelDetail, ModelPage
 from . import formats
 from .charts import SERIES_COLOURS, sparkline, stacked_bars, step_chart
@@ -103,9 +104,11 @@ def render_models(page: ModelPage, providers: list[tuple[str, str]], query_strin
     )
 
 
-def render_model(detail: ModelDetail, now: datetime) -> str:
+def render_model(detail: ModelDetail, now: datetime | None = None) -> str:
     """One model: summary, price step chart, the prices it has (the empty ones collapsed into one line), change
-    history, the fields that hold a value (the empty ones named in one line), the raw record."""
+    history, the fields that hold a value (the empty ones named in one line), the raw record. Ages are measured
+    from `now` (the route passes the wall clock; by default the catalog's clock)."""
+    now = now or clock.now()
     fields = detail.fields
     charted = {f"{name} ({detail.step_units.get(name, 'USD per 1M tokens')})": points
                for name, points in detail.price_steps.items() if any(value is not None for _, value in points)}
