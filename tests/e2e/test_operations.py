@@ -112,7 +112,7 @@ def test_operations_end_to_end(cluster, e2e_catalog, e2e_replay):
     assert openrouter["last_attempt"]["counts"]["fetched"] == 225
     assert document["totals"]["active_models"] == 1263
     assert document["next_model_sync"]["next_run_after"] is not None
-    changes = requests.get(cluster.url + "/admin/model-sync/changes", params={"provider": "xai", "limit": 2},
+    changes = requests.get(cluster.url + "/admin/model-sync/changes", params={"provider": "xai", "kind": "added", "limit": 2},
                            headers=authorized, timeout=60).json()
     assert len(changes["changes"]) == 2 and changes["next_before_id"] is not None
     assert {c["kind"] for c in changes["changes"]} == {"added"}
