@@ -165,3 +165,47 @@ def test_a_single_price_ten_times_from_every_sibling_is_an_outlier():
 def test_no_price_anywhere_stores_nothing_without_a_flag():
     result = resolve([], order=ORDER)
     assert (result.prices, result.source, result.confidence, result.dispute) == (None, None, None, None)
+
+
+def _sibling_outliers_model_by_model(sheets, judged, what, ratio):
+    """The definition `sibling_outliers` implements: a name is refused when no other model within `ratio` on its
+    anchor price agrees with it and `sibling_outlier` against every other model refuses it."""
+    from include.gatewayz_sync.prices.price_set import gap_rank, widest_gap
+
+    refused = {}
+    for name in judged:
+        sheet = sheets[name]
+        anchor = next((key for key in sorted(sheet, key=gap_rank) if sheet[key] > 0), None)
+        if anchor is None:
+            continue
+        amount = sheet[anchor]
+        near = [other for other, s in sheets.items() if other != name and s.get(anchor, D(0)) > 0
+                and amount / ratio < s[anchor] < amount * ratio]
+        if any((gap := widest_gap(sheet, sheets[other])) is None or gap[0] < ratio for other in near):
+            continue
+        reason = sibling_outlier(sheet, [(other, s) for other, s in sheets.items() if other != name], what, ratio)
+        if reason is not None:
+            refused[name] = reason
+    return refused
+
+
+def test_sibling_outliers_over_shared_sheets_judges_every_model_as_alone():
+    """A listing's models share one sheet object per distinct price list; the result is the model-by-model one,
+    whether a price list is held by one model, by several through one object, or by equal copies."""
+    import random
+
+    from include.gatewayz_sync.prices.resolve import sibling_outliers
+
+    rng = random.Random(23)
+    amounts = ["0", "0.1", "0.5", "1", "2", "10", "50", "100", "1000"]
+    lists = [p(rng.choice(amounts), rng.choice(amounts), **({"cache_read": rng.choice(amounts)} if rng.random() < .3
+                                                            else {})) for _ in range(40)]
+    for trial in range(30):
+        sheets = {}
+        for index in range(rng.randint(1, 60)):
+            shared = rng.choice(lists)
+            sheets[f"m{index:02d}"] = shared if rng.random() < .7 else PriceSheet(dict(shared.items()))
+        judged = sorted(rng.sample(sorted(sheets), rng.randint(0, len(sheets))))
+        for ratio in (D(10), D(100)):
+            assert sibling_outliers(sheets, judged, "listed", ratio) == _sibling_outliers_model_by_model(
+                sheets, judged, "listed", ratio), (trial, ratio)

@@ -291,23 +291,44 @@ def sibling_outliers(sheets: Mapping[str, PriceSheet], judged: Iterable[str], wh
     name -> reason. A listing holds thousands of models, so a price is first compared with the siblings within
     `ratio` of it on its first headline price (found by bisection); only a price none of those agrees with is
     compared with every sibling."""
-    by_key: dict[PriceKey, list[tuple[Decimal, str]]] = {}
-    for name, sheet in sheets.items():
+    # A listing repeats a few hundred price lists over thousands of models, which share one sheet object each
+    # (`store.guards._SheetCache`): the neighbours are distinct sheets, and a gap is computed once per pair of them.
+    holders: dict[int, int] = {}
+    distinct: dict[int, PriceSheet] = {}
+    for sheet in sheets.values():
+        holders[id(sheet)] = holders.get(id(sheet), 0) + 1
+        distinct[id(sheet)] = sheet
+    by_key: dict[PriceKey, list[tuple[Decimal, int]]] = {}
+    for sheet_id, sheet in distinct.items():
         for key, amount in sheet.items():
             if amount > 0:
-                by_key.setdefault(key, []).append((amount, name))
+                by_key.setdefault(key, []).append((amount, sheet_id))
     for values in by_key.values():
         values.sort()
+    near_pairs: dict[tuple[int, int], bool] = {}
+    anchors: dict[int, PriceKey | None] = {}
+
+    def agrees_with_another(sheet: PriceSheet, other_id: int) -> bool:
+        """Some model other than the judged one (which holds `sheet`) holds the sheet `other_id`, within `ratio`."""
+        if other_id == id(sheet) and holders[other_id] < 2:
+            return False
+        pair = (id(sheet), other_id)
+        if pair not in near_pairs:
+            near_pairs[pair] = _gap_at(sheet, distinct[other_id], ratio) is None
+        return near_pairs[pair]
+
     refused = {}
     for name in judged:
         sheet = sheets[name]
-        anchor = next((key for key in sorted(sheet, key=gap_rank) if sheet[key] > 0), None)
+        if id(sheet) not in anchors:
+            anchors[id(sheet)] = next((key for key in sorted(sheet, key=gap_rank) if sheet[key] > 0), None)
+        anchor = anchors[id(sheet)]
         if anchor is None:
             continue
         values, amount = by_key[anchor], sheet[anchor]
-        low = bisect_right(values, (amount / ratio, "\uffff"))
-        high = bisect_left(values, (amount * ratio, ""))
-        if any(other != name and _gap_at(sheet, sheets[other], ratio) is None for _, other in values[low:high]):
+        low = bisect_right(values, (amount / ratio, 2**64))
+        high = bisect_left(values, (amount * ratio, -1))
+        if any(agrees_with_another(sheet, other_id) for _, other_id in values[low:high]):
             continue
         reason = sibling_outlier(sheet, [(other, s) for other, s in sheets.items() if other != name], what, ratio)
         if reason is not None:
