@@ -368,6 +368,10 @@ class ListedOutlier:
                 "reason": self.reason}
 
 
+# Rows per message when the guard streams the stage: one row at a time cost a round of the protocol per model.
+STREAM_CHUNK = 1_000
+
+
 class _SheetCache:
     """One PriceSheet per distinct listed price list: a large listing repeats a few hundred price lists over
     thousands of models, and a sheet per model held every one of them in memory at once."""
@@ -386,7 +390,8 @@ def listed_outliers(cursor, provider_id: int, slug: str) -> list[ListedOutlier]:
     """Listed prices, not vouched for by the model's stored list-API price, 10x or more from every sibling."""
     params = {"provider_id": provider_id, "slug": slug}
     sheet_of = _SheetCache()
-    judged = {model: sheet_of(rows) for model, rows in cursor.stream(OUTLIER_CANDIDATES_SQL, params)}
+    judged = {model: sheet_of(rows)
+              for model, rows in cursor.stream(OUTLIER_CANDIDATES_SQL, params, size=STREAM_CHUNK)}
     cursor.execute(VOUCHING_SQL, {**params, "models": list(judged)})
     for model, meters in cursor.fetchall():
         if model in judged and agrees(PriceSheet.from_rows(meters or ()), judged[model]):
@@ -394,7 +399,7 @@ def listed_outliers(cursor, provider_id: int, slug: str) -> list[ListedOutlier]:
     if not judged:
         return []
     siblings = [(name, kind, sheet_of(list_prices) if rewritten else model_id)
-                for name, kind, model_id, rewritten, list_prices in cursor.stream(SIBLINGS_SQL, params)]
+                for name, kind, model_id, rewritten, list_prices in cursor.stream(SIBLINGS_SQL, params, size=STREAM_CHUNK)]
     stored = stored_sheets(cursor, [held for _, _, held in siblings if isinstance(held, int)])
     by_kind: dict[str | None, dict[str, PriceSheet]] = {}
     for name, kind, held in siblings:
