@@ -9,9 +9,7 @@ import datetime as dt
 import os
 import secrets
 
-import psycopg
 import pytest
-from alembic import command
 
 from include.gatewayz_sync.catalog.lifecycle import is_placeholder, notice_stage
 from include.gatewayz_sync.clock import now
@@ -26,7 +24,8 @@ from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.runs import RunInfo
 from tests.airflow_helpers import task_states
 from tests.alert_receiver import AlertReceiver
-from tests.conftest import PG_ADMIN_DSN, admin_connection, catalog_connection
+from tests.conftest import catalog_connection
+from tests.migrations import catalog_at
 
 GLM_TURBO = ("z-ai/glm-5-turbo", "z-ai/glm-5v-turbo")
 # OpenAI's recorded shutdown dates, seen from the pinned clock (2026-11-28 12:00 UTC)
@@ -85,33 +84,22 @@ def test_openrouters_2098_expiry_is_no_date_and_the_models_stay_active(registere
 def test_the_migration_clears_stored_placeholder_dates_and_names_removed_models():
     from include.gatewayz_sync.store import schema
 
-    name = f"gatewayz_lifecycle_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
-            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
-            with engine.connect() as sa_connection:
-                command.upgrade(schema._alembic_config(sa_connection), "0012")
-                sa_connection.commit()
-            connection.execute(
-                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint)
-                   VALUES ('openrouter', 'OpenRouter', 'bg-indigo-600', 'fast', 'https://openrouter.ai', true, 'x')""")
-            connection.execute(
-                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, shutdown_date, is_active,
-                                       deactivated_at)
-                   SELECT id, m, m, '{}', 'h', d::timestamptz, a, CASE WHEN NOT a THEN '2026-11-20'::timestamptz END
-                   FROM providers, (VALUES ('z-ai/glm-5-turbo', '2098-12-31', true), ('z-ai/glm-4.5', '2026-12-31', true),
-                                           ('gone', NULL, false)) AS v(m, d, a)""")
-            before = dict(connection.execute("SELECT provider_model_id, lifecycle FROM models_current").fetchall())
-            assert before == {"z-ai/glm-5-turbo": "deprecated", "z-ai/glm-4.5": "deprecated", "gone": "active"}
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
-            after = dict(connection.execute("SELECT provider_model_id, lifecycle FROM models_current").fetchall())
-            assert after == {"z-ai/glm-5-turbo": "active", "z-ai/glm-4.5": "deprecated", "gone": "removed"}
-            engine.dispose()
-    finally:
-        with admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with catalog_at("0012") as scratch:
+        connection = scratch.connection
+        connection.execute(
+            """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint)
+               VALUES ('openrouter', 'OpenRouter', 'bg-indigo-600', 'fast', 'https://openrouter.ai', true, 'x')""")
+        connection.execute(
+            """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, shutdown_date, is_active,
+                                   deactivated_at)
+               SELECT id, m, m, '{}', 'h', d::timestamptz, a, CASE WHEN NOT a THEN '2026-11-20'::timestamptz END
+               FROM providers, (VALUES ('z-ai/glm-5-turbo', '2098-12-31', true), ('z-ai/glm-4.5', '2026-12-31', true),
+                                       ('gone', NULL, false)) AS v(m, d, a)""")
+        before = dict(connection.execute("SELECT provider_model_id, lifecycle FROM models_current").fetchall())
+        assert before == {"z-ai/glm-5-turbo": "deprecated", "z-ai/glm-4.5": "deprecated", "gone": "active"}
+        assert scratch.migrate()[1] == schema.head_revision()
+        after = dict(connection.execute("SELECT provider_model_id, lifecycle FROM models_current").fetchall())
+        assert after == {"z-ai/glm-5-turbo": "active", "z-ai/glm-4.5": "deprecated", "gone": "removed"}
 
 
 def test_a_model_that_leaves_its_listing_is_removed_with_the_date_and_the_browser_finds_it(registered, replay):

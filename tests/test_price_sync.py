@@ -14,6 +14,7 @@ from include.gatewayz_sync.catalog.units import canonical
 from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES
 from include.gatewayz_sync.store.changes import is_price_slug
 from tests.airflow_helpers import task_states
+from tests.migrations import catalog_at
 from tests.readme import blocks
 
 D = Decimal
@@ -184,99 +185,65 @@ def test_bundled_mode_reads_the_snapshots_without_a_request(synced, run_dag, rep
 
 
 def test_migration_0004_backfills_list_api_sources_and_downgrades_cleanly():
-    import secrets
 
-    import psycopg
-    from alembic import command
 
     from include.gatewayz_sync.store import schema
-    from tests.conftest import PG_ADMIN_DSN, admin_connection
 
-    name = f"gatewayz_migration_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
-            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
-            with engine.connect() as sa_connection:
-                command.upgrade(schema._alembic_config(sa_connection), "0003")
-                sa_connection.commit()
-            connection.execute(
-                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint)
-                   VALUES ('groq', 'Groq', 'bg-orange-500', 'fast', 'https://groq.com', true, 'x')""")
-            connection.execute(
-                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_input_usd_per_mtok)
-                   SELECT id, m, m, '{}', 'h', p FROM providers,
-                          (VALUES ('priced', 0.59), ('unpriced', NULL)) AS v(m, p)""")
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0003", schema.head_revision())
-            assert dict(connection.execute("SELECT provider_model_id, price_source FROM models").fetchall()) == {
-                "priced": "list_api", "unpriced": None}
-            assert connection.execute("SELECT DISTINCT lifecycle FROM models_current").fetchall() == [("active",)]
-            with engine.connect() as sa_connection:
-                command.downgrade(schema._alembic_config(sa_connection), "0003")
-                sa_connection.commit()
-            assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
-            engine.dispose()
-    finally:
-        with admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with catalog_at("0003") as scratch:
+        connection = scratch.connection
+        connection.execute(
+            """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint)
+               VALUES ('groq', 'Groq', 'bg-orange-500', 'fast', 'https://groq.com', true, 'x')""")
+        connection.execute(
+            """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_input_usd_per_mtok)
+               SELECT id, m, m, '{}', 'h', p FROM providers,
+                      (VALUES ('priced', 0.59), ('unpriced', NULL)) AS v(m, p)""")
+        assert scratch.migrate() == ("0003", schema.head_revision())
+        assert dict(connection.execute("SELECT provider_model_id, price_source FROM models").fetchall()) == {
+            "priced": "list_api", "unpriced": None}
+        assert connection.execute("SELECT DISTINCT lifecycle FROM models_current").fetchall() == [("active",)]
+        scratch.downgrade("0003")
+        assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
+        assert scratch.migrate()[1] == schema.head_revision()
 
 
 def test_migration_0009_backfills_price_rows_unknowns_a_listed_zero_and_downgrades_cleanly():
-    import secrets
 
-    import psycopg
-    from alembic import command
 
     from include.gatewayz_sync.store import schema
-    from tests.conftest import PG_ADMIN_DSN, admin_connection
 
-    name = f"gatewayz_migration_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
-            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
-            with engine.connect() as sa_connection:
-                command.upgrade(schema._alembic_config(sa_connection), "0008")
-                sa_connection.commit()
-            connection.execute(
-                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint,
-                                          listing_digest)
-                   VALUES ('together', 'Together', 'bg-indigo-500', 'fast', 'https://together.ai', true, 'x', 'd')""")
-            connection.execute(
-                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_source, is_free,
-                                       price_input_usd_per_mtok, price_output_usd_per_mtok,
-                                       price_long_context_threshold_tokens, price_input_long_context_usd_per_mtok)
-                   SELECT id, m, m, '{}', 'h', s, f, i, o, t, l FROM providers, (VALUES
-                       ('priced', 'list_api', NULL::boolean, 0.59, 0.79, 200000, 1.18),
-                       ('dedicated', 'list_api', NULL, 0, 0, NULL, NULL),
-                       ('embedding', 'litellm', NULL, 0.1, 0, NULL, NULL),
-                       ('model-Free', 'list_api', true, 0, 0, NULL, NULL)) AS v(m, s, f, i, o, t, l)""")
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0008", schema.head_revision())
-            models = {row[0]: row[1:] for row in connection.execute(
-                """SELECT provider_model_id, price_source, is_free, price_input_usd_per_mtok, price_output_usd_per_mtok,
-                          price_unknown_reason FROM models_current""").fetchall()}
-            assert models["priced"][:4] == ("list_api", False, D("0.59"), D("0.79"))
-            assert models["dedicated"][:4] == (None, None, None, None) and "listed 0" in models["dedicated"][4]
-            assert models["embedding"][:4] == ("litellm", False, D("0.1"), None), "a zero output is no price"
-            assert models["model-Free"][:4] == ("list_api", True, D(0), D(0)), "an explicit free variant keeps its 0"
-            rows = dict(connection.execute(
-                """SELECT provider_model_id || ' ' || meter || ' ' || above_input_tokens, amount_usd
-                   FROM model_prices_current""").fetchall())
-            assert rows == {"priced input 0": D("0.59"), "priced output 0": D("0.79"), "priced input 200000": D("1.18"),
-                            "embedding input 0": D("0.1"), "model-Free input 0": D(0), "model-Free output 0": D(0)}
-            assert connection.execute("SELECT listing_digest FROM providers").fetchone()[0] is None, "re-normalized"
-            with engine.connect() as sa_connection:
-                command.downgrade(schema._alembic_config(sa_connection), "0008")
-                sa_connection.commit()
-            assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 4
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
-            engine.dispose()
-    finally:
-        with admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with catalog_at("0008") as scratch:
+        connection = scratch.connection
+        connection.execute(
+            """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint,
+                                      listing_digest)
+               VALUES ('together', 'Together', 'bg-indigo-500', 'fast', 'https://together.ai', true, 'x', 'd')""")
+        connection.execute(
+            """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, price_source, is_free,
+                                   price_input_usd_per_mtok, price_output_usd_per_mtok,
+                                   price_long_context_threshold_tokens, price_input_long_context_usd_per_mtok)
+               SELECT id, m, m, '{}', 'h', s, f, i, o, t, l FROM providers, (VALUES
+                   ('priced', 'list_api', NULL::boolean, 0.59, 0.79, 200000, 1.18),
+                   ('dedicated', 'list_api', NULL, 0, 0, NULL, NULL),
+                   ('embedding', 'litellm', NULL, 0.1, 0, NULL, NULL),
+                   ('model-Free', 'list_api', true, 0, 0, NULL, NULL)) AS v(m, s, f, i, o, t, l)""")
+        assert scratch.migrate() == ("0008", schema.head_revision())
+        models = {row[0]: row[1:] for row in connection.execute(
+            """SELECT provider_model_id, price_source, is_free, price_input_usd_per_mtok, price_output_usd_per_mtok,
+                      price_unknown_reason FROM models_current""").fetchall()}
+        assert models["priced"][:4] == ("list_api", False, D("0.59"), D("0.79"))
+        assert models["dedicated"][:4] == (None, None, None, None) and "listed 0" in models["dedicated"][4]
+        assert models["embedding"][:4] == ("litellm", False, D("0.1"), None), "a zero output is no price"
+        assert models["model-Free"][:4] == ("list_api", True, D(0), D(0)), "an explicit free variant keeps its 0"
+        rows = dict(connection.execute(
+            """SELECT provider_model_id || ' ' || meter || ' ' || above_input_tokens, amount_usd
+               FROM model_prices_current""").fetchall())
+        assert rows == {"priced input 0": D("0.59"), "priced output 0": D("0.79"), "priced input 200000": D("1.18"),
+                        "embedding input 0": D("0.1"), "model-Free input 0": D(0), "model-Free output 0": D(0)}
+        assert connection.execute("SELECT listing_digest FROM providers").fetchone()[0] is None, "re-normalized"
+        scratch.downgrade("0008")
+        assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 4
+        assert scratch.migrate()[1] == schema.head_revision()
 
 
 def _rows(catalog, slug: str, model_id: str) -> dict:

@@ -18,6 +18,7 @@ from include.gatewayz_sync.publish.litellm_map import entry_fields
 from include.gatewayz_sync.publish.openrouter_list import model_entry
 from include.gatewayz_sync.store.export_reads import active_models
 from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, TEST_PAGE_SIZES, catalog_connection
+from tests.migrations import catalog_at
 
 RUN_DEFAULTS = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
 MODELS_DEV = "anomalyco/models.dev@f3fc6922 (2026-07-02)"
@@ -294,49 +295,33 @@ def test_decide_field_rules_without_a_database():
 
 
 def test_migration_0013_backfills_list_api_field_sources_and_downgrades_cleanly():
-    import secrets
 
     import psycopg
-    from alembic import command
 
     from include.gatewayz_sync.store import schema
-    from tests.conftest import PG_ADMIN_DSN, admin_connection
 
-    name = f"gatewayz_migration_{secrets.token_hex(3)}"
-    with admin_connection() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, dbname=name, autocommit=True) as connection:
-            engine = schema._engine(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))
-            with engine.connect() as sa_connection:
-                command.upgrade(schema._alembic_config(sa_connection), "0012")
-                sa_connection.commit()
-            connection.execute(
-                """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint,
-                                          listing_digest)
-                   VALUES ('groq', 'Groq', 'bg-orange-500', 'fast', 'https://groq.com', true, 'x', 'd')""")
-            connection.execute(
-                """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, context_length,
-                                       supports_tools)
-                   SELECT id, m, m, '{}', 'h', c, t FROM providers,
-                          (VALUES ('listed', 131072, true), ('bare', NULL::integer, NULL::boolean)) AS v(m, c, t)""")
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name)) == ("0012", schema.head_revision())
-            assert dict(connection.execute("SELECT provider_model_id, field_sources FROM models").fetchall()) == {
-                "listed": {"context_length": {"source": "list_api"}, "supports_tools": {"source": "list_api"}},
-                "bare": {}}
-            assert connection.execute("SELECT listing_digest FROM providers").fetchone()[0] is None, "re-normalized"
-            with pytest.raises(psycopg.errors.CheckViolation):
-                connection.execute("""INSERT INTO operator_fields (provider_slug, provider_model_id, field, value)
-                                      VALUES ('groq', 'listed', 'context_window', '1')""")
-            with engine.connect() as sa_connection:
-                command.downgrade(schema._alembic_config(sa_connection), "0012")
-                sa_connection.commit()
-            assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
-            assert schema.migrate(lambda: psycopg.connect(PG_ADMIN_DSN, dbname=name))[1] == schema.head_revision()
-            engine.dispose()
-    finally:
-        with admin_connection() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with catalog_at("0012") as scratch:
+        connection = scratch.connection
+        connection.execute(
+            """INSERT INTO providers (slug, name, color, priority, site_url, has_list_api, registry_fingerprint,
+                                      listing_digest)
+               VALUES ('groq', 'Groq', 'bg-orange-500', 'fast', 'https://groq.com', true, 'x', 'd')""")
+        connection.execute(
+            """INSERT INTO models (provider_id, provider_model_id, name, raw, content_hash, context_length,
+                                   supports_tools)
+               SELECT id, m, m, '{}', 'h', c, t FROM providers,
+                      (VALUES ('listed', 131072, true), ('bare', NULL::integer, NULL::boolean)) AS v(m, c, t)""")
+        assert scratch.migrate() == ("0012", schema.head_revision())
+        assert dict(connection.execute("SELECT provider_model_id, field_sources FROM models").fetchall()) == {
+            "listed": {"context_length": {"source": "list_api"}, "supports_tools": {"source": "list_api"}},
+            "bare": {}}
+        assert connection.execute("SELECT listing_digest FROM providers").fetchone()[0] is None, "re-normalized"
+        with pytest.raises(psycopg.errors.CheckViolation):
+            connection.execute("""INSERT INTO operator_fields (provider_slug, provider_model_id, field, value)
+                                  VALUES ('groq', 'listed', 'context_window', '1')""")
+        scratch.downgrade("0012")
+        assert connection.execute("SELECT count(*) FROM models_current").fetchone()[0] == 2
+        assert scratch.migrate()[1] == schema.head_revision()
 
 
 def test_the_openrouter_list_gives_a_chat_model_without_listed_modalities_those_its_flags_say(synced):
