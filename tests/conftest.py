@@ -5,6 +5,7 @@ configuration when it is first imported."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import os
 import secrets
@@ -153,11 +154,8 @@ def replay_server_session():
 def replay(replay_server_session, monkeypatch):
     """The replay server, reset to the recordings, with every provider pointed at it."""
     server = replay_server_session
-    server.clear_faults()
-    server.reset_catalogs()
+    reset_replay(server)
     server.clear_requests()
-    for slug in list(server._page_sizes):
-        server.set_page_size(slug, TEST_PAGE_SIZES.get(slug))
     monkeypatch.setenv("GATEWAYZ_BASE_URL_OVERRIDE", server.base_url_override)
     yield server
     server.clear_faults()
@@ -172,17 +170,60 @@ def dagbag(airflow_metadata_db):
     return bag
 
 
+def reset_replay(server) -> None:
+    """The replay server back to its recordings and the tests' page sizes, with no fault."""
+    server.clear_faults()
+    server.reset_catalogs()
+    for slug in list(server._page_sizes):
+        server.set_page_size(slug, TEST_PAGE_SIZES.get(slug))
+
+
+def run_dag_test(dagbag, dag_id: str, conf: dict | None = None):
+    """Run a DAG through `dag.test()` and return the DagRun."""
+    defaults = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
+    # dag.test() keeps a run's conf in the DAG object's params; spell every param out each time.
+    return dagbag.dags[dag_id].test(run_conf={**defaults.get(dag_id, {}), **(conf or {})})
+
+
 @pytest.fixture
 def run_dag(dagbag):
-    """Run a DAG through `dag.test()` and return the DagRun."""
+    return functools.partial(run_dag_test, dagbag)
 
-    defaults = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
 
-    def run(dag_id: str, conf: dict | None = None):
-        # dag.test() keeps a run's conf in the DAG object's params; spell every param out each time.
-        return dagbag.dags[dag_id].test(run_conf={**defaults.get(dag_id, {}), **(conf or {})})
+@pytest.fixture(scope="module")
+def receiver():
+    """A loopback Apprise receiver (tests/alert_receiver.py), one per test module."""
+    from tests.alert_receiver import AlertReceiver
 
-    return run
+    server = AlertReceiver().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def alerts(receiver, monkeypatch):
+    """Alerts go to the receiver, emptied first."""
+    receiver.clear()
+    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/alerts"))
+    return receiver
+
+
+PIPELINE = ("gatewayz_sync_providers", "gatewayz_sync_models", "gatewayz_sync_prices")
+
+
+@contextlib.contextmanager
+def pipeline_on_a_fresh_catalog(server, dagbag, patch: pytest.MonkeyPatch):
+    """Providers, models and prices run once through `dag.test()` on an emptied catalog against the replay server
+    (reset to its recordings); yields the catalog connection, the runs by DAG id, and a function running a DAG."""
+    reset_replay(server)
+    patch.setenv("GATEWAYZ_BASE_URL_OVERRIDE", server.base_url_override)
+    connection = catalog_connection()
+    try:
+        connection.execute(f"TRUNCATE {', '.join(CATALOG_TABLES)} RESTART IDENTITY CASCADE")
+        run = functools.partial(run_dag_test, dagbag)
+        yield connection, {dag_id: run(dag_id) for dag_id in PIPELINE}, run
+    finally:
+        connection.close()
 
 
 # Real Airflow deployments (tests/e2e, tests/reliability/test_security.py): their own catalog database and

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests import loopback
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = PROJECT_ROOT / "tests" / "clients"
@@ -35,49 +34,13 @@ def run_client(script: str, *args: str, stdin: dict | None = None, env: dict[str
     return json.loads(completed.stdout)
 
 
-@contextlib.contextmanager
-def _serving(handler):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        """Silent."""
-
-
-@contextlib.contextmanager
 def serve_directory(directory: Path):
     """The published folder as a static web server on loopback, as a bucket behind a CDN would serve it."""
-    with _serving(functools.partial(_Quiet, directory=str(directory))) as url:
-        yield url
+    return loopback.serve_directory(directory)
 
 
 @contextlib.contextmanager
 def serve_models_list(models_json: Path):
     """An OpenAI-compatible base URL on loopback: `GET /v1/models` answers the published models.json."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path.split("?")[0] != "/v1/models":
-                self.send_error(404)
-                return
-            body = models_json.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format, *args):
-            """Silent."""
-
-    with _serving(Handler) as url:
+    with loopback.serve_document(models_json.read_bytes, "application/json", path="/v1/models") as url:
         yield f"{url}/v1"

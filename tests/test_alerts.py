@@ -10,16 +10,8 @@ from decimal import Decimal
 import pytest
 
 from tests.airflow_helpers import task_states, xcom_values
-from tests.alert_receiver import AlertReceiver
 
 QWEN = "qwen/qwen3.8-27b"
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    server = AlertReceiver().start()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from include.gatewayz_sync.store.load import LoadOptions
 from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.runs import RunInfo
 from tests.airflow_helpers import task_states
-from tests.alert_receiver import AlertReceiver
 from tests.conftest import catalog_connection
 from tests.migrations import catalog_at
 
@@ -160,18 +159,6 @@ def test_status_counts_models_retiring_within_30_days_and_the_browser_filters_on
     assert "retiring_within must be a whole number of days from 1 to 3650" in refused.text
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    server = AlertReceiver().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def alerts(receiver, monkeypatch):
-    receiver.clear()
-    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/alerts"))
-    return receiver
 
 
 def notices(catalog) -> list[tuple]:

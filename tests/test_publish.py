@@ -18,7 +18,7 @@ from include.gatewayz_sync import catalog_publish
 from include.gatewayz_sync.publish.storage import FILES, CatalogStore
 from tests.airflow_helpers import task_states, xcom_values
 from tests.alert_receiver import AlertReceiver
-from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, PROJECT_ROOT, TEST_PAGE_SIZES, catalog_connection
+from tests.conftest import MODEL_SYNC_DEFAULTS, PROJECT_ROOT, pipeline_on_a_fresh_catalog
 
 PUBLISH_DAG = "gatewayz_publish_catalog"
 QWEN = "qwen/qwen3.8-27b"
@@ -37,26 +37,15 @@ def publish_dag(base: Path):
 @pytest.fixture(scope="module")
 def pipeline(migrated_catalog, replay_server_session, dagbag, tmp_path_factory):
     """Providers, models and prices synced once on a fresh catalog; then one publish through the DAG."""
-    server = replay_server_session
-    server.clear_faults()
-    server.reset_catalogs()
-    for slug in list(server._page_sizes):
-        server.set_page_size(slug, TEST_PAGE_SIZES.get(slug))
     base = tmp_path_factory.mktemp("published")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GATEWAYZ_BASE_URL_OVERRIDE", server.base_url_override)
         patch.setenv("GATEWAYZ_PUBLISH_URL", f"file://{base}")
         patch.delenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", raising=False)
-        connection = catalog_connection()
-        connection.execute(f"TRUNCATE {', '.join(CATALOG_TABLES)} RESTART IDENTITY CASCADE")
-        runs = {}
-        for dag_id in ("gatewayz_sync_providers", "gatewayz_sync_models", "gatewayz_sync_prices"):
-            conf = MODEL_SYNC_DEFAULTS if dag_id == "gatewayz_sync_models" else {}
-            runs[dag_id] = dagbag.dags[dag_id].test(run_conf=dict(conf))
-        dag = publish_dag(base)
-        runs[PUBLISH_DAG] = dag.test()
-        yield {"connection": connection, "runs": runs, "base": base, "dag": dag, "patch": patch, "server": server}
-        connection.close()
+        with pipeline_on_a_fresh_catalog(replay_server_session, dagbag, patch) as (connection, runs, _):
+            dag = publish_dag(base)
+            runs[PUBLISH_DAG] = dag.test()
+            yield {"connection": connection, "runs": runs, "base": base, "dag": dag, "patch": patch,
+                   "server": replay_server_session}
 
 
 def manifest(base: Path) -> dict:

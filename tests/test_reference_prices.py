@@ -15,10 +15,9 @@ from include.gatewayz_sync import clock
 from include.gatewayz_sync.dev.price_report import price_figures
 from include.gatewayz_sync.prices.sources import REFERENCE_SOURCES
 from tests.airflow_helpers import rendered_map_indexes, task_states, xcom_values
-from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, TEST_PAGE_SIZES, catalog_connection
+from tests.conftest import pipeline_on_a_fresh_catalog
 
 D = Decimal
-RUN_DEFAULTS = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
 # Changed from 112/84, 117/81: entries priced only in other units (text-to-speech per character, transcription per
 # hour, OCR per page, rerank per search) and genai-prices' `huggingface_nebius` (Nebius) are read now, and an
 # entry listed only at 0 is kept as a candidate so the reason a model stays unpriced can name it.
@@ -42,23 +41,9 @@ REFERENCE_PRICED = 383
 @pytest.fixture(scope="module")
 def priced(migrated_catalog, replay_server_session, dagbag):
     """One full run of the three DAGs on a fresh catalog, shared by this module's read-only tests."""
-    server = replay_server_session
-    server.clear_faults()
-    server.reset_catalogs()
-    for slug in list(server._page_sizes):
-        server.set_page_size(slug, TEST_PAGE_SIZES.get(slug))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GATEWAYZ_BASE_URL_OVERRIDE", server.base_url_override)
-        connection = catalog_connection()
-        connection.execute(f"TRUNCATE {', '.join(CATALOG_TABLES)} RESTART IDENTITY CASCADE")
-
-        def run(dag_id: str):
-            return dagbag.dags[dag_id].test(run_conf=dict(RUN_DEFAULTS.get(dag_id, {})))
-
-        runs = {dag_id: run(dag_id) for dag_id in ("gatewayz_sync_providers", "gatewayz_sync_models",
-                                                     "gatewayz_sync_prices")}
-        yield connection, runs, run
-        connection.close()
+    with pytest.MonkeyPatch.context() as patch, \
+            pipeline_on_a_fresh_catalog(replay_server_session, dagbag, patch) as ran:
+        yield ran
 
 
 def test_the_price_run_refreshes_each_source_in_its_own_task_then_resolves(priced):

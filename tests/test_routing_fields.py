@@ -17,10 +17,9 @@ from include.gatewayz_sync.publish.catalog_export import model_record
 from include.gatewayz_sync.publish.litellm_map import entry_fields
 from include.gatewayz_sync.publish.openrouter_list import model_entry
 from include.gatewayz_sync.store.export_reads import active_models
-from tests.conftest import CATALOG_TABLES, MODEL_SYNC_DEFAULTS, TEST_PAGE_SIZES, catalog_connection
+from tests.conftest import pipeline_on_a_fresh_catalog
 from tests.migrations import catalog_at
 
-RUN_DEFAULTS = {"gatewayz_sync_models": MODEL_SYNC_DEFAULTS}
 MODELS_DEV = "anomalyco/models.dev@f3fc6922 (2026-07-02)"
 LITELLM = "BerriAI/litellm@5390469c (2026-02-21)"
 
@@ -28,23 +27,9 @@ LITELLM = "BerriAI/litellm@5390469c (2026-02-21)"
 @pytest.fixture(scope="module")
 def synced(migrated_catalog, replay_server_session, dagbag):
     """One full run of the three DAGs on a fresh catalog; the tests that change it come last and restore it."""
-    server = replay_server_session
-    server.clear_faults()
-    server.reset_catalogs()
-    for slug in list(server._page_sizes):
-        server.set_page_size(slug, TEST_PAGE_SIZES.get(slug))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GATEWAYZ_BASE_URL_OVERRIDE", server.base_url_override)
-        connection = catalog_connection()
-        connection.execute(f"TRUNCATE {', '.join(CATALOG_TABLES)} RESTART IDENTITY CASCADE")
-
-        def run(dag_id: str, conf: dict | None = None):
-            return dagbag.dags[dag_id].test(run_conf={**RUN_DEFAULTS.get(dag_id, {}), **(conf or {})})
-
-        runs = {dag_id: run(dag_id) for dag_id in ("gatewayz_sync_providers", "gatewayz_sync_models",
-                                                     "gatewayz_sync_prices")}
-        yield connection, runs, run
-        connection.close()
+    with pytest.MonkeyPatch.context() as patch, \
+            pipeline_on_a_fresh_catalog(replay_server_session, dagbag, patch) as ran:
+        yield ran
 
 
 def _fields(catalog, slug: str, model_id: str) -> dict:

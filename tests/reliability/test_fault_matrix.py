@@ -480,20 +480,6 @@ def test_19_provider_sync_concurrent_with_model_sync(baseline, catalog, replay, 
 GPT_OSS = "openai/gpt-oss-120b"
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    from tests.alert_receiver import AlertReceiver
-
-    server = AlertReceiver().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def alerts(receiver, monkeypatch):
-    receiver.clear()
-    monkeypatch.setenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", receiver.connection_json("/alerts"))
-    return receiver
 
 
 def _changes(catalog, run) -> list[tuple]:

@@ -6,10 +6,7 @@ query strings with a 400 page."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import secrets
-import threading
 import time
 
 import pytest
@@ -19,6 +16,7 @@ from include.gatewayz_sync.dev.local import catalog_connection_json
 from tests.cluster import AirflowCluster, free_port
 from tests.conftest import PG_ADMIN_DSN, PG_USER, SESSION_DIR, admin_connection, scratch_database
 from tests.e2e.test_operations import browser  # noqa: F401
+from tests.loopback import serve_document
 
 pytestmark = pytest.mark.slow
 
@@ -185,30 +183,10 @@ window.noCorsFetch = () => fetch("{target}?unpause=true", {{method: "POST", mode
 </script></body></html>"""
 
 
-@contextlib.contextmanager
 def attacker_site(target: str):
     """Another site on this machine (another port of 127.0.0.1, so the same *site* for SameSite=Lax cookies)."""
     page = ATTACK_PAGE.format(target=target).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve_document(lambda: page, "text/html")
 
 
 def test_in_chromium_a_page_on_another_port_cannot_use_the_session(deployment, browser):  # noqa: F811

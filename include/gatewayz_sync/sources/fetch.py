@@ -12,6 +12,7 @@ carries the digest of the listing its validators came with. A page's records are
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import json
@@ -98,8 +99,7 @@ class FetchedPage:
 
     def finish(self) -> None:
         """Parse what is left of the page unread, for the request of the next page."""
-        for _ in self.records():
-            pass
+        collections.deque(self.records(), maxlen=0)
 
 
 class ProviderFetcher:
