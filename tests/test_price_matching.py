@@ -191,6 +191,30 @@ def test_rule_stripped_prefix_for_fireworks_accounts_path_and_gemini_resource_na
     assert matching.match_model(MD, SourceProviders(("fireworks-ai",)), "together", "accounts/fireworks/models/glm-5") is None
 
 
+def test_rule_declared_id_prices_fireworks_partner_models_as_litellm_files_them_and_nothing_else():
+    """Issue 19, row 7: Fireworks serves Sentient's Dobby models from Sentient's accounts; the bundled LiteLLM
+    snapshot prices them under `accounts/fireworks/models/`, where it files every Fireworks model. Only the
+    declared pairs are looked up so: another account's model (a fine-tune) is not priced as anything."""
+    from include.gatewayz_sync.dev.replay import catalogs
+
+    index = documents.read_litellm(loads(REFERENCE_SOURCES["litellm"].snapshot_path.read_text()))
+    mapping = REFERENCE_SOURCES["litellm"].providers["fireworks"]
+    recording = catalogs.RECORDINGS_DIR / "fireworks.json"
+    listed = {record["id"] for record in json.loads(recording.read_text())["data"]}
+    dobby = {"accounts/sentientfoundation-serverless/models/dobby-mini-unhinged-plus-llama-3-1-8b": "0.2",
+             "accounts/sentientfoundation/models/dobby-unhinged-llama-3-3-70b-new": "0.9"}
+    for ours, price in dobby.items():
+        assert ours in listed and f"accounts/fireworks/models/{ours.rsplit('/', 1)[1]}" not in listed
+        found = matching.match_model(index, mapping, "fireworks", ours)
+        assert (found.rule, found.entry.source_model_id) == (
+            "declared-id+provider-prefix", f"fireworks_ai/accounts/fireworks/models/{ours.rsplit('/', 1)[1]}")
+        assert found.entry.prices == sheet(input=price, output=price)
+        undeclared = SourceProviders(mapping.providers, mapping.key_prefixes)
+        assert matching.match_model(index, undeclared, "fireworks", ours) is None, "never by the model name alone"
+    fine_tune = "accounts/tvergho-87e44d/models/debatecards-70b-ft-3epoch-dpo-v2"
+    assert fine_tune in listed and matching.match_model(index, mapping, "fireworks", fine_tune) is None
+
+
 def test_rule_snapshot_alias_prices_a_dated_alibaba_snapshot_as_its_alias_and_nothing_else():
     alibaba_md = SourceProviders(("alibaba",))
     found = matching.match_model(MD, alibaba_md, "alibaba", "qwen-plus-2025-12-01")

@@ -26,16 +26,19 @@ D = Decimal
 # has (genai-prices' gemma-4-26b-a4b-it and -31b-it, "free of charge on the Gemini API with no paid tier"; 14
 # models.dev entries without `cost`; LiteLLM's dashscope/qwen3-30b-a3b); and models.dev's `elsewhere` providers of
 # Alibaba (alibaba-cn, the plans) name the 18 Alibaba ids listed only there, without their prices.
+# Issue 19, row 7: LiteLLM's `accounts/fireworks/models/` entries for Sentient's two Dobby models, which Fireworks
+# serves from Sentient's accounts, price them through a declared pair each (`declared-id`).
 EXPECTED_RULES = {
     "genai-prices": {"exact": 152, "source-alias": 93},
     "models.dev": {"exact": 178, "snapshot-alias+exact": 27, "elsewhere+exact": 13,
                    "elsewhere+snapshot-alias+exact": 5},
-    "litellm": {"exact": 124, "provider-prefix": 85, "snapshot-alias+provider-prefix": 5},
+    "litellm": {"exact": 124, "provider-prefix": 85, "snapshot-alias+provider-prefix": 5,
+                "declared-id+provider-prefix": 2},
     "openrouter": {"openrouter-author": 48, "snapshot-alias+openrouter-author": 8},
 }
-# 703 candidates before: the 35 entries above that give no price (2 + 14 + 1 + 18)
-CANDIDATES = 703 + 2 + 14 + 1 + 18
-REFERENCE_PRICED = 383
+# 703 candidates before: the 35 entries above that give no price (2 + 14 + 1 + 18), the 2 declared Dobby pairs
+CANDIDATES = 703 + 2 + 14 + 1 + 18 + 2
+REFERENCE_PRICED = 385
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,7 @@ def test_acceptance_figures_on_the_recorded_catalog(priced):
     assert unlisted["reference_priced"] == REFERENCE_PRICED and unlisted["share"] >= 0.72
     by_rule = {c: unlisted[f"reference_{c}"] for c in ("confirmed", "single", "newest", "majority", "preferred",
                                                          "reseller", "disputed")}
-    assert by_rule == {"confirmed": 174, "single": 163, "newest": 17, "majority": 8, "preferred": 13, "reseller": 5,
+    assert by_rule == {"confirmed": 174, "single": 165, "newest": 17, "majority": 8, "preferred": 13, "reseller": 5,
                        "disputed": 3}
     assert figures["free"] == 17 and figures["free_outside_explicit_variants"] == []
     assert figures["deepinfra_output_equals_context"] == 0 and figures["deepinfra_active"] == 154
@@ -143,8 +146,9 @@ def test_every_reference_price_equals_its_named_sources_value_exactly(priced):
         assert expected[meter] == amount, (slug, source, source_id, meter, amount, expected[meter])
         models.add(model)
     # 333 models before, each row its stored source's; now the rows of 352 models (the others are priced in
-    # other units or by OpenRouter only), some of them added by a source that agrees with the stored one
-    assert len(rows) == 896 and len(models) == 352
+    # other units or by OpenRouter only), some of them added by a source that agrees with the stored one; 896 rows
+    # of 352 models before Fireworks' two Dobby models were priced from LiteLLM (declared ids)
+    assert len(rows) == 900 and len(models) == 354
 
 
 def test_list_api_prices_are_untouched_and_cross_checked(priced):
@@ -192,7 +196,7 @@ def test_status_api_page_and_prices_listing_show_coverage_and_candidates(priced)
     assert document["totals"]["prices"]["reference_priced"] == REFERENCE_PRICED
     assert document["totals"]["retired_models"] == 41
     page = render_page(document, [])
-    assert "72.5%" in page
+    assert "72.9%" in page
     everywhere = price_listing(catalog, provider=None, status="disputed", limit=1000, offset=0)
     assert document["totals"]["disputed_prices"] == len(everywhere) > 0, "the count is what its link lists"
     assert f'id="disputed-count" href="prices?status=disputed&amp;format=html">{len(everywhere)}</a>' in page
@@ -291,9 +295,9 @@ def test_billing_report_on_the_recorded_catalog(priced):
         assert entry["stored"] == entry["has"], source
         assert not entry["unread"], source
     assert figures["unpriced_without_reason"] == 0
-    assert sum(figures["unpriced_by_reason"].values()) == 399
+    assert sum(figures["unpriced_by_reason"].values()) == 397
     unlisted = figures["unlisted"]
-    assert (unlisted["chat_priced"], unlisted["chat_models"]) == (293, 358)
+    assert (unlisted["chat_priced"], unlisted["chat_models"]) == (295, 358)
 
 
 def test_row1_a_listed_zero_is_unknown_with_a_reason_and_only_free_variants_are_free(priced):
@@ -313,7 +317,7 @@ def test_row1_a_listed_zero_is_unknown_with_a_reason_and_only_free_variants_are_
                   || '/' || CASE WHEN price_source IS NULL THEN 'no price' ELSE 'price' END, count(*)
            FROM models WHERE is_active GROUP BY 1"""
     ).fetchall())
-    assert flags == {"free/price": 17, "priced/price": 847, "unknown/no price": 399}, "is_free follows the rule"
+    assert flags == {"free/price": 17, "priced/price": 849, "unknown/no price": 397}, "is_free follows the rule"
     assert _model(catalog, "openrouter", "openrouter/free")["is_free"] is True
 
 
@@ -421,6 +425,14 @@ def test_row7_openrouter_prices_first_party_models_as_a_reseller_and_every_unpri
     ).fetchall())
     assert resold and set(resold.values()) == {"reseller"}
     assert "qwen3-coder-next" in resold
+    dobby = catalog.execute(
+        """SELECT m.price_source, m.price_input_usd_per_mtok, c.match_rule, c.source_model_id, c.source_version
+           FROM models m JOIN model_price_candidates c ON c.model_id = m.id AND c.source = m.price_source
+           WHERE m.provider_model_id = 'accounts/sentientfoundation/models/dobby-unhinged-llama-3-3-70b-new'"""
+    ).fetchone()
+    assert dobby == ("litellm", D("0.9"), "declared-id+provider-prefix",
+                     "fireworks_ai/accounts/fireworks/models/dobby-unhinged-llama-3-3-70b-new",
+                     REFERENCE_SOURCES["litellm"].snapshot_version)
     nebius = _model(catalog, "nebius", "deepseek-ai/DeepSeek-V3-0324")
     assert nebius["price_source"] == "genai-prices", "genai-prices' huggingface_nebius is mapped"
     assert catalog.execute(
@@ -457,21 +469,21 @@ WHERE is_active AND kind = 'chat' AND price_source IS NULL AND provider_slug IN 
 
 
 def test_gap1_every_unpriced_chat_model_of_a_no_price_provider_says_what_each_source_has(priced):
-    """Issue 19, gap 1: the chat-model goal (90%) is not reachable honestly from the bundled sources: 293 of 358
-    (81.8%) before and after (`test_billing_report_on_the_recorded_catalog`). Each of the 65 unpriced chat models
-    says what every source has for it: listed only in Alibaba's China-region price list or a subscription plan
-    (never billed at that price), listed without a price (with genai-prices' own note), at 0, in a unit nobody
-    documents, or nowhere."""
+    """Issue 19, gap 1: the chat-model goal (90%) is not reachable honestly from the bundled sources: 295 of 358
+    (82.4%; 293 before Fireworks' two Dobby models were priced through LiteLLM's declared ids). Each of the 63
+    unpriced chat models says what every source has for it: listed only in Alibaba's China-region price list or a
+    subscription plan (never billed at that price), listed without a price (with genai-prices' own note), at 0, in
+    a unit nobody documents, or nowhere."""
     from include.gatewayz_sync.store.billing import reason_category
 
     catalog, _, _ = priced
     reasons = {(slug, model): reason for slug, model, reason in catalog.execute(UNLISTED_CHAT_UNPRICED).fetchall()}
-    assert len(reasons) == 358 - 293
+    assert len(reasons) == 358 - 295
     categories = {}
     for reason in reasons.values():
         categories[reason_category(reason)] = categories.get(reason_category(reason), 0) + 1
     assert categories == {
-        "no list price; no reference source lists it": 47,
+        "no list price; no reference source lists it": 45,
         "no list price; listed only in another region's price list": 6,
         "no list price; references list it without a price": 4,
         "no list price; listed only on a subscription plan": 3,

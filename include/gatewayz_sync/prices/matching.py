@@ -14,6 +14,10 @@ price.
                       `~latest` variant (those are other ids).
 4. `stripped-prefix`  a documented prefix of our id is removed, then 1-3 on the rest: Fireworks
                       `accounts/fireworks/models/`, Google `models/` (the Gemini API's resource name).
+   `declared-id`      the source files the model under another id, declared pair by pair with its evidence in
+                      `sources.py` (`declared_ids`), then 1-3 on that id: LiteLLM's `accounts/fireworks/models/` keys
+                      for Fireworks partners' models served from the partner's account. A declared pair, never a
+                      pattern: nothing else about an id makes it another id.
 5. `snapshot-alias`   Alibaba only: a dated snapshot `<alias>-YYYY-MM-DD` that the source does not list is
                       priced as `<alias>`, then 1-4 on the alias. Justification, from the data: the only source
                       that lists Alibaba snapshots at all is LiteLLM (Alibaba's own `dashscope` price list), and
@@ -46,8 +50,9 @@ investigation of the chat models left unpriced on the recorded catalog (the READ
   Nebius, DeepSeek, GLM and Kimi models on Alibaba are priced by other providers (Z.ai, OpenRouter, Together,
   `alibaba-cn`...), never by the one that serves ours; OpenRouter's author rule covers first-party models only.
 - size classes: LiteLLM's `fireworks-ai-up-to-4b` ... `-above-16b` price Fireworks models by parameter count,
-  which the listing does not give for other accounts' models (`accounts/sentientfoundation/...`); read from a
-  name it would be a guess.
+  which the listing does not give for other accounts' models (the fine-tune `accounts/tvergho-87e44d/...`); read
+  from a name it would be a guess. (Sentient's two Dobby models are priced by LiteLLM's own entries for them, a
+  declared pair each, not by a size class.)
 - a newer version's or a preview's price: gemini-robotics-er-1.6-preview is not -er-2-preview (genai-prices) nor
   -er-1.5-preview (LiteLLM); qwen3.7-max-preview is not qwen3.7-max; qwen3-235b-a22b-instruct-2507 is not
   qwen3-235b-a22b.
@@ -64,6 +69,7 @@ from .sources import SourceProviders
 
 EXACT, SOURCE_ALIAS, PROVIDER_PREFIX = "exact", "source-alias", "provider-prefix"
 STRIPPED_PREFIX, SNAPSHOT_ALIAS, ELSEWHERE = "stripped-prefix", "snapshot-alias", "elsewhere"
+DECLARED_ID = "declared-id"
 
 STRIPPED_PREFIXES: Mapping[str, tuple[str, ...]] = {
     "fireworks": ("accounts/fireworks/models/",),
@@ -116,10 +122,15 @@ def _id_forms(slug: str, model_id: str) -> Iterator[tuple[str, str]]:
 
 
 def _matches(index: ReferenceIndex, mapping: SourceProviders, slug: str, model_id: str) -> Iterator[Match]:
-    """Every entry the rules find, in rule order: the id's forms first, then its snapshot's alias (Alibaba)."""
+    """Every entry the rules find, in rule order: the id's forms first, then the id the source files it under (a
+    declared pair), then its snapshot's alias (Alibaba)."""
     for form, via in _id_forms(slug, model_id):
         for found in _direct(index, mapping, form):
             yield Match(found.entry, via + found.rule)
+    declared = dict(mapping.declared_ids).get(model_id)
+    if declared is not None:
+        for found in _direct(index, mapping, declared):
+            yield Match(found.entry, f"{DECLARED_ID}+{found.rule}")
     pattern = SNAPSHOT_SUFFIXES.get(slug)
     dated = pattern.match(model_id) if pattern else None
     if dated:

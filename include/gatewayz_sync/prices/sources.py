@@ -46,6 +46,9 @@ class SourceProviders:
     context_is_input: bool = False
     # routing fields the source's entries for these models give wrongly, never read (why: a comment where declared)
     unread_fields: tuple[str, ...] = ()
+    # (our id, the source's id) for one model the source files under another id, each pair with its evidence where
+    # declared; looked up by rules 1-3 as if it were ours (`matching.py`, rule `declared-id`). Never a pattern.
+    declared_ids: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,20 @@ def _same_names(*slugs: str) -> dict[str, SourceProviders]:
     """Our slug -> the source's provider of the same name."""
     return {slug: SourceProviders((slug,)) for slug in slugs}
 
+
+# Fireworks serves partners' models from the partner's account (its listing: `accounts/sentientfoundation/models/...`,
+# kind HF_BASE_MODEL, context 131,072), while LiteLLM files every Fireworks model it prices, all 260 of its
+# account-qualified keys, under `accounts/fireworks/models/` (@5390469c). Its two Dobby entries are these two models:
+# same model names, same 131,072 context, and the prices of Fireworks' serverless size classes for an 8B and a 70B
+# (0.2 and 0.9, LiteLLM's own `fireworks-ai-4.1b-to-16b` and `-above-16b`). Fireworks' listing has no model of either
+# name under its own account. Other accounts' models are not mapped: a fine-tune (the listing's HF_PEFT_ADDON
+# `debatecards-70b-...`) is not its base model.
+FIREWORKS_PARTNER_MODELS_IN_LITELLM = (
+    ("accounts/sentientfoundation-serverless/models/dobby-mini-unhinged-plus-llama-3-1-8b",
+     "accounts/fireworks/models/dobby-mini-unhinged-plus-llama-3-1-8b"),
+    ("accounts/sentientfoundation/models/dobby-unhinged-llama-3-3-70b-new",
+     "accounts/fireworks/models/dobby-unhinged-llama-3-3-70b-new"),
+)
 
 # Our google-vertex list API is generativelanguage.googleapis.com (Gemini API / AI Studio), priced as
 # "google" / "gemini", not Vertex AI. genai-prices' `huggingface_nebius` is Nebius's own price list as Hugging
@@ -184,7 +201,8 @@ _REFERENCE_SOURCES = (
             "deepseek": SourceProviders(("deepseek",), ("deepseek/",)),
             "cerebras": SourceProviders(("cerebras",), ("cerebras/",)),
             "alibaba": SourceProviders(("dashscope",), ("dashscope/",)),
-            "fireworks": SourceProviders(("fireworks_ai",), ("fireworks_ai/",)),
+            "fireworks": SourceProviders(("fireworks_ai",), ("fireworks_ai/",),
+                                         declared_ids=FIREWORKS_PARTNER_MODELS_IN_LITELLM),
             "groq": SourceProviders(("groq",), ("groq/",)),
             "xai": SourceProviders(("xai",), ("xai/",)),
             "nebius": SourceProviders(("nebius",), ("nebius/",)),
