@@ -4,6 +4,7 @@ nowhere else (synthetic documents in each source's real shape), and the bundled 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 
@@ -253,6 +254,9 @@ def test_invalid_source_declarations_are_refused():
     bad_format = ReferenceSource(slug="x-prices", name="x", document_format="yaml", licence="MIT", providers={})
     with pytest.raises(RegistryError, match="unknown format"):
         validate_sources((bad_format,), set())
+    weights_in_a_document = replace(good, open_weights_field="hugging_face_id")
+    with pytest.raises(RegistryError, match="open_weights_field"):
+        validate_sources((weights_in_a_document,), set(good.providers) | set(good.field_providers))
 
 
 @pytest.mark.parametrize("slug", ["models-dev", "litellm"])

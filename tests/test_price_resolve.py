@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -152,6 +153,23 @@ def test_a_reseller_prices_alone_cross_checks_otherwise_and_never_disputes():
     far = resolve([c("models.dev", p("0.7", "2.8")), c("openrouter", p("0.08", "0.28"))], order=ORDER)
     assert (far.source, far.confidence) == ("models.dev", "single"), "another host's price is no unit error of ours"
     assert far.candidate_status["openrouter"][0] == "differs"
+
+
+def test_a_resellers_price_for_an_open_weight_model_is_shown_never_stored():
+    """OpenRouter's price for an open-weight model is another host's as often as the author's (`docs/prices.md`):
+    alone it stores nothing and says why; beside a first party's price it is compared, as any reseller's."""
+    why = "open-weight model (Qwen/Qwen3-30B-A3B-Instruct-2507); OpenRouter's price is a third-party host's"
+    open_weights = Candidate("openrouter", p("0.04815", "0.19305"), "openrouter@v1", reseller=True, no_price=why)
+    alone = resolve([open_weights], order=ORDER)
+    assert (alone.prices, alone.source, alone.confidence, alone.dispute) == (None, None, None, None)
+    assert alone.candidate_status["openrouter"] == ("differs", why)
+    beside = resolve([c("models.dev", p("0.7", "2.8")), replace(open_weights, prices=p("0.08", "0.28"))], order=ORDER)
+    assert (beside.source, beside.confidence) == ("models.dev", "single")
+    status, reason = beside.candidate_status["openrouter"]
+    assert status == "differs" and "(0.10x): open-weight model (Qwen/" in reason and "not averaged" in reason
+    same = resolve([c("genai-prices", p("0.1", "0.1")), replace(open_weights, prices=p("0.1", "0.1"))], order=ORDER)
+    assert (same.confidence, same.candidate_status["openrouter"]) == ("single", ("agrees", None)), (
+        "Mistral's open-weight ministral-3b-2512: the author is OpenRouter's host there, and nothing says so")
 
 
 def test_a_single_price_ten_times_from_every_sibling_is_an_outlier():

@@ -233,8 +233,8 @@ class PriceGroup:
 def _same_price_evidence(a: PriceState, b: PriceState) -> bool:
     """Some source prices both ids, every source that prices both gives them identical prices: the sources treat
     the dated snapshot as the model its undated id names."""
-    mine = {c.source: c.prices for c in a.candidates if not c.zero_only}
-    theirs = {c.source: c.prices for c in b.candidates if not c.zero_only}
+    mine = {c.source: c.prices for c in a.candidates if not c.gives_no_price}
+    theirs = {c.source: c.prices for c in b.candidates if not c.gives_no_price}
     shared = set(mine) & set(theirs)
     return bool(shared) and all(mine[source] == theirs[source] for source in shared)
 
@@ -282,7 +282,7 @@ def _group_candidates(group: PriceGroup) -> list[StoredCandidate]:
     best: dict[str, tuple] = {}
     for rank, member in enumerate(group.members):
         for candidate in member.candidates:
-            key = (not candidate.zero_only, candidate.checked_at or date.min, -rank)
+            key = (not candidate.gives_no_price, candidate.checked_at or date.min, -rank)
             if candidate.source not in best or key > best[candidate.source][0]:
                 best[candidate.source] = (key, candidate)
     group.used = {source: candidate for source, (_, candidate) in best.items()}
@@ -347,7 +347,7 @@ def _unknown_reason(group: PriceGroup, state: PriceState, listing_reason: str | 
     else:
         notes: dict[str, list[str]] = {}
         for source, candidate in group.used.items():
-            if candidate.zero_only:
+            if candidate.gives_no_price:
                 notes.setdefault(candidate.no_price or LISTED_AT_ZERO, []).append(source)
         for note, sources in notes.items():
             if note == LISTED_AT_ZERO:
@@ -402,7 +402,7 @@ def _status_of(candidate: StoredCandidate, group: PriceGroup) -> tuple[str, str 
         return decision.candidate_status[candidate.source]
     via = used.source_model_id if used is not None else None
     note = f"this source's entry {via!r} priced the group" if via else None
-    if candidate.zero_only:
+    if candidate.zero_only or (candidate.no_price is not None and decision.prices is None):
         return DIFFERS, candidate.no_price or LISTED_AT_ZERO
     if decision.prices is None:
         return DISPUTED if decision.dispute else DIFFERS, note

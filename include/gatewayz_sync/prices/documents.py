@@ -48,7 +48,8 @@ class ReferenceEntry:
     checked_at: date | None = None
     unread: tuple[str, ...] = ()
     zero_only: bool = False
-    # why the entry gives no price (`zero_only`), in words: `LISTED_AT_ZERO`, `LISTED_WITHOUT_PRICE`...
+    # why the entry gives no price (`zero_only`), in words: `LISTED_AT_ZERO`, `LISTED_WITHOUT_PRICE`...; or, with
+    # its prices kept, why they are not the first party's (`open_weights_reason`): shown, never stored
     no_price: str | None = None
     # its routing fields (`catalog/routing.py`), and the date the source last updated them
     fields: Mapping[str, Any] = field(default_factory=dict)
@@ -57,6 +58,11 @@ class ReferenceEntry:
 
 LISTED_AT_ZERO = "listed as 0, which is not a price"
 LISTED_WITHOUT_PRICE = "listed without a price"
+
+
+def open_weights_reason(weights: str, reseller: str) -> str:
+    """Why a reseller's price for an open-weight model is not its author's (`sources.py`, `open_weights_field`)."""
+    return f"open-weight model ({weights}); {reseller}'s price is a third-party host's"
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Get a reference source's document and read it: fetched like a provider's list, or the bundled snapshot.
 
 A catalog listing (OpenRouter's) is read from the catalog itself: the listing provider's active models and the
-price rows its last model sync stored.
+price rows its last model sync stored; an open-weight model's entry (its stored record names the weights) keeps
+its prices with the reason they are not the first party's.
 
 Fetching reuses the providers' machinery unchanged: `resolve_endpoint` (connection `gatewayz_ref_<slug>`,
 `GATEWAYZ_BASE_URL_OVERRIDE`, the registry URL) and `ProviderFetcher` (timeouts, retries, size cap, host
@@ -26,12 +27,14 @@ from ..catalog.meters import PriceSheet
 from ..config import FetchSettings
 from ..sources.endpoints import ConnectionLike, resolve_endpoint
 from ..sources.fetch import ProviderFetcher, gc_paused
+from ..sources.registry import GATEWAY_REGISTRY
 from .documents import (
     LISTED_AT_ZERO,
     READERS,
     ReferenceEntry,
     ReferenceIndex,
     bundled_genai_prices,
+    open_weights_reason,
     read_genai_prices,
 )
 from .sources import ReferenceSource, genai_prices_date
@@ -105,7 +108,8 @@ def load_reference(
 
 def read_catalog_listing(connection, source: ReferenceSource) -> ReferenceDocument:
     """A provider's listing as the catalog stores it (OpenRouter's): each active model's list-API price rows; a
-    model listed at 0 without being a free variant is a zero-only entry."""
+    model listed at 0 without being a free variant is a zero-only entry; a model whose stored record names its open
+    weights (`open_weights_field`) keeps its prices with the reason they are another host's."""
     started = time.monotonic()
     index = ReferenceIndex()
     slug = source.listing_provider
@@ -113,19 +117,20 @@ def read_catalog_listing(connection, source: ReferenceSource) -> ReferenceDocume
         cursor.execute("SELECT models_listed_at FROM providers WHERE slug = %s", (slug,))
         listed = cursor.fetchone()
         cursor.execute(
-            """SELECT m.provider_model_id, m.price_unknown_reason, mp.meter, mp.unit, mp.above_input_tokens,
-                      mp.service_tier, mp.time_window, mp.option, mp.amount_usd
+            """SELECT m.provider_model_id, m.price_unknown_reason, NULLIF(m.raw ->> %s, ''), mp.meter, mp.unit,
+                      mp.above_input_tokens, mp.service_tier, mp.time_window, mp.option, mp.amount_usd
                FROM models m JOIN providers p ON p.id = m.provider_id
                LEFT JOIN model_prices mp ON mp.model_id = m.id AND mp.source = 'list_api'
                WHERE p.slug = %s AND m.is_active AND m.is_free IS NOT TRUE
                ORDER BY m.provider_model_id, mp.id""",
-            (slug,),
+            (source.open_weights_field, slug),
         )
         rows = cursor.fetchall()
     by_model: dict[str, list[dict]] = {}
     reasons: dict[str, str | None] = {}
-    for model_id, reason, meter, unit, above, tier, window, option, amount in rows:
-        reasons[model_id] = reason
+    weights: dict[str, str | None] = {}
+    for model_id, reason, open_weights, meter, unit, above, tier, window, option, amount in rows:
+        reasons[model_id], weights[model_id] = reason, open_weights
         if meter is not None:
             by_model.setdefault(model_id, []).append({"meter": meter, "unit": unit, "above_input_tokens": above,
                                                       "service_tier": tier, "time_window": window, "option": option,
@@ -135,9 +140,11 @@ def read_catalog_listing(connection, source: ReferenceSource) -> ReferenceDocume
         sheet = PriceSheet.from_rows(by_model.get(model_id, ()))
         zero_only = not sheet and (reasons[model_id] or "").startswith("listed as 0")
         if sheet or zero_only:
+            not_the_authors = open_weights_reason(weights[model_id], GATEWAY_REGISTRY[slug].name) if (
+                sheet and weights[model_id]) else None
             index.add(ReferenceEntry(slug, model_id, sheet, zero_only=zero_only,
-                                     no_price=LISTED_AT_ZERO if zero_only else None))
-            digest.update(f"{model_id}={sheet!r};".encode())
+                                     no_price=LISTED_AT_ZERO if zero_only else not_the_authors))
+            digest.update(f"{model_id}={sheet!r};{not_the_authors or ''};".encode())
     listed_at = listed[0] if listed else None
     version = f"{slug} listing synced {listed_at:%Y-%m-%d %H:%M} UTC" if listed_at else f"{slug} listing (never synced)"
     seconds = time.monotonic() - started

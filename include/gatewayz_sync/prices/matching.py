@@ -11,7 +11,9 @@ price.
 3. `provider-prefix`  LiteLLM only: the source lists `<its prefix>/<our id>` (`mistral/`, `gemini/`, `dashscope/`).
    `openrouter-author`  OpenRouter's listing only: it lists `<the first party>/<our id>` (`openai/gpt-4o-2024-05-13`,
                       `qwen/qwen-plus`): the same id from the first party's own namespace, never a `:free` or
-                      `~latest` variant (those are other ids).
+                      `~latest` variant (those are other ids). An open-weight model's entry (its `hugging_face_id`
+                      set) is matched with its price and the reason that price is another host's: a cross-check,
+                      never the model's price (`resolve.py`).
 4. `stripped-prefix`  a documented prefix of our id is removed, then 1-3 on the rest: Fireworks
                       `accounts/fireworks/models/`, Google `models/` (the Gemini API's resource name).
    `declared-id`      the source files the model under another id, declared pair by pair with its evidence in
@@ -89,15 +91,16 @@ class Match:
 
     @property
     def priced(self) -> bool:
-        return not self.entry.zero_only and self.elsewhere is None
+        return not self.entry.zero_only and self.no_price is None
 
     @property
     def no_price(self) -> str | None:
-        """Why this match gives no price, in words (None when it does)."""
+        """Why this match gives our model no price, in words (None when it does): the entry has none, or its price
+        is not the first party's (an open-weight model in OpenRouter's listing)."""
         if self.elsewhere is not None:
             entry = self.entry
             return f"listed only as {entry.source_provider}'s {entry.source_model_id}: {self.elsewhere}"
-        return self.entry.no_price if self.entry.zero_only else None
+        return self.entry.no_price
 
 
 def _direct(index: ReferenceIndex, mapping: SourceProviders, model_id: str) -> Iterator[Match]:

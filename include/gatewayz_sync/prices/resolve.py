@@ -22,7 +22,9 @@ Between references, in this order:
    source. A reseller's prices are never merged into a first party's.
 
 A reseller's listing refuses nobody and is never marked disputed: a price 10x from the stored one there is
-another host's price, flagged as `differs` with the ratio.
+another host's price, flagged as `differs` with the ratio. A candidate whose price is not the provider's (an
+open-weight model in OpenRouter's listing: `no_price` says so) is never stored, never refuses anybody; it is
+compared with the stored price when there is one (`agrees`, `differs`), else `differs` with its reason.
 
 A gap that is a *mislabel* counts against the mislabelling source only: when a source's headline price is
 exactly the price another gives a more specific meter (models.dev files Gemini's image-output token price as
@@ -65,8 +67,13 @@ class Candidate:
     as_of: date | None = None
     reseller: bool = False
     zero_only: bool = False
-    # why a zero-only candidate gives no price, in words (`documents.py`)
+    # why a zero-only candidate gives no price, in words (`documents.py`); on a priced candidate, why its price is
+    # not the model's provider's (an open-weight model's reseller price): compared and shown, never stored
     no_price: str | None = None
+
+    @property
+    def gives_no_price(self) -> bool:
+        return self.zero_only or self.no_price is not None
 
     def provably_newer_than(self, other: Candidate) -> bool:
         """This price was set after the other's document vouched for its own: the other is stale."""
@@ -122,7 +129,7 @@ def _outliers(candidates: Sequence[Candidate]) -> dict[int, str]:
     (a reseller alone refuses nobody): index -> reason."""
     refused = {}
     for index, candidate in enumerate(candidates):
-        others = [o for o in candidates if o is not candidate and not o.zero_only
+        others = [o for o in candidates if o is not candidate and not o.gives_no_price
                   and widest_gap(candidate.prices, o.prices) is not None]
         gaps = [(other, _gap(candidate, other)) for other in others]
         if gaps and any(not o.reseller for o in others) and all(gap is not None for _, gap in gaps):
@@ -159,7 +166,7 @@ def _choose(current: Sequence[Candidate], everyone: Sequence[Candidate], order: 
 def _decide_references(candidates: Sequence[Candidate], refused: dict[int, str], order: Sequence[str]
                        ) -> tuple[Candidate | None, str | None, dict[int, str], PriceSheet | None]:
     """(chosen, confidence, superseded, stored sheet) among reference candidates."""
-    usable = [(i, c) for i, c in enumerate(candidates) if i not in refused and not c.zero_only]
+    usable = [(i, c) for i, c in enumerate(candidates) if i not in refused and not c.gives_no_price]
     first_party = [c for _, c in usable if not c.reseller]
     if not first_party:
         resellers = [c for _, c in usable if c.reseller]
@@ -231,7 +238,7 @@ def _status(index: int, candidate: Candidate, resolution: Resolution, refused: d
             stale: dict[int, str]) -> tuple[str, str | None]:
     if candidate is resolution.chosen:
         return STORED, None
-    if candidate.zero_only:
+    if candidate.zero_only or (candidate.no_price is not None and resolution.prices is None):
         return DIFFERS, candidate.no_price or LISTED_AT_ZERO
     if resolution.prices is None:
         return DISPUTED, refused.get(index) or "refused"
@@ -248,9 +255,9 @@ def _status(index: int, candidate: Candidate, resolution: Resolution, refused: d
         gap = gap or widest_gap(candidate.prices, resolution.prices)
         if gap is not None:
             mine, theirs = candidate.prices[gap[1]], resolution.prices[gap[1]]
+            why = candidate.no_price or "a regional, promotional or other host's price"
             return DIFFERS, (f"{candidate.source} lists {gap_name(gap[1])} at {mine} against {theirs} "
-                             f"({(mine / theirs).quantize(Decimal('0.01'))}x): a regional, "
-                             "promotional or other host's price; flagged, not averaged")
+                             f"({(mine / theirs).quantize(Decimal('0.01'))}x): {why}; flagged, not averaged")
     return DIFFERS, None
 
 

@@ -10,7 +10,9 @@ Each source's document has a date (`snapshot_date`, the package's release date f
 a live document was fetched): the date up to which the source vouches for what it says, which the recency rule
 of `resolve.py` compares. OpenRouter's own listing, already in the catalog, is a fourth source for first-party
 models (the author prefix of its ids names the first party): a reseller's price, used only where no other
-source prices the model, and otherwise a cross-check whose differences are flagged, never averaged.
+source prices the model, and otherwise a cross-check whose differences are flagged, never averaged. For an
+open-weight model (its listing names the weights' `hugging_face_id`) the price is another host's as often as
+the author's, so it is only ever a cross-check.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ class ReferenceSource:
     listing_provider: str | None = None
     # a reseller's listing: never decides against another source; alone it prices with confidence `reseller`
     reseller: bool = False
+    # "catalog-listing" only: the listing's field that names an open-weight model's published weights (OpenRouter's
+    # `hugging_face_id`). Other hosts serve such a model too and the reseller lists one of theirs (its cheapest), so
+    # its price is kept as a candidate to be seen, never stored as the first party's (`docs/prices.md`)
+    open_weights_field: str | None = None
     # the source's providers that hold our providers' models for their routing fields only (limits, capabilities,
     # dates: `catalog/routing.py`): hosts that publish their own prices, whose prices here are never read
     field_providers: Mapping[str, SourceProviders] = field(default_factory=dict)
@@ -225,8 +231,10 @@ _REFERENCE_SOURCES = (
         licence="the provider's own public listing",
         listing_provider="openrouter",
         reseller=True,
+        open_weights_field="hugging_face_id",
         no_list_reason="read from the catalog: OpenRouter's models as the last model sync stored them",
-        # OpenRouter's ids are `<author>/<model>`; the author is the first party, which serves the model itself.
+        # OpenRouter's ids are `<author>/<model>`; the author is the first party, which serves the closed-weight
+        # ones itself (no `hugging_face_id`: only the author has the weights).
         providers={
             slug: SourceProviders(("openrouter",), (f"{author}/",), prefix_rule="openrouter-author")
             for slug, author in (
@@ -250,6 +258,8 @@ def validate_sources(sources: tuple[ReferenceSource, ...], provider_slugs: set[s
             raise RegistryError(f"{where}: no list_api; set no_list_reason")
         if (source.document_format == "catalog-listing") != (source.listing_provider in provider_slugs):
             raise RegistryError(f"{where}: a catalog listing names the provider whose stored listing it reads")
+        if source.open_weights_field and source.document_format != "catalog-listing":
+            raise RegistryError(f"{where}: open_weights_field is read from a catalog listing's stored records only")
         if source.list_api is not None:
             validate_list_api(source.slug, source.list_api)
             if source.snapshot_path is None or not source.snapshot_path.is_file() or not source.snapshot_sha256:

@@ -23,6 +23,7 @@ _REASON_CATEGORIES = (
     (r"price refused: single source", "no list price; the only reference price is 10x from every sibling"),
     (r"every reference price was refused", "no list price; every reference price refused (10x apart)"),
     (r"the listed price was refused", "the listed price refused: 100x from every sibling (held)"),
+    (r"open-weight model \(", "no list price; open-weight model priced only by OpenRouter (another host's price)"),
     (r"listed only as [^;]*China-region", "no list price; listed only in another region's price list"),
     (r"listed only as [^;]*subscription plan", "no list price; listed only on a subscription plan"),
     (r"lists? it at 0", "no list price; references list it only at 0"),

@@ -167,7 +167,7 @@ def load_price_state(cursor, reseller_sources: Sequence[str] = (),
         prices = PriceSheet.from_rows(meters or ())
         states[model_id].candidates.append(StoredCandidate(
             source, prices, version, checked_at, as_of, source in reseller_sources, zero_only=not prices,
-            no_price=no_price if not prices else None, status=status, status_reason=reason,
+            no_price=no_price, status=status, status_reason=reason,
             source_model_id=source_id, unread=tuple(unread or ()),
         ))
     return list(states.values())
