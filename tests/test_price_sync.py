@@ -314,3 +314,13 @@ def test_an_operator_price_row_sets_any_meter_unit_and_condition_and_no_sync_ove
     catalog.execute("DELETE FROM operator_price_rows WHERE provider_slug = 'groq'")
     assert run_dag("gatewayz_sync_prices").state == "success"
     assert _rows(catalog, "groq", orpheus)[("input", "character", 0, "standard", "")] == (D(44), "list_api")
+
+
+def test_the_order_sources_were_refreshed_in_never_rewrites_a_decision(synced, run_dag):
+    """Reference refreshes finish in any order; the candidates' row ids follow it, the decisions must not."""
+    catalog = synced("mistral", "google-vertex", "openai", "alibaba")
+    models_before = versions(catalog, "models")
+    catalog.execute("UPDATE model_price_candidates SET id = -id")
+    assert run_dag("gatewayz_sync_prices").state == "success"
+    changed = [k for k in models_before if versions(catalog, "models")[k] != models_before[k]]
+    assert changed == []

@@ -154,12 +154,13 @@ def load_price_state(cursor, reseller_sources: Sequence[str] = (),
     )
     for model_id, reason in cursor.fetchall():
         states[model_id].refused_list_price = reason
+    # by source, not by row id: ids follow the order the refreshes happened to finish in
     cursor.execute(
         """SELECT c.model_id, c.source, c.source_version, c.checked_at, c.as_of, c.status, c.status_reason,
                   c.source_model_id, c.meters, c.unread, c.no_price
            FROM model_price_candidates c JOIN models m ON m.id = c.model_id
            WHERE m.is_active AND c.source <> 'list_api' AND (%s::text[] IS NULL OR c.source = ANY(%s::text[]))
-           ORDER BY c.id""",
+           ORDER BY c.model_id, c.source, c.source_model_id""",
         (reference_sources and list(reference_sources), reference_sources and list(reference_sources)),
     )
     for model_id, source, version, checked_at, as_of, status, reason, source_id, meters, unread, no_price in (
