@@ -1,6 +1,8 @@
 """Publishing to S3: the same `gatewayz_publish_catalog` run through `dag.test()` as tests/test_publish.py, with
 GATEWAYZ_PUBLISH_URL=s3://bucket/catalog and GATEWAYZ_PUBLISH_CONN_ID naming an Airflow `aws` connection whose
-`endpoint_url` is moto's S3 server, a process of its own on loopback. The bucket is read back with boto3, another
+`endpoint_url` is moto's S3 server, a process of its own on loopback. The connection and both variables come from
+running the commands of docs/publishing.md, "Publishing to S3", with the real `airflow` CLI. The bucket is read
+back with boto3, another
 client than the writer (s3fs under ObjectStoragePath): the versioned files and the manifest with matching sha256,
 nothing written for an unchanged catalog (the bucket is versioned, so a rewrite of equal bytes would show), the
 retention of the newest versions, and a reader polling the pointer while versions are written never sees a partial
@@ -11,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,12 +28,13 @@ from include.gatewayz_sync.dev.deployment import free_port
 from include.gatewayz_sync.publish.storage import FILES, CatalogStore
 from tests.airflow_helpers import task_states, xcom_values
 from tests.conftest import pipeline_on_a_fresh_catalog
+from tests.readme import shell_commands
 from tests.test_publish import PUBLISH_DAG, QWEN, _sync, publish_dag
 
 BUCKET = "gatewayz-catalog"
 PREFIX = "catalog"
 BASE_URL = f"s3://{BUCKET}/{PREFIX}"
-CONN_ID = "gatewayz_publish_s3"
+CONN_ID = "gatewayz_publish"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 STARTUP_SECONDS = 30
 
@@ -69,20 +74,35 @@ def s3_client(endpoint: str):
     return boto3.client("s3", endpoint_url=endpoint, **CREDENTIALS)
 
 
+def documented_setup(endpoint: str) -> dict[str, str]:
+    """Run the documented commands (the connection goes into this session's Airflow metadata database) with the
+    operator's variables they read; return the two settings they export."""
+    script = "\n".join(["set -euo pipefail", *shell_commands("Publishing to S3"),
+                        'printf "%s\\n%s\\n" "$GATEWAYZ_PUBLISH_URL" "$GATEWAYZ_PUBLISH_CONN_ID"'])
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                   "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+                   "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+                   "AWS_REGION": CREDENTIALS["region_name"], "S3_ENDPOINT_URL": endpoint}
+    done = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    url, conn_id = done.stdout.strip().splitlines()[-2:]
+    return {"GATEWAYZ_PUBLISH_URL": url, "GATEWAYZ_PUBLISH_CONN_ID": conn_id}
+
+
 @pytest.fixture(scope="module")
 def s3_pipeline(migrated_catalog, replay_server_session, dagbag, s3_endpoint):
-    """A versioned bucket, the connection the DAG names, and the catalog synced once then published through the DAG."""
+    """A versioned bucket, the documented connection and settings, and the catalog synced once then published
+    through the DAG. The test process holds no AWS credentials: the connection brings them."""
     client = s3_client(s3_endpoint)
     client.create_bucket(Bucket=BUCKET)
     client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    connection_json = json.dumps({
-        "conn_type": "aws", "login": CREDENTIALS["aws_access_key_id"], "password": CREDENTIALS["aws_secret_access_key"],
-        "extra": {"endpoint_url": s3_endpoint, "region_name": CREDENTIALS["region_name"]},
-    })
+    settings = documented_setup(s3_endpoint)
+    assert settings == {"GATEWAYZ_PUBLISH_URL": BASE_URL, "GATEWAYZ_PUBLISH_CONN_ID": CONN_ID}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection_json)
-        patch.setenv("GATEWAYZ_PUBLISH_URL", BASE_URL)
-        patch.setenv("GATEWAYZ_PUBLISH_CONN_ID", CONN_ID)
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+            patch.delenv(name, raising=False)
+        for name, value in settings.items():
+            patch.setenv(name, value)
         patch.delenv("AIRFLOW_CONN_GATEWAYZ_ALERTS", raising=False)
         with pipeline_on_a_fresh_catalog(replay_server_session, dagbag, patch) as (connection, runs, _):
             dag = publish_dag(None)
