@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install run demo up down logs seed-providers replay test test-fast lint bench bench-scheduler bench-scale services clients clean
+.PHONY: help install run demo up down logs seed-providers replay test test-fast lint bench bench-scheduler bench-scale bench-publish services clients clean
 
 help:
 	@echo "make run             set up everything and run provider sync + model sync once (local mode)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench           the sync benchmark at 25,000+ models, through dag.test"
 	@echo "make bench-scheduler the same catalog through real deployments (LocalExecutor, CeleryExecutor) vs a no-op DAG"
 	@echo "make bench-scale     one provider of 22,000 then 100,000 models through dag.test (peak RSS and their ratio, data path vs floor)"
+	@echo "make bench-publish   the catalog publish at 25,000+ models to a folder (first, unchanged, alone in a fresh process)"
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +73,9 @@ bench-scheduler: $(STAMP) services
 
 bench-scale: $(STAMP) services
 	$(BIN)/python -m benchmarks.sync_benchmark --scale-point
+
+bench-publish: $(STAMP) services
+	$(BIN)/python -m benchmarks.sync_benchmark --publish
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache

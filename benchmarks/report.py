@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from benchmarks.measure import RESULTS, ROOT
 from benchmarks.prices import print_price_runs
+from benchmarks.publish import print_publish
 
 MB = 2**20
 
@@ -15,7 +16,7 @@ def _mb(value: int | None) -> str:
 def print_section(section: str, result: dict) -> None:
     printers = {"dag_test": print_dag_test, "dag_test_profiled": print_dag_test, "scheduler": print_scheduler,
                 "scheduler_profiled": print_scheduler,
-                "scale_point": print_scale_point}
+                "scale_point": print_scale_point, "publish": print_publish}
     printers[section](result)
     print(f"\nload average (1/5/15 min): {result['load_average_at_start']} at start, {result['load_average_at_end']} "
           f"at end; {result['benchmark_seconds']} s in all; written to {RESULTS.relative_to(ROOT)} [{section}]")
@@ -48,6 +49,8 @@ def print_dag_test(result: dict) -> None:
     print(f"largest provider's sync in its own process: peak RSS {_mb(isolated['peak_rss_bytes'])} "
           f"(before the sync {_mb(isolated['rss_before_sync_bytes'])}), {isolated['seconds']} s")
     print_price_runs(result.get("price_runs", {}))
+    if result.get("publish"):
+        print_publish(result["publish"])
     print("DAG parse (median of 5): " + ", ".join(f"{n} {v['median_seconds']} s" for n, v in result["dag_parse"].items()))
     print(f"churn exact: {result['churn_exact']} (expected {result['churn_expected']})")
     print("targets: " + ", ".join(f"{name}={'met' if ok else 'MISSED'}" for name, ok in result["targets"].items()))

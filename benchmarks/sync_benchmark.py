@@ -7,6 +7,9 @@ and that an unchanged run rewrites nothing). Reports wall times, per-phase times
 rows, peak RSS, the floor (json.loads of the same payload + a raw COPY of the same normalized rows) and DAG
 parse times into the `dag_test` section of benchmarks/results/latest.json.
 
+After the first repeat's price run, the catalog publish runs to a folder (benchmarks/publish.py): first, unchanged,
+and alone in a fresh process. `--publish` does only that, after one cold sync and price run (`make bench-publish`).
+
 `--scheduler` runs the same catalog through real Airflow deployments instead (scheduler_benchmark.py);
 `--scale-point` syncs one provider of 22,000 and of 100,000 models (scale_point.py).
 """
@@ -44,6 +47,7 @@ from benchmarks.measure import (
 )
 from benchmarks.prices import price_run
 from benchmarks.profile import Profiler
+from benchmarks.publish import PUBLISH_DAG, publish_benchmark, publish_url
 from benchmarks.replay_process import ReplayProcess
 
 CATALOG_TABLES = "model_changes, sync_runs, models, model_sync_runs, providers"
@@ -69,7 +73,9 @@ def configure_environment(workdir: Path, catalog_db: str) -> None:
     os.environ.update({**airflow_home_settings(home), **provider_env(), **DAGS_TEST_SETTINGS,
                        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
                        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_config_list(),
-                       "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_DSN, catalog_db)})
+                       "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_DSN, catalog_db),
+                       # read when the publish DAG is parsed (its outlets) and when it runs
+                       "GATEWAYZ_PUBLISH_URL": publish_url(workdir)})
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
 
@@ -152,7 +158,7 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
     sampler = RssSampler()
     sampler.start()
     connection = catalog_connection(database)
-    pairs, runs, price_runs = [], {}, {}
+    pairs, runs, price_runs, publish = [], {}, {}, {}
     try:
         for repeat in range(repeats):
             if repeat:
@@ -165,6 +171,8 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
                                       profiles / name if profile else None)
                 if repeat == 0:
                     price_runs[name] = price_run(dags["gatewayz_sync_prices"], connection)
+            if repeat == 0:
+                publish = publish_benchmark(dags[PUBLISH_DAG], connection, sampler, database, workdir)
             pairs.append({"repeat": repeat + 1, "cold_seconds": runs["cold"]["wall_seconds"],
                           "unchanged_seconds": runs["unchanged"]["wall_seconds"],
                           "unchanged_share_of_cold": round(runs["unchanged"]["wall_seconds"]
@@ -196,6 +204,7 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
         "repeats": pairs,
         "runs": runs,
         "price_runs": price_runs,
+        "publish": publish,
         "churn_expected": expected,
         "churn_exact": all(runs["churn"]["rows"][key] == value for key, value in expected.items()),
         "floor": floor,
@@ -217,8 +226,48 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
         "dag_files_parse_le_0_3s": all(v["median_seconds"] <= 0.3 for v in result["dag_parse"].values()),
         "prices_unchanged_writes_0_rows": price_runs["unchanged"]["model_rows_written"] == 0
         and price_runs["unchanged"]["candidate_rows_written"] == 0,
+        **publish["targets"],
     }
     return result
+
+
+def publish_only_benchmark(keep: bool) -> dict:
+    """One cold sync and price run of the synthetic catalog, then the publish benchmark alone."""
+    from types import MappingProxyType
+
+    from benchmarks import catalog as synthetic
+
+    workdir = Path(tempfile.mkdtemp(prefix="gatewayz-bench-publish-"))
+    database = f"gatewayz_bench_{secrets.token_hex(3)}"
+    create_database(database)
+    configure_environment(workdir, database)
+    built, _ = build_catalogs(workdir)
+
+    from include.gatewayz_sync.sources import registry
+
+    registry.GATEWAY_REGISTRY = MappingProxyType(synthetic.benchmark_providers())
+    from airflow.dag_processing.dagbag import DagBag
+
+    dags = DagBag(dag_folder=str(ROOT / "dags")).dags
+    replay = ReplayProcess(workdir / "catalog")
+    os.environ["GATEWAYZ_BASE_URL_OVERRIDE"] = f"{replay.url}/{{slug}}"
+    sampler = RssSampler()
+    sampler.start()
+    connection = catalog_connection(database)
+    try:
+        assert dags["gatewayz_sync_providers"].test().state == "success"
+        cold = sync_run("cold", dags["gatewayz_sync_models"], connection, sampler)
+        prices = price_run(dags["gatewayz_sync_prices"], connection)
+        publish = publish_benchmark(dags[PUBLISH_DAG], connection, sampler, database, workdir)
+    finally:
+        sampler.running = False
+        replay.stop()
+        connection.close()
+        if not keep:
+            drop_database(database)
+    return {"machine": machine(), "catalog": {"providers": len(built), "models": sum(e["models"] for e in built.values())},
+            "cold_sync_seconds": cold["wall_seconds"], "price_run_seconds": prices["wall_seconds"], **publish,
+            "published_to": publish_url(workdir)}
 
 
 def scheduler_benchmark(executors: list[str], profile: bool) -> dict:
@@ -243,6 +292,7 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--scheduler", action="store_true", help="through real Airflow deployments (REST-triggered)")
     mode.add_argument("--scale-point", action="store_true", help="one 100,000-model provider through dag.test")
+    mode.add_argument("--publish", action="store_true", help="only the catalog publish, after one cold sync")
     parser.add_argument("--executors", default="LocalExecutor,CeleryExecutor", help="with --scheduler")
     parser.add_argument("--profile", action="store_true", help="py-spy every counted run (not with --scale-point)")
     parser.add_argument("--repeats", type=int, default=3, help="cold + unchanged pairs through dag.test")
@@ -256,6 +306,8 @@ def main() -> int:
         from benchmarks.scale_point import scale_point
 
         section, result = "scale_point", scale_point()
+    elif args.publish:
+        section, result = "publish", publish_only_benchmark(args.keep)
     else:
         section = "dag_test_profiled" if args.profile else "dag_test"
         result = dag_test_benchmark(args.repeats, args.keep, args.profile)
