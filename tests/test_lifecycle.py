@@ -22,7 +22,7 @@ from include.gatewayz_sync.store.export_reads import active_models
 from include.gatewayz_sync.store.load import LoadOptions
 from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.runs import RunInfo
-from tests.airflow_helpers import task_states
+from tests.airflow_helpers import task_states, xcom_values
 from tests.conftest import catalog_connection
 from tests.migrations import catalog_at
 
@@ -194,6 +194,26 @@ def test_retirement_notices_go_out_at_90_30_and_7_days_once_each(catalog, run_da
         in later.message
     assert "2027-01-20" not in later.message, "its 90-day notice went out; its 30-day one is not due yet"
     assert sorted(days for model, days, _ in notices(catalog) if model in OPENAI_30_DAYS) == [7] * 6 + [30] * 6
+
+
+def test_a_dry_run_sends_no_retirement_notice_and_records_none_but_reports_them(catalog, run_dag, replay, alerts,
+                                                                                monkeypatch):
+    assert run_dag("gatewayz_sync_providers").state == "success"
+    assert run_dag("gatewayz_sync_models", {"providers": ["openai"]}).state == "success"
+    assert len(notices(catalog)) == 14
+    alerts.clear()
+
+    monkeypatch.setenv("GATEWAYZ_NOW", "2026-12-05T12:00:00+00:00")
+    dry = run_dag("gatewayz_sync_models", {"providers": ["openai"], "dry_run": True})
+    assert dry.state == "success"
+    assert alerts.messages() == [], "a dry run sends no notice"
+    assert len(notices(catalog)) == 14, "and records none"
+    assert xcom_values(dry, "notify")[-1]["retirement_notices_withheld"] == [
+        f"openai (6 models: {', '.join(OPENAI_30_DAYS)}): shut down 2026-12-11, in 5 days (7-day notice)"]
+
+    assert run_dag("gatewayz_sync_models", {"providers": ["openai"]}).state == "success"
+    (digest,) = alerts.messages("/alerts")
+    assert digest.title == "Catalog changes: 6 retirement notices", "still due after the dry run"
 
 
 def test_a_notice_names_the_replacement_its_provider_gives(catalog, run_dag, replay, alerts, monkeypatch):

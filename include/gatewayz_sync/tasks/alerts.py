@@ -53,17 +53,19 @@ def _send(connection, alerts: list) -> dict[str, Any]:
 @dataclass
 class ModelSyncAlerts:
     """A model-sync run's alerts, and the retirement notices its digest (the last alert, if any) carries: they
-    are recorded as sent only once that digest reached every URL."""
+    are recorded as sent only once that digest reached every URL. A dry run carries none: `withheld` are the
+    lines of the notices it would have sent, reported and never recorded."""
 
     alerts: list = field(default_factory=list)
     notices: list = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
 
 
-def _model_sync_alerts(ti, slugs: list[str] | None) -> ModelSyncAlerts:
+def _model_sync_alerts(ti, slugs: list[str] | None, dry_run: bool = False) -> ModelSyncAlerts:
     from decimal import Decimal
 
     from ..config import AlertSettings
-    from ..notify.digest import carried_notices, change_digest
+    from ..notify.digest import carried_notices, change_digest, retirement_groups, retirement_line
     from ..notify.messages import MAX_LISTED, failed_run_alert, failure_streak_alert, unlisted_run_alert
     from ..store.alerts import failure_streaks, refused_field_losses, run_changes
     from ..store.retirements import due_notices
@@ -91,12 +93,16 @@ def _model_sync_alerts(ti, slugs: list[str] | None) -> ModelSyncAlerts:
     reached = [streak for streak in streaks.values() if streak.runs == settings.failed_runs]
     if reached:
         alerts.append(failure_streak_alert(run, reached, settings.failed_runs))
-    notices = carried_notices(due, MAX_LISTED)
+    withheld = [retirement_line(group) for group in retirement_groups(due)] if dry_run else []
+    notices = [] if dry_run else carried_notices(due, MAX_LISTED)
     digest = change_digest(changes, run, price_move_percent=settings.price_move_percent,
-                           lifecycle_days=settings.lifecycle_days, notices=notices, notices_due=len(due))
+                           lifecycle_days=settings.lifecycle_days, notices=notices,
+                           notices_due=0 if dry_run else len(due))
     if digest is not None:
         alerts.append(digest)
-    return ModelSyncAlerts(alerts, notices)
+    for line in withheld:
+        log.info("Dry run: retirement notice not sent (it stays due): %s", line)
+    return ModelSyncAlerts(alerts, notices, withheld)
 
 
 def _record_notices(ti, computed: ModelSyncAlerts, result: dict[str, Any]) -> str | None:
@@ -162,20 +168,25 @@ def _tell(compute) -> tuple[dict[str, Any], str | None]:
 
 def notify_model_sync(slugs: list[str] | None) -> dict[str, Any]:
     """The failed-run alert, providers whose failed runs in a row reached GATEWAYZ_ALERT_FAILED_RUNS, and the run's
-    change digest with the retirement notices due (recorded once delivered). Never touches the sync's outcome;
-    fails itself (after recording why) when alerting failed."""
+    change digest with the retirement notices due (recorded once delivered). A dry run sends no retirement notice
+    and records none: the result lists those it would have sent (`retirement_notices_withheld`). Never touches the
+    sync's outcome; fails itself (after recording why) when alerting failed."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    ti = get_current_context()["ti"]
+    context = get_current_context()
+    ti = context["ti"]
+    dry_run = bool(context["params"].get("dry_run"))
     computed = ModelSyncAlerts()
 
     def compute() -> list:
         nonlocal computed
-        computed = _model_sync_alerts(ti, None if slugs is None else list(slugs))
+        computed = _model_sync_alerts(ti, None if slugs is None else list(slugs), dry_run)
         return computed.alerts
 
     result, failure = _tell(compute)
+    if computed.withheld:
+        result["retirement_notices_withheld"] = computed.withheld
     failure = failure or _record_notices(ti, computed, result)
     _record_outcome(ti, failure, sent=bool(result["alerts"]))
     if failure is not None:
