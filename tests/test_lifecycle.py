@@ -129,6 +129,37 @@ def test_mistrals_replacement_model_is_stored_and_published_in_catalog_json(regi
     assert {entry["replacement_model"] for entry in published.values()} == {"mistral-medium-3-5"}
 
 
+def test_a_changed_replacement_model_is_a_change_row_and_a_digest_line(registered, replay):
+    from decimal import Decimal
+
+    from include.gatewayz_sync.notify.digest import change_digest
+    from include.gatewayz_sync.notify.messages import RunRef
+    from include.gatewayz_sync.store.alerts import run_changes
+
+    catalog = registered
+    sync("mistral")
+    records = copy.deepcopy(replay.catalog("mistral").records)
+    for record in records:
+        if record["id"] == "devstral-2512":
+            record["deprecation_replacement_model"] = "devstral-2605"
+        if record["id"] == "mistral-medium-2505":
+            record["deprecation_replacement_model"] = None
+    replay.set_records("mistral", records)
+    run_id = sync("mistral")
+    changed = catalog.execute(
+        """SELECT provider_model_id, kind, old_value, new_value FROM model_changes
+           WHERE field = 'replacement_model' ORDER BY 1""").fetchall()
+    assert changed == [("devstral-2512", "deprecated", "mistral-medium-3-5", "devstral-2605"),
+                       ("mistral-medium-2505", "deprecated", "mistral-medium-3-5", None)]
+    changes = run_changes(catalog, run_id, min_ratio=Decimal("0.05"), lifecycle_days=30, per_section=10)
+    digest = change_digest(changes, RunRef.of("http://airflow", "gatewayz_sync_models", run_id),
+                           price_move_percent=5, lifecycle_days=30)
+    assert digest.title == "Catalog changes: 2 replacements changed"
+    assert ("Replacement model named by the provider (2):\n"
+            "- mistral devstral-2512: replacement mistral-medium-3-5 -> devstral-2605\n"
+            "- mistral mistral-medium-2505: replacement mistral-medium-3-5 -> none") in digest.body
+
+
 def test_status_counts_models_retiring_within_30_days_and_the_browser_filters_on_it(registered):
     from fastapi.testclient import TestClient
 

@@ -3,8 +3,9 @@
 Sections, each with its total and its first entries (largest moves first): list-API prices held (jumps of 10x or
 more, the stored price kept; new prices 100x from every sibling, not stored), price moves of at least the
 threshold, fields a listing took away from a model, models added, removed and reappeared, deprecation or shutdown
-dates that fall within the lifecycle window, retirement notices (90, 30 and 7 days before a model's retirement date,
-each sent once; `store/retirements.py`), and providers whose listing changed shape. Values are the catalog's own:
+dates that fall within the lifecycle window, replacement models a provider named, changed or stopped naming,
+retirement notices (90, 30 and 7 days before a model's retirement date, each sent once; `store/retirements.py`),
+and providers whose listing changed shape. Values are the catalog's own:
 token prices in USD per 1M tokens, other meters in USD.
 """
 
@@ -23,6 +24,7 @@ from ..store.alerts import (
     PRICES_HELD,
     REAPPEARED,
     REMOVED,
+    REPLACEMENTS,
     ChangeRow,
     RunChanges,
 )
@@ -41,7 +43,9 @@ RETIRING = "retiring"
 TITLE_WORDS = {PRICES_HELD: ("price jump held", "price jumps held"), PRICE_MOVES: ("price move", "price moves"),
                FIELDS_REMOVED: ("field removed", "fields removed"), ADDED: ("added", "added"),
                REMOVED: ("removed", "removed"), REAPPEARED: ("reappeared", "reappeared"),
-               LIFECYCLE: ("lifecycle date", "lifecycle dates"), RETIRING: ("retirement notice", "retirement notices")}
+               LIFECYCLE: ("lifecycle date", "lifecycle dates"),
+               REPLACEMENTS: ("replacement changed", "replacements changed"),
+               RETIRING: ("retirement notice", "retirement notices")}
 
 
 def counted(section: str, total: int) -> str:
@@ -93,6 +97,10 @@ def removed_field_line(row: ChangeRow) -> str:
 
 def lifecycle_line(row: ChangeRow) -> str:
     return f"{row.provider} {row.model}: {LIFECYCLE_LABELS.get(row.field, row.field)} {(row.new_value or '')[:10]}"
+
+
+def replacement_line(row: ChangeRow) -> str:
+    return f"{row.provider} {row.model}: replacement {row.old_value or 'none'} -> {row.new_value or 'none'}"
 
 
 MODELS_PER_NOTICE_LINE = 8
@@ -149,6 +157,7 @@ def change_digest(changes: RunChanges, run: RunRef, *, price_move_percent: float
         REMOVED: ("Removed", model_line),
         REAPPEARED: ("Reappeared", model_line),
         LIFECYCLE: (f"Deprecation or shutdown within {lifecycle_days} days", lifecycle_line),
+        REPLACEMENTS: ("Replacement model named by the provider", replacement_line),
     }
     lines = [f"Catalog changes in run {run.run_id}:"]
     if notices:  # first, so that a clamped body never cuts a notice that is recorded as sent

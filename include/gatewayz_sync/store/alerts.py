@@ -14,8 +14,8 @@ from decimal import Decimal
 from .changes import LIFECYCLE_FIELDS, PRICE_FIELDS, PRICE_SLUG
 
 PRICE_MOVES, ADDED, REMOVED, REAPPEARED, LIFECYCLE = "price_moves", "added", "removed", "reappeared", "lifecycle"
-FIELDS_REMOVED, PRICES_HELD = "fields_removed", "prices_held"
-SECTIONS = (PRICES_HELD, PRICE_MOVES, FIELDS_REMOVED, ADDED, REMOVED, REAPPEARED, LIFECYCLE)
+FIELDS_REMOVED, PRICES_HELD, REPLACEMENTS = "fields_removed", "prices_held", "replacements"
+SECTIONS = (PRICES_HELD, PRICE_MOVES, FIELDS_REMOVED, ADDED, REMOVED, REAPPEARED, LIFECYCLE, REPLACEMENTS)
 
 # The run's rows are read first (MATERIALIZED: no condition below is pushed down to other runs' rows), and a
 # value is cast only for the fields whose type says it holds one (store/changes.py): a price change row may be
@@ -37,7 +37,8 @@ run_changes AS (
                 WHEN r.kind = 'field_removed' THEN 'fields_removed'
                 WHEN r.kind IN ('added', 'removed', 'reappeared') THEN r.kind
                 WHEN r.kind = 'deprecated' AND r.field = ANY(%(date_fields)s) AND r.new_value IS NOT NULL
-                THEN 'lifecycle' END AS section,
+                THEN 'lifecycle'
+                WHEN r.kind = 'deprecated' AND r.field = 'replacement_model' THEN 'replacements' END AS section,
            CASE WHEN r.kind = 'deprecated' AND r.field = ANY(%(date_fields)s) AND r.new_value IS NOT NULL
                 THEN r.new_value::timestamptz <= catalog_now() + make_interval(days => %(lifecycle_days)s) END AS soon
     FROM run_rows r
@@ -90,7 +91,8 @@ def run_changes(connection, dag_run_id: str, *, min_ratio: Decimal, lifecycle_da
                 per_section: int) -> RunChanges:
     """The notable changes one DAG run recorded: list-API price jumps held, price moves of at least `min_ratio` (a
     price appearing or leaving zero always counts), fields removed, added, removed and reappeared models, and
-    deprecation or shutdown dates that fall within `lifecycle_days` from now."""
+    deprecation or shutdown dates that fall within `lifecycle_days` from now, and replacement models a listing
+    named, changed or stopped naming."""
     changes = RunChanges()
     with connection.cursor() as cursor:
         cursor.execute(RUN_CHANGES_SQL, {"dag_run_id": dag_run_id, "min_ratio": min_ratio,

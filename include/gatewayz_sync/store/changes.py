@@ -44,6 +44,7 @@ FIELD_TYPES: dict[str, str] = {
     **dict.fromkeys(MODALITY_FIELDS, TEXT_ARRAY),
     **dict.fromkeys(CAPABILITY_COLUMNS.values(), BOOLEAN),
     **dict.fromkeys(LIFECYCLE_FIELDS, TIMESTAMP),
+    "replacement_model": TEXT,
     "missing_count": INTEGER,
     "is_active": BOOLEAN,
     "provider": TEXT,

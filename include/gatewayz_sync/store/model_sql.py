@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..catalog.records import CAPABILITY_COLUMNS, FLAT_PRICE_COLUMNS
 from ..catalog.routing import ROUTING_FIELDS
-from .changes import REMOVABLE_FIELDS
+from .changes import LIFECYCLE_FIELDS, REMOVABLE_FIELDS
 
 DATA_COLUMNS = (
     "name",
@@ -56,6 +56,8 @@ _TRACKED_FIELDS = (
     ("capabilities_changed", "output_modalities"),
     ("deprecated", "deprecation_date"),
     ("deprecated", "shutdown_date"),
+    # the model the provider names as the one to move to: named, changed or no longer named
+    ("deprecated", "replacement_model"),
 )
 
 
@@ -64,7 +66,7 @@ def _change_values() -> str:
     rows = []
     for kind, column in _TRACKED_FIELDS:
         differs = f"m.{column} IS DISTINCT FROM s.{column}"
-        if kind == "deprecated":
+        if column in LIFECYCLE_FIELDS:
             differs += f" AND s.{column} IS NOT NULL"
         recorded = f"CASE WHEN s.{column} IS NULL THEN 'field_removed' ELSE '{kind}' END" \
             if column in REMOVABLE_FIELDS else f"'{kind}'"
