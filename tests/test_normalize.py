@@ -146,6 +146,35 @@ def test_deepinfra_context_is_not_an_output_limit():
     assert sum(model.context_length is not None for model in deepinfra.values()) == 88
 
 
+def test_together_gives_an_output_limit_in_config_for_a_few_models():
+    together, _ = normalized("together")
+    limits = {model_id: model.max_output_tokens for model_id, model in together.items() if model.max_output_tokens}
+    assert limits == {
+        "deepseek-ai/DeepSeek-R1-Distill-Llama-70B": 32768, "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B": 32768,
+        "Qwen/QwQ-32B": 32768, "deepcogito/cogito-v1-preview-llama-8B": 8192,
+        "deepcogito/cogito-v1-preview-qwen-32B": 8192, "deepcogito/cogito-v1-preview-qwen-14B": 8192,
+        "deepcogito/cogito-v1-preview-llama-70B": 8192, "deepseek-ai/DeepSeek-R1-0528": 12288,
+        "deepseek-ai/DeepSeek-V3.1": 40000}
+    assert all(limit <= together[model_id].context_length for model_id, limit in limits.items())
+
+
+def test_deepinfras_unlisted_non_chat_models_are_not_counted_as_chat():
+    """DeepInfra lists image, upscaling and embedding models without `metadata` (no window, no token price); their
+    ids say what they are."""
+    deepinfra, _ = normalized("deepinfra")
+    chat = {model_id for model_id, model in deepinfra.items() if model.kind == "chat"}
+    assert len(chat) == 86, "of the 88 listed with metadata, one is OCR, one moderation"
+    assert all(deepinfra[model_id].context_length for model_id in chat), "every chat model has its window listed"
+    kinds = {model_id: deepinfra[model_id].kind for model_id in (
+        "Bria/erase", "ClarityAI/crystal", "Wan-AI/Wan2.6-T2I", "deepseek-ai/Janus-Pro-7B",
+        "sentence-transformers/all-MiniLM-L6-v2", "intfloat/multilingual-e5-large",
+        "sentence-transformers/clip-ViT-B-32", "shibing624/text2vec-base-chinese")}
+    assert kinds == {"Bria/erase": "image", "ClarityAI/crystal": "image", "Wan-AI/Wan2.6-T2I": "image",
+                     "deepseek-ai/Janus-Pro-7B": "image", "sentence-transformers/all-MiniLM-L6-v2": "embedding",
+                     "intfloat/multilingual-e5-large": "embedding", "sentence-transformers/clip-ViT-B-32": "embedding",
+                     "shibing624/text2vec-base-chinese": "embedding"}
+
+
 @pytest.mark.parametrize("slug", ["groq", "fireworks", "openrouter", "together", "deepinfra"])
 def test_provider_ids_are_kept_verbatim(slug):
     models, _ = normalized(slug)

@@ -24,7 +24,7 @@ _OUTPUT_MODALITIES = (
 # Ordered: the first pattern that matches the lower-cased id decides.
 _ID_PATTERNS = tuple((re.compile(pattern), kind) for pattern, kind in (
     (r"rerank", "rerank"),
-    (r"embed|(^|/)bge-|(^|/)e5-|text-embedding|gte-", "embedding"),
+    (r"embed|(^|/)bge-|(^|[/-])e5-|text-embedding|gte-|(^|/)sentence-transformers/|text2vec|clip-vit", "embedding"),
     (r"moderation|llama-guard|prompt-guard|content-safety|safeguard", "moderation"),
     (r"(^|[/-])ocr", "ocr"),
     (r"(^|[/-])tts|text-to-speech|(^|/)aura|melotts|orpheus|kokoro|sonic|speech|voxtral-mini-tts", "tts"),
@@ -32,7 +32,7 @@ _ID_PATTERNS = tuple((re.compile(pattern), kind) for pattern, kind in (
     (r"sora|(^|/)veo|video|kling|seedance|hailuo|(^|/)wan[0-9.]*-?(t2v|i2v|r2v)|happyhorse|vidu|pixverse", "video"),
     (r"lyria|music|realtime|(^|[/-])live|s2s|audio", "audio"),
     (r"image|flux|stable-diffusion|sdxl|dall-e|imagen|dreamshaper|lucid-origin|phoenix|seedream|z-image|"
-     r"ideogram|juggernaut|nano-banana|resnet|recraft", "image"),
+     r"ideogram|juggernaut|nano-banana|resnet|recraft|(^|/)bria/|(^|/)clarityai/|-t2i$|janus-pro", "image"),
 ))
 
 

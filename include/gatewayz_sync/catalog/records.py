@@ -86,10 +86,11 @@ class NormalizedModel:
         return {name: {"source": "list_api"} for name, value in values.items() if value is not None}
 
 
+# /6: kinds of DeepInfra's image, upscaling and embedding models read from their ids (no longer chat).
 # /5: max_input_tokens, audio in/out (and vision) from the listed modalities, field_sources.
 # /4: placeholder lifecycle dates dropped, replacement_model.
 # /3: price sheets (every meter in its unit, listed zeros are unknown), kind, alias_of, price_unknown_reason.
-NORMALIZER_VERSION = b"gatewayz-normalizer/5"
+NORMALIZER_VERSION = b"gatewayz-normalizer/6"
 
 
 def hash_prefix(spec_fingerprint: str) -> bytes:

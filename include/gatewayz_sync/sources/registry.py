@@ -129,6 +129,8 @@ _PROVIDERS = (
                               "priced per image, second or video"),
             fields=FieldMap(
                 name=("display_name",),
+                # the output limit, given for a few models only (9 of 155 chat models in the recorded listing)
+                max_output_tokens=("config.max_output_length",),
                 token_prices={"input": "pricing.input", "output": "pricing.output", "cache_read": "pricing.cached_input"},
                 # Text-to-speech (`type: audio`: Cartesia Sonic, Kokoro, Orpheus) is priced per 1M characters.
                 per_character=Value("type", ("audio",)),
