@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from include.gatewayz_sync.catalog.lifecycle import is_placeholder, notice_stage
+from include.gatewayz_sync.catalog.lifecycle import deprecated_by, is_placeholder, notice_stage
 from include.gatewayz_sync.clock import now
 from include.gatewayz_sync.config import FetchSettings, SyncSettings
 from include.gatewayz_sync.model_sync import sync_provider_models
@@ -67,6 +67,14 @@ def test_a_date_more_than_ten_years_ahead_is_a_placeholder():
     assert not is_placeholder(dt.datetime(2027, 1, 20, tzinfo=dt.UTC), at)
     assert [notice_stage(days) for days in (120, 90, 45, 30, 12.5, 7, 2.5, 0, -3)] == [
         None, 90, 90, 30, 30, 7, 7, None, None]
+
+
+def test_deprecated_without_a_date_is_dated_by_the_first_document_that_said_so():
+    snapshot, first, today = dt.date(2026, 7, 2), dt.date(2026, 6, 1), dt.date(2026, 11, 28)
+    assert deprecated_by(None, snapshot, today) == snapshot, "the bundled snapshot's date"
+    assert deprecated_by(first, dt.date(2026, 11, 27), today) == first, "a later fetch keeps the earlier date"
+    assert deprecated_by(None, None, today) == today
+    assert deprecated_by(None, dt.date(2027, 1, 1), today) == today, "never after the clock's today"
 
 
 def test_openrouters_2098_expiry_is_no_date_and_the_models_stay_active(registered):

@@ -159,6 +159,22 @@ def test_coverage_of_the_recorded_catalog_beside_the_goals(synced, capsys):
     assert "without a context length a reference knows: 0 (goal: 0)" in out
 
 
+def test_a_model_models_dev_calls_deprecated_without_a_date_is_deprecated_as_of_the_snapshot(synced):
+    """models.dev says `status: deprecated` and no date: the snapshot's date is the day it was deprecated at the
+    latest. A past date: the model is `deprecated` and no retirement notice counts down to it."""
+    catalog, _, _ = synced
+    lifecycle, deprecated, sources = catalog.execute(
+        """SELECT c.lifecycle, m.deprecation_date::date::text, m.field_sources -> 'deprecation_date'
+           FROM models_current c JOIN models m ON m.id = c.id
+           WHERE c.provider_slug = 'together' AND c.provider_model_id = 'Qwen/Qwen3-Coder-Next-FP8'""").fetchone()
+    assert (lifecycle, deprecated) == ("deprecated", "2026-07-02")
+    assert sources == {"source": "models.dev", "source_version": MODELS_DEV, "source_model_id": "Qwen/Qwen3-Coder-Next-FP8",
+                       "checked_at": "2026-02-03", "confidence": "single"}
+    devstral = _fields(catalog, "mistral", "devstral-2512")
+    assert _candidates(catalog, devstral["id"], "deprecation_date")["models.dev"] == (
+        "2026-07-02", "differs", "2026-07-02 against 2026-08-31, the stored list_api value"), "Mistral's date stays"
+
+
 def test_models_and_prices_pages_show_each_fields_source_and_candidates(synced):
     from include.gatewayz_sync.store import catalog_reads, price_status
 
@@ -336,7 +352,7 @@ def test_a_placeholder_date_in_a_reference_is_no_candidate():
     from include.gatewayz_sync.prices.sources import SourceProviders
 
     entry = SimpleNamespace(fields={"shutdown_date": "2098-12-31", "max_output_tokens": 4096}, source_model_id="m",
-                            fields_checked_at=None)
+                            fields_checked_at=None, deprecated_without_date=False)
     document = SimpleNamespace(version="v", as_of=None)
     rows = _field_rows(1, entry, SourceProviders(("x",)), document)
     assert [row.field for row in rows] == ["max_output_tokens"]

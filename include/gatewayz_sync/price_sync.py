@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from . import clock
-from .catalog.lifecycle import is_placeholder
+from .catalog.lifecycle import deprecated_by, is_placeholder
 from .catalog.meters import PriceSheet
 from .catalog.normalize import RecordNormalizer
 from .catalog.records import CAPABILITY_COLUMNS
@@ -57,6 +57,7 @@ from .store.field_candidates import (
     load_field_state,
     operator_field_values,
     store_field_candidates,
+    stored_candidate_values,
     write_field_decisions,
 )
 from .store.price_rows import PriceRowWrites, SheetWrite, write_price_sheets
@@ -120,6 +121,7 @@ def refresh_source(
         targets = reference_targets(connection, tuple({*source.providers, *source.field_providers}))
         matched = time.monotonic()
         rows, field_rows, rules, field_only = [], [], Counter(), Counter()
+        deprecation_dates = stored_candidate_values(connection, source.name, "deprecation_date")
         for model_id, slug, provider_model_id in targets:
             mapping = source.fields_mapping(slug)
             found = match_model(document.index, mapping, slug, provider_model_id)
@@ -127,7 +129,7 @@ def refresh_source(
                 continue
             entry = found.entry
             # a model's limits are its own wherever it is listed: an `elsewhere` entry gives them, never its prices
-            field_rows += _field_rows(model_id, entry, mapping, document)
+            field_rows += _field_rows(model_id, entry, mapping, document, deprecation_dates.get(model_id))
             if slug not in source.providers:
                 field_only[found.rule] += 1
                 continue
@@ -158,11 +160,16 @@ def refresh_source(
     return result
 
 
-def _field_rows(model_id: int, entry, mapping: SourceProviders, document) -> list[FieldCandidateRow]:
+def _field_rows(model_id: int, entry, mapping: SourceProviders, document, deprecation_date: str | None = None
+                ) -> list[FieldCandidateRow]:
     """The entry's routing fields as one model's candidates (`catalog/routing.py`); a placeholder date (far in the
-    future: "no date", `catalog/lifecycle.py`) is no candidate."""
+    future: "no date", `catalog/lifecycle.py`) is no candidate. An entry deprecated without a date gives the date of
+    the first document that said so (`deprecation_date`: the candidate stored by an earlier refresh)."""
     fields = context_as_input_limit(entry.fields) if mapping.context_is_input else entry.fields
     now = clock.now()
+    if entry.deprecated_without_date and "deprecation_date" not in fields:
+        first_said = date.fromisoformat(deprecation_date) if isinstance(deprecation_date, str) else None
+        fields = {**fields, "deprecation_date": deprecated_by(first_said, document.as_of, now.date()).isoformat()}
     return [FieldCandidateRow(model_id, name, value, entry.source_model_id, document.version, document.as_of,
                               entry.fields_checked_at)
             for name, value in fields.items() if name not in mapping.unread_fields

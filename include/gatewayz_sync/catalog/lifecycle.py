@@ -9,11 +9,15 @@
   deprecation date a provider may stop serving at any time (Mistral's list API gives only `deprecation`, with
   `deprecation_replacement_model`). `RETIRES_AT` is that rule in SQL, for every reader.
 - Retirement notices go out `NOTICE_DAYS` before that date, once each (`store/retirements.py`).
+- A source that says a model is deprecated without a date (models.dev's `status: deprecated`) gives the date of
+  the first document that said so as its deprecation date (`deprecated_by`): the model was deprecated on that
+  day at the latest, which is what `deprecated` needs. The date is in the past, so it starts no retirement
+  notice; a later document that still says so keeps the earlier date, so a daily fetch moves nothing.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 PLACEHOLDER_AFTER_YEARS = 10
 NOTICE_DAYS = (90, 30, 7)
@@ -45,3 +49,9 @@ def notice_stage(days_left: float) -> int | None:
         return None
     due = [days for days in NOTICE_DAYS if days_left <= days]
     return min(due) if due else None
+
+
+def deprecated_by(first_said: date | None, document_date: date | None, today: date) -> date:
+    """The deprecation date of a model a source calls deprecated without a date: the earliest day a document said
+    so (`first_said`, from an earlier refresh), else this document's date, never after today."""
+    return min(day for day in (first_said, document_date, today) if day is not None)

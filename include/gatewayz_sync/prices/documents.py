@@ -54,6 +54,8 @@ class ReferenceEntry:
     # its routing fields (`catalog/routing.py`), and the date the source last updated them
     fields: Mapping[str, Any] = field(default_factory=dict)
     fields_checked_at: date | None = None
+    # the source says the model is deprecated without giving a date (models.dev's `status: deprecated`)
+    deprecated_without_date: bool = False
 
 
 LISTED_AT_ZERO = "listed as 0, which is not a price"
@@ -117,6 +119,12 @@ def _with_fields(entry: ReferenceEntry, fields: Mapping[str, Any], checked_at: d
     return replace(entry, fields=fields, fields_checked_at=checked_at) if fields else entry
 
 
+def _models_dev_entry(sheet: _Sheet, provider_id: str, model_id: str, model: Mapping[str, Any]) -> ReferenceEntry:
+    updated = _date(model.get("last_updated"))
+    entry = _with_fields(sheet.entry(provider_id, model_id, updated), models_dev_fields(model), updated)
+    return replace(entry, deprecated_without_date=True) if model.get("status") == "deprecated" else entry
+
+
 def _per_mtok(raw: Any) -> Decimal:
     return usd_per_mtok(raw, PriceUnit.USD_PER_1M_TOKENS)
 
@@ -150,7 +158,7 @@ def _models_dev_prices(sheet: _Sheet, cost: Mapping[str, Any], above: int, where
 def read_models_dev(document: Any) -> ReferenceIndex:
     """models.dev `api.json`: {provider: {models: {id: {cost: {input, output, cache_read, cache_write, reasoning,
     input_audio, output_audio, tiers: [{input, ..., tier: {type: "context", size}}], context_over_200k: {...}},
-    last_updated}}}}, USD per 1M tokens."""
+    last_updated, status}}}}, USD per 1M tokens; `status: deprecated` marks the entry deprecated without a date."""
     index = ReferenceIndex()
     for provider_id, provider in (document or {}).items():
         models = provider.get("models") if isinstance(provider, Mapping) else None
@@ -160,8 +168,7 @@ def read_models_dev(document: Any) -> ReferenceIndex:
             cost = model.get("cost")
             sheet = _Sheet(index.dropped)
             if not isinstance(cost, Mapping):
-                index.add(_with_fields(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))),
-                                       models_dev_fields(model), _date(model.get("last_updated"))))
+                index.add(_models_dev_entry(sheet, provider_id, model_id, model))
                 continue
             _models_dev_prices(sheet, cost, 0, "")
             for tier in cost.get("tiers") or []:
@@ -173,8 +180,7 @@ def read_models_dev(document: Any) -> ReferenceIndex:
                 _models_dev_prices(sheet, tier, int(size), "tiers.")
             if isinstance(cost.get("context_over_200k"), Mapping):
                 _models_dev_prices(sheet, cost["context_over_200k"], 200_000, "context_over_200k.")
-            index.add(_with_fields(sheet.entry(provider_id, model_id, _date(model.get("last_updated"))),
-                                   models_dev_fields(model), _date(model.get("last_updated"))))
+            index.add(_models_dev_entry(sheet, provider_id, model_id, model))
     return index
 
 

@@ -73,6 +73,12 @@ def store_field_candidates(connection, source: str, rows: Sequence[FieldCandidat
     return writes
 
 
+def stored_candidate_values(connection, source: str, name: str) -> dict[int, Any]:
+    """model id -> the value `source` gives for field `name`, as stored."""
+    return dict(connection.execute(
+        "SELECT model_id, value FROM model_field_candidates WHERE source = %s AND field = %s", (source, name)).fetchall())
+
+
 @dataclass(frozen=True)
 class StoredFieldCandidate(FieldCandidate):
     status: str | None = None
