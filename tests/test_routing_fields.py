@@ -136,9 +136,10 @@ def test_a_limit_above_the_window_is_refused_not_stored(synced):
 
 def test_coverage_of_the_recorded_catalog_beside_the_goals(synced, capsys):
     """Issue 20's goals, measured on the recorded catalog. Met: no chat model of OpenAI, Alibaba, Nebius, Cerebras or
-    DeepSeek lacks a context length a reference knows. Not met with the bundled snapshots: Together (155 chat
-    models) lists an output limit for 9 and no tool calling, DeepInfra (86) no output limit and no tool calling, and
-    models.dev and LiteLLM list 32 + 42 and 27 + 67 of their models; these figures are the floor a change must not
+    DeepSeek lacks a context length a reference knows. Not met with the recorded listings and bundled snapshots
+    (docs/catalog.md names the models that hold each goal back): Together (155 chat models) lists an output limit
+    for 9 and no capabilities, DeepInfra (86) no output limit and no tool calling, Alibaba (98) and Nebius (39)
+    nothing, and the snapshots describe few of these hosts' models; these figures are the floor a change must not
     fall below."""
     catalog, _, _ = synced
     figures = print_field_report(catalog)
@@ -147,16 +148,26 @@ def test_coverage_of_the_recorded_catalog_beside_the_goals(synced, capsys):
     assert figures["chat"] == 884 and figures["context_unfilled"] == [], "DeepInfra's 27 non-chat models left"
     assert {name: fields[name]["known"] for name in ("context_length", "max_output_tokens", "supports_tools",
                                                        "supports_vision")} == {
-        "context_length": 810, "max_output_tokens": 576, "supports_tools": 596, "supports_vision": 652}
+        "context_length": 810, "max_output_tokens": 576, "supports_tools": 679, "supports_vision": 714}
     # max_output_tokens 574 before LiteLLM's entries for Fireworks' two Dobby models were matched (declared ids)
     # before issue 20 only the list APIs' values: 637, 248, 338, 436 (of 911 chat models)
     assert {name: fields[name]["list_api"] for name in ("context_length", "max_output_tokens", "supports_tools",
                                                           "supports_vision")} == {
         "context_length": 637, "max_output_tokens": 257, "supports_tools": 338, "supports_vision": 436}
+    assert {name: fields[name]["same_weights"] for name in ("context_length", "max_output_tokens", "supports_tools",
+                                                              "supports_vision")} == {
+        "context_length": 0, "max_output_tokens": 0, "supports_tools": 83, "supports_vision": 62}
     assert fields["context_length"]["derived"] == 41
     assert "Routing fields of 884 active chat models" in out
     assert "context_length                  810      92%    95%    NO" in out
     assert "without a context length a reference knows: 0 (goal: 0)" in out
+
+
+def test_togethers_listed_output_limit_is_a_list_api_value(synced):
+    catalog, _, _ = synced
+    model = _fields(catalog, "together", "deepseek-ai/DeepSeek-V3.1")
+    assert model["max_output_tokens"] == 40000
+    assert model["field_sources"]["max_output_tokens"] == {"source": "list_api", "confidence": "single"}
 
 
 def test_a_model_models_dev_calls_deprecated_without_a_date_is_deprecated_as_of_the_snapshot(synced):
@@ -173,6 +184,27 @@ def test_a_model_models_dev_calls_deprecated_without_a_date_is_deprecated_as_of_
     devstral = _fields(catalog, "mistral", "devstral-2512")
     assert _candidates(catalog, devstral["id"], "deprecation_date")["models.dev"] == (
         "2026-07-02", "differs", "2026-07-02 against 2026-08-31, the stored list_api value"), "Mistral's date stays"
+
+
+def test_tool_calling_and_vision_of_open_weights_come_from_their_other_hosts_with_their_own_source(synced):
+    """Together lists meta-llama/Llama-3.3-70B-Instruct without capabilities and no reference describes it at
+    Together; DeepInfra, Nebius and OpenRouter (its `hugging_face_id`) serve the same weights and agree."""
+    catalog, _, _ = synced
+    llama = _fields(catalog, "together", "meta-llama/Llama-3.3-70B-Instruct")
+    assert (llama["supports_tools"], llama["supports_vision"], llama["context_length"]) == (True, False, 131072)
+    evidence = ("deepinfra meta-llama/Llama-3.3-70B-Instruct-Turbo, nebius meta-llama/Llama-3.3-70B-Instruct, "
+                "openrouter meta-llama/llama-3.3-70b-instruct and 1 more")
+    assert llama["field_sources"]["supports_tools"] == {
+        "source": "same-weights", "source_version": "the other hosts of the same weights, as stored",
+        "source_model_id": evidence, "confidence": "single"}
+    assert llama["max_output_tokens"] is None, "an output limit belongs to the host: never from another one"
+    # where the other hosts disagree there is no value; a reference describing the host outranks them
+    vl = _fields(catalog, "together", "Qwen/Qwen2.5-VL-72B-Instruct")
+    assert (vl["supports_tools"], vl["supports_vision"]) == (None, True)
+    small = _fields(catalog, "together", "mistralai/Mistral-Small-24B-Instruct-2501")
+    assert small["field_sources"]["supports_tools"]["source"] == "litellm"
+    assert _candidates(catalog, small["id"], "supports_tools")["same-weights"] == (
+        False, "differs", "False against True, the stored litellm value")
 
 
 def test_models_and_prices_pages_show_each_fields_source_and_candidates(synced):

@@ -47,6 +47,8 @@ from .prices.resolve import (
     resolve,
     sibling_outlier,
 )
+from .prices.same_weights import SAME_WEIGHTS, WEIGHTS_FIELDS, HostedModel, same_weights_values
+from .prices.same_weights import SOURCE_VERSION as SAME_WEIGHTS_VERSION
 from .prices.sources import REFERENCE_NAMES, REFERENCE_SOURCES, RESELLER_NAMES, ReferenceSource, SourceProviders
 from .sources.endpoints import ConnectionLike
 from .sources.registry import GATEWAY_REGISTRY
@@ -54,6 +56,7 @@ from .store.candidates import CandidateRow, ReferenceRunResult, record_reference
 from .store.field_candidates import (
     FieldCandidateRow,
     FieldState,
+    chat_models_with_repository,
     load_field_state,
     operator_field_values,
     store_field_candidates,
@@ -524,10 +527,13 @@ class FieldSummary:
     statuses_written: int = 0
     # field -> source -> models whose stored value it gave
     by_source: dict[str, Counter] = field(default_factory=dict)
+    # `same-weights` candidates inserted, updated or deleted
+    same_weights: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"models": self.models, "models_written": self.models_written, "changes": self.changes,
+                "same_weights_candidates_written": self.same_weights,
                 "candidate_statuses_written": self.statuses_written,
                 "by_source": {name: dict(counts) for name, counts in self.by_source.items()},
                 "seconds": round(self.seconds, 3)}
@@ -545,39 +551,67 @@ def _adopt(name: str, state: FieldState, target: FieldDecision) -> FieldDecision
     return decision
 
 
+def _decide_all(cursor, states: list[FieldState], operator) -> dict[int, dict[str, FieldDecision]]:
+    """Every active model's routing fields, by the rules of `field_resolve.py`; aliases take their target's limits."""
+    withdrawn = [s for s in states if any(s.source_of(name) == OPERATOR
+                                          and name not in operator.get((s.slug, s.provider_model_id), {})
+                                          for name in ROUTING_FIELDS)]
+    raws = raw_records(cursor, [s.model_id for s in withdrawn])
+    normalizers: dict[str, RecordNormalizer] = {}
+    relisted = {s.model_id: listed_fields(s.slug, raws.get(s.model_id), normalizers) for s in withdrawn}
+    decided: dict[int, dict[str, FieldDecision]] = {}
+    for state in states:
+        listed = {name: value for name, value in state.values.items()
+                  if value is not None and state.source_of(name) in (LIST_API, None)}
+        for name in ROUTING_FIELDS:
+            if state.source_of(name) == OPERATOR and state.model_id in relisted:
+                listed.pop(name, None)
+                if (value := relisted[state.model_id].get(name)) is not None:
+                    listed[name] = value
+        decided[state.model_id] = decide_fields(state.candidates, listed,
+                                                operator.get((state.slug, state.provider_model_id), {}),
+                                                REFERENCE_NAMES)
+    by_name = {(s.provider_id, s.provider_model_id): s for s in states}
+    for state in states:
+        target = by_name.get((state.provider_id, state.alias_of)) if state.alias_of else None
+        if target is not None and target is not state:
+            for name in ("context_length", "max_output_tokens"):
+                if name not in operator.get((state.slug, state.provider_model_id), {}):
+                    decided[state.model_id][name] = _adopt(name, state, decided[target.model_id][name])
+    return decided
+
+
+def _same_weights_rows(cursor, states: list[FieldState], decided: dict[int, dict[str, FieldDecision]]
+                       ) -> list[FieldCandidateRow]:
+    """The `same-weights` candidates of the active chat models, from what the other hosts of their weights were just
+    decided to support (`prices/same_weights.py`)."""
+    chat = {model_id: repository for model_id, repository in chat_models_with_repository(cursor)}
+    hosted = [HostedModel(s.model_id, s.slug, s.provider_model_id, chat[s.model_id],
+                          {name: (decided[s.model_id][name].value, decided[s.model_id][name].source)
+                           for name in WEIGHTS_FIELDS})
+              for s in states if s.model_id in chat]
+    today = clock.now().date()
+    return [FieldCandidateRow(found.model_id, found.field, found.value, found.evidence, SAME_WEIGHTS_VERSION, today)
+            for found in same_weights_values(hosted)]
+
+
 def resolve_fields(connection) -> FieldSummary:
-    """Decide and store every active model's routing fields in one transaction. `connection` is autocommit."""
+    """Decide and store every active model's routing fields in one transaction. `connection` is autocommit.
+
+    The decisions are made twice when the `same-weights` candidates they give change: those candidates are read
+    from the first decisions (what every host of a model's weights supports), stored, and decided with the rest."""
     started = time.monotonic()
     summary = FieldSummary()
     with connection.transaction(), connection.cursor() as cursor:
         lock_for_resolution(cursor)
         states = load_field_state(cursor)
         operator = operator_field_values(cursor)
-        withdrawn = [s for s in states if any(s.source_of(name) == OPERATOR
-                                              and name not in operator.get((s.slug, s.provider_model_id), {})
-                                              for name in ROUTING_FIELDS)]
-        raws = raw_records(cursor, [s.model_id for s in withdrawn])
-        normalizers: dict[str, RecordNormalizer] = {}
-        relisted = {s.model_id: listed_fields(s.slug, raws.get(s.model_id), normalizers) for s in withdrawn}
-        decided: dict[int, dict[str, FieldDecision]] = {}
-        for state in states:
-            listed = {name: value for name, value in state.values.items()
-                      if value is not None and state.source_of(name) in (LIST_API, None)}
-            for name in ROUTING_FIELDS:
-                if state.source_of(name) == OPERATOR and state.model_id in relisted:
-                    listed.pop(name, None)
-                    if (value := relisted[state.model_id].get(name)) is not None:
-                        listed[name] = value
-            decided[state.model_id] = decide_fields(state.candidates, listed,
-                                                    operator.get((state.slug, state.provider_model_id), {}),
-                                                    REFERENCE_NAMES)
-        by_name = {(s.provider_id, s.provider_model_id): s for s in states}
-        for state in states:
-            target = by_name.get((state.provider_id, state.alias_of)) if state.alias_of else None
-            if target is not None and target is not state:
-                for name in ("context_length", "max_output_tokens"):
-                    if name not in operator.get((state.slug, state.provider_model_id), {}):
-                        decided[state.model_id][name] = _adopt(name, state, decided[target.model_id][name])
+        decided = _decide_all(cursor, states, operator)
+        weights = store_field_candidates(connection, SAME_WEIGHTS, _same_weights_rows(cursor, states, decided))
+        summary.same_weights = weights.inserted + weights.updated + weights.deleted
+        if summary.same_weights:
+            states = load_field_state(cursor)
+            decided = _decide_all(cursor, states, operator)
 
         rows, changes, statuses = [], [], []
         for state in states:

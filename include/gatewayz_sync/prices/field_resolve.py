@@ -13,6 +13,10 @@ Between references, the price rules:
    evidence. LiteLLM gives no date per entry, so its values never supersede another's.
 3. **Agreement.** Of the rest, the value most others give, then the first source in declaration order.
 
+A fallback source (`FALLBACK_SOURCES`: `same-weights`, the other hosts of a model's weights, `same_weights.py`) is
+read only where no other reference gives a usable value: evidence about the weights never outvotes evidence about
+the host.
+
 Confidence says which rule decided, with the price vocabulary: `confirmed`, `single`, `newest`, `majority`,
 `preferred`.
 """
@@ -41,6 +45,9 @@ from .resolve import (
     SUPERSEDED,
     Candidate,
 )
+from .same_weights import SAME_WEIGHTS
+
+FALLBACK_SOURCES = (SAME_WEIGHTS,)
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ def decide_field(name: str, candidates: Sequence[FieldCandidate], *, listed: Any
     and most a token count may be (a window holds its output and input limits, as models.dev's schema checks)."""
     refused = _refused(name, candidates, bounds)
     usable = [c for c in candidates if c.source not in refused]
+    usable = [c for c in usable if c.source not in FALLBACK_SOURCES] or usable
     stale: dict[str, str] = {}
     if operator is not None:
         decision = FieldDecision(operator[0], OPERATOR, source_version=operator[1])

@@ -73,6 +73,13 @@ def store_field_candidates(connection, source: str, rows: Sequence[FieldCandidat
     return writes
 
 
+def chat_models_with_repository(cursor) -> list[tuple[int, str | None]]:
+    """(model id, the Hugging Face repository its listing declares: OpenRouter's `hugging_face_id`) of every active
+    chat model."""
+    cursor.execute("""SELECT id, raw ->> 'hugging_face_id' FROM models WHERE is_active AND kind = 'chat'""")
+    return cursor.fetchall()
+
+
 def stored_candidate_values(connection, source: str, name: str) -> dict[int, Any]:
     """model id -> the value `source` gives for field `name`, as stored."""
     return dict(connection.execute(
