@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -98,7 +99,8 @@ def _isolated_child(database: str, base_url: str) -> None:
     store = CatalogStore.open(base_url)
     baseline = proc_status_bytes("VmRSS")
     started = time.perf_counter()
-    catalog_publish.build(connection)
+    with tempfile.TemporaryDirectory(prefix="gatewayz-bench-build-") as workdir:
+        catalog_publish.build(connection, Path(workdir))
     build_seconds = time.perf_counter() - started
     started = time.perf_counter()
     outcome = catalog_publish.publish_catalog(connection, store, base_url, 10, "bench", "isolated")

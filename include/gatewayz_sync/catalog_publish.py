@@ -5,9 +5,10 @@
    `withheld` with the reason. A model whose prices a format cannot say (a transcription model priced per hour has
    no OpenRouter field), or whose entry cannot be built, is left out of that format and named under
    `not_in_format`: one bad model never blocks a publish.
-2. Build the four files. The content hash is the sha256 of what they say (each file's bytes, `catalog.json`
-   without its `last_seen_at` values) and of the withheld list; equal to the current manifest's, nothing is
-   written (`unchanged`).
+2. Build the four files in a local working folder, in one pass over the models read a chunk at a time, each file
+   encoded once (orjson) and hashed as it is written (`build`). The content hash is the sha256 of what they say
+   (each file's bytes, `catalog.json` without its `last_seen_at` values) and of the withheld list; equal to the
+   current manifest's, nothing is written (`unchanged`).
 3. Otherwise write `versions/<version>/` (every file, then the version's manifest), the stable copies, and last
    the pointer `manifest.json` (`publish/storage.py` says why a reader never sees a part), then delete the versions beyond
    the newest `GATEWAYZ_PUBLISH_KEEP_VERSIONS`.
@@ -20,14 +21,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from .publish import catalog_export, litellm_map, openrouter_list
+from .publish import catalog_export, encoding, litellm_map, openrouter_list
 from .publish.checks import billing_problem
-from .publish.records import ExportModel
+from .publish.encoding import HashedFile
 from .publish.storage import CATALOG, FILES, LITELLM, MANIFEST, OPENROUTER, PRICE_HISTORY, VERSIONS, CatalogStore
 from .store import export_reads, publications
 
@@ -43,14 +47,14 @@ class PublishFailed(Exception):
 
 @dataclass
 class BuiltFile:
+    """One format's file, built in the publish's working folder."""
+
     format: str
-    data: bytes
+    path: Path
+    sha256: str
+    size: int
     content_digest: str
     counts: dict[str, int]
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass
@@ -88,74 +92,82 @@ class PublishOutcome:
         }
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _providers(connection) -> list[dict[str, Any]]:
     rows = connection.execute(
         "SELECT slug, name, site_url, has_list_api FROM providers WHERE is_active ORDER BY slug").fetchall()
     return [{"slug": slug, "name": name, "site_url": site, "has_list_api": listed} for slug, name, site, listed in rows]
 
 
-def build(connection) -> Build:
-    models = export_reads.active_models(connection)
+def _finish(format_name: str, sink: HashedFile, counts: dict[str, int]) -> BuiltFile:
+    sha256, content_digest = sink.close()
+    return BuiltFile(format_name, sink.path, sha256, sink.size, content_digest, counts)
+
+
+def build(connection, workdir: Path) -> Build:
+    """Build the four files in `workdir` in one pass over the models, read a chunk at a time: each model's
+    OpenRouter entry and catalog record are encoded and written as it comes; only the LiteLLM map (LiteLLM's
+    snapshot with our entries) is held whole."""
+    providers = _providers(connection)
     withheld: dict[str, dict[str, Any]] = {}
-    billable: list[ExportModel] = []
-    unpriced = 0
-    for model in models:
-        if not model.is_priced:
-            unpriced += 1
-            continue
-        problem = billing_problem(model)
-        if problem:
-            withheld[model.public_id] = {"reason": problem, "left_out_of": list(BILLED_FORMATS)}
-        else:
-            billable.append(model)
-
-    litellm = litellm_map.LiteLLMMap(litellm_map.load_snapshot())
-    openrouter_entries = []
     not_in_format: dict[str, dict[str, str]] = {LITELLM: {}, OPENROUTER: {}}
-    for model in billable:
-        for name, add in ((LITELLM, lambda m: litellm_map.publish_entry(litellm, m)),
-                          (OPENROUTER, lambda m: openrouter_entries.append(openrouter_list.model_entry(m)))):
-            try:
-                add(model)
-            except Exception as error:
-                not_in_format[name][model.public_id] = " ".join(str(error).split()) or type(error).__name__
-    litellm_data = litellm_map.litellm_bytes(litellm.document)
-    openrouter_data = openrouter_list.models_bytes(openrouter_list.models_document(openrouter_entries))
+    litellm = litellm_map.LiteLLMMap(litellm_map.load_snapshot())
+    models = openrouter_models = unpriced = 0
+    with (HashedFile(workdir / FILES[OPENROUTER]) as openrouter_file, HashedFile(workdir / FILES[CATALOG]) as catalog_file,
+          closing(export_reads.iter_active_models(connection)) as active):
+        openrouter_file.write(openrouter_list.MODELS_HEAD)
+        catalog_file.write(catalog_export.catalog_head(providers))
+        for model in active:
+            published_as: dict[str, str] = {}
+            reason = None
+            if not model.is_priced:
+                unpriced += 1
+            elif reason := billing_problem(model):
+                withheld[model.public_id] = {"reason": reason, "left_out_of": list(BILLED_FORMATS)}
+            else:
+                try:
+                    litellm_map.publish_entry(litellm, model)
+                    published_as[LITELLM] = litellm.keys[model.public_id]
+                except Exception as error:
+                    not_in_format[LITELLM][model.public_id] = _reason(error)
+                try:
+                    entry = openrouter_list.model_entry(model)
+                except Exception as error:
+                    not_in_format[OPENROUTER][model.public_id] = _reason(error)
+                else:
+                    openrouter_file.write((openrouter_list.MODEL_SEPARATOR if openrouter_models else b"")
+                                          + encoding.compact(entry))
+                    openrouter_models += 1
+                    published_as[OPENROUTER] = entry["id"]
+            data, content = catalog_export.model_bytes(catalog_export.model_record(model, reason, published_as))
+            separator = catalog_export.MODEL_SEPARATOR if models else b""
+            catalog_file.write(separator + data, separator + content)
+            models += 1
+        openrouter_file.write(openrouter_list.MODELS_END)
+        catalog_file.write(catalog_export.CATALOG_END)
+    files = {OPENROUTER: _finish(OPENROUTER, openrouter_file, {"models": openrouter_models}),
+             CATALOG: _finish(CATALOG, catalog_file, {"models": models})}
 
-    reasons = {public_id: entry["reason"] for public_id, entry in withheld.items()}
-    published_as: dict[str, dict[str, str]] = {}
-    for public_id, key in litellm.keys.items():
-        published_as.setdefault(public_id, {})[LITELLM] = key
-    for entry in openrouter_entries:
-        published_as.setdefault(entry["id"], {})[OPENROUTER] = entry["id"]
-    catalog_doc = catalog_export.catalog_document(models, reasons, _providers(connection), published_as)
-    catalog_data = catalog_export.catalog_bytes(catalog_doc)
-    catalog_content = catalog_export.catalog_bytes(catalog_export.content_view(catalog_doc))
+    with HashedFile(workdir / FILES[LITELLM]) as litellm_file:
+        litellm_file.write(litellm_map.litellm_bytes(litellm.document))
+    files[LITELLM] = _finish(LITELLM, litellm_file, {"models": litellm.models, "entries": len(litellm.document),
+                                                     "added": litellm.added, "updated": litellm.updated})
+    unexpressed = dict(Counter(litellm.unexpressed).most_common())
+    del litellm
 
-    history = bytearray()
     changes = 0
     changed_models = set()
-    for change in export_reads.price_changes(connection):
-        history += catalog_export.history_line(change)
-        changes += 1
-        changed_models.add((change["provider"], change["model"]))
-    history_data = bytes(history)
+    with HashedFile(workdir / FILES[PRICE_HISTORY]) as history_file:
+        for change in export_reads.price_changes(connection):
+            history_file.write(catalog_export.history_line(change))
+            changes += 1
+            changed_models.add((change["provider"], change["model"]))
+    files[PRICE_HISTORY] = _finish(PRICE_HISTORY, history_file, {"models": len(changed_models), "changes": changes})
+    return Build(files, dict(sorted(withheld.items())), not_in_format, unpriced, unexpressed,
+                 export_reads.catalog_last_sync(connection))
 
-    files = {
-        LITELLM: BuiltFile(LITELLM, litellm_data, _digest(litellm_data),
-                           {"models": litellm.models, "entries": len(litellm.document), "added": litellm.added,
-                            "updated": litellm.updated}),
-        OPENROUTER: BuiltFile(OPENROUTER, openrouter_data, _digest(openrouter_data), {"models": len(openrouter_entries)}),
-        CATALOG: BuiltFile(CATALOG, catalog_data, _digest(catalog_content), {"models": len(models)}),
-        PRICE_HISTORY: BuiltFile(PRICE_HISTORY, history_data, _digest(history_data),
-                                 {"models": len(changed_models), "changes": changes}),
-    }
-    return Build(files, dict(sorted(withheld.items())), not_in_format, unpriced,
-                 dict(Counter(litellm.unexpressed).most_common()), export_reads.catalog_last_sync(connection))
+
+def _reason(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _time(value: datetime | None) -> str | None:
@@ -178,7 +190,7 @@ def manifest_document(result: Build, version: str, previous: str | None, generat
         "content_hash": f"sha256:{result.content_hash}",
         "files": {
             name: {"path": f"{VERSIONS}/{version}/{FILES[name]}", "latest": FILES[name], "sha256": built.sha256,
-                   "bytes": len(built.data), **built.counts, "generated_at": generated_at.isoformat(),
+                   "bytes": built.size, **built.counts, "generated_at": generated_at.isoformat(),
                    "catalog_last_sync": last_sync}
             for name, built in result.files.items()
         },
@@ -212,10 +224,10 @@ def _write_version(store: CatalogStore, result: Build, manifest: dict[str, Any])
     version = manifest["version"]
     manifest_data = json.dumps(manifest, indent=1).encode() + b"\n"
     for name, built in result.files.items():
-        store.write(f"{VERSIONS}/{version}/{FILES[name]}", built.data)
+        store.write_file(f"{VERSIONS}/{version}/{FILES[name]}", built.path)
     store.write(f"{VERSIONS}/{version}/{MANIFEST}", manifest_data)
     for name, built in result.files.items():
-        store.write(FILES[name], built.data)
+        store.write_file(FILES[name], built.path)
     store.write(MANIFEST, manifest_data)
 
 
@@ -226,19 +238,21 @@ def publish_catalog(connection, store: CatalogStore, base_url: str, keep_version
     version = None
     step = "reading the catalog"
     try:
-        result = build(connection)
-        step = f"reading the current manifest at {store.uri(MANIFEST)}"
-        current = current_manifest(store)
-        if current and current.get("content_hash") == f"sha256:{result.content_hash}" and _still_published(store, current):
-            publications.record_unchanged(connection, attempt, current.get("version"), result.content_hash)
-            log.info("Catalog unchanged (content hash %s): version %s stays current; nothing written",
-                     result.content_hash[:12], current.get("version"))
-            return PublishOutcome("unchanged", current["version"], result.content_hash, current)
-        generated_at = datetime.now(UTC)
-        version = version_name(generated_at, result.content_hash)
-        manifest = manifest_document(result, version, (current or {}).get("version"), generated_at)
-        step = f"writing version {version} to {store.uri(VERSIONS)}"
-        _write_version(store, result, manifest)
+        with tempfile.TemporaryDirectory(prefix="gatewayz-publish-") as workdir:
+            result = build(connection, Path(workdir))
+            step = f"reading the current manifest at {store.uri(MANIFEST)}"
+            current = current_manifest(store)
+            if (current and current.get("content_hash") == f"sha256:{result.content_hash}"
+                    and _still_published(store, current)):
+                publications.record_unchanged(connection, attempt, current.get("version"), result.content_hash)
+                log.info("Catalog unchanged (content hash %s): version %s stays current; nothing written",
+                         result.content_hash[:12], current.get("version"))
+                return PublishOutcome("unchanged", current["version"], result.content_hash, current)
+            generated_at = datetime.now(UTC)
+            version = version_name(generated_at, result.content_hash)
+            manifest = manifest_document(result, version, (current or {}).get("version"), generated_at)
+            step = f"writing version {version} to {store.uri(VERSIONS)}"
+            _write_version(store, result, manifest)
         publications.record_published(connection, attempt, version, result.content_hash, manifest)
         step = "removing old versions"
         removed = remove_expired(connection, store, base_url, keep_versions)

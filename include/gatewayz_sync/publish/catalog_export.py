@@ -6,23 +6,26 @@ exactly what is stored. Unlike the LiteLLM map and the OpenRouter-style list, th
 priced or not, with the reason a price is unknown or withheld.
 
 `last_seen_at` moves with every successful listing even when nothing else changed; the content hash that decides
-whether to publish a new version leaves it out (`content_view`), so an unchanged catalog publishes nothing and a
+whether to publish a new version leaves it out (`model_bytes`), so an unchanged catalog publishes nothing and a
 published file's `last_seen_at` is as of that version.
+
+Both files are written as they are built, one model (one change) per line, so neither is ever held whole.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from ..catalog.price_slugs import key_of_field
+from .encoding import compact
 from .records import ExportModel
 
 FORMAT = "gatewayz-catalog"
 FORMAT_VERSION = 1
 OBSERVED_FIELDS = ("last_seen_at",)
+PRICE_UNITS = "amount_usd is USD per per_units units: 1,000,000 for token and character, 1 for every other unit"
 
 
 def _time(value: datetime | date | None) -> str | None:
@@ -67,29 +70,28 @@ def model_record(model: ExportModel, withheld: str | None, published_as: Mapping
     }
 
 
-def catalog_document(models: Iterable[ExportModel], withheld: Mapping[str, str],
-                     providers: Iterable[Mapping[str, Any]],
-                     published_as: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
-    """`published_as`: per model, the key it has in each other format (`litellm`: its key in the LiteLLM map,
-    `openrouter`: its id in models.json)."""
-    published_as = published_as or {}
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "price_units": "amount_usd is USD per per_units units: 1,000,000 for token and character, 1 for every other unit",
-        "providers": list(providers),
-        "models": [model_record(model, withheld.get(model.public_id), published_as.get(model.public_id))
-                   for model in models],
-    }
+def catalog_head(providers: Iterable[Mapping[str, Any]]) -> bytes:
+    """The document up to its models (format, version, units, providers); the models follow one per line
+    (`model_bytes`, joined by `MODEL_SEPARATOR`), then `CATALOG_END`."""
+    head = compact({"format": FORMAT, "format_version": FORMAT_VERSION, "price_units": PRICE_UNITS,
+                    "providers": list(providers)})
+    return head[:-1] + b',"models":[\n'
 
 
-def content_view(document: dict[str, Any]) -> dict[str, Any]:
-    """The document without what moves when nothing changed (each model's `last_seen_at`)."""
-    return {**document, "models": [{k: v for k, v in m.items() if k not in OBSERVED_FIELDS} for m in document["models"]]}
+MODEL_SEPARATOR = b",\n"
+CATALOG_END = b"\n]}\n"
 
 
-def catalog_bytes(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, indent=1, ensure_ascii=False).encode() + b"\n"
+def model_bytes(record: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """One model's record as published, and the same without what moves when nothing changed (its
+    `last_seen_at`): what the content hash reads."""
+    data = compact(record)
+    content = data
+    for name in OBSERVED_FIELDS:
+        # A top-level key of a compact object, after the first: `,"name":value`. The pair cannot occur inside a
+        # string (a quote there is escaped) and no nested object has these keys, so the first match is the field.
+        content = content.replace(b',"' + name.encode() + b'":' + compact(record[name]), b"", 1)
+    return data, content
 
 
 def history_line(change: Mapping[str, Any]) -> bytes:
@@ -99,4 +101,4 @@ def history_line(change: Mapping[str, Any]) -> bytes:
     record = {"at": _time(change["at"]), "provider": change["provider"], "model": change["model"],
               "kind": change["kind"], "field": change["field"], "price": None if key is None else key.as_dict(),
               "old": change["old"], "new": change["new"], "source": change["source"]}
-    return json.dumps(record, ensure_ascii=False).encode() + b"\n"
+    return compact(record) + b"\n"

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..catalog.meters import PriceKey
 from ..prices.sources import SNAPSHOT_DIR
+from .encoding import indented
 from .records import ExportModel
 
 SNAPSHOT_FILE = SNAPSHOT_DIR / "litellm-model_prices_and_context_window.json"
@@ -290,4 +291,4 @@ def publish_entry(result: LiteLLMMap, model: ExportModel) -> None:
 
 
 def litellm_bytes(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+    return indented(document)

@@ -8,13 +8,12 @@ per input image, per web search), `top_provider.max_completion_tokens` and `supp
 catalog knows them, from the list API or a reference (`catalog/routing.py`); a chat model whose listing gives no
 modalities has them from its vision and audio flags. A field we do not know is left out rather than guessed;
 `object: "model"` and `owned_by` are there for OpenAI-compatible clients. Amounts are exact decimal strings (our USD
-per 1M divided by 10**6).
+per 1M divided by 10**6). The file is written as it is built, one model per line.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -84,9 +83,7 @@ def _chat_modalities(model: ExportModel, image: str | None, audio: str) -> tuple
             *(("audio",) if model.capabilities.get(audio) else ()))
 
 
-def models_document(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    return {"object": "list", "data": list(entries)}
-
-
-def models_bytes(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, indent=1, ensure_ascii=False).encode() + b"\n"
+# `{"object": "list", "data": [...]}` written as it is built, one model per line
+MODELS_HEAD = b'{"object":"list","data":[\n'
+MODEL_SEPARATOR = b",\n"
+MODELS_END = b"\n]}\n"

@@ -16,6 +16,7 @@ the stable copies, then the pointer; a reader that follows `manifest.json` alway
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 LOCAL_PROTOCOLS = ("file", "local")
@@ -62,6 +63,22 @@ class CatalogStore:
         temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         try:
             temporary.write_bytes(data)
+            temporary.replace(target)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+
+    def write_file(self, relative: str, source: Path) -> None:
+        """Write the local file `source` at `relative`, as `write` does, without reading it into memory."""
+        target = self.path(relative)
+        if not self.is_local:
+            # one PUT, or a multipart upload that the store completes only after its last part
+            target.fs.put_file(str(source), target.path)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            temporary.fs.put_file(str(source), temporary.path)
             temporary.replace(target)
         finally:
             if temporary.exists():

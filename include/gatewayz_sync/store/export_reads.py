@@ -10,6 +10,7 @@ fields (limits, capabilities, lifecycle dates) carry the source the catalog reco
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -65,20 +66,35 @@ def _prices(connection, model_ids: list[int]) -> dict[int, list[ExportPrice]]:
 
 
 def active_models(connection) -> list[ExportModel]:
-    """Every active model of every active provider, ordered by provider and model id; `price_held` says why, when
-    the provider's listing now gives a price 10x from the stored one that waits as a disputed candidate."""
+    """Every active model of every active provider (`iter_active_models`), as one list."""
+    with closing(iter_active_models(connection)) as models:
+        return list(models)
+
+
+def iter_active_models(connection, chunk: int = 1000) -> Iterator[ExportModel]:
+    """Every active model of every active provider, ordered by provider and model id, read `chunk` at a time through
+    a server-side cursor (in a transaction of its own, or a savepoint of the caller's) so that only one chunk is
+    held; `price_held` says why, when the provider's listing now gives a price 10x from the stored one that waits
+    as a disputed candidate. Close it (`contextlib.closing`) when stopping early: that ends its transaction."""
     columns = ", ".join("p.name AS provider_name" if c == "provider_name" else f"mm.{c}" if c in _MODEL_ONLY
                         else f"m.{c}" for c in _MODEL_COLUMNS)
-    rows = connection.execute(
-        f"""SELECT {columns},
-                   (SELECT coalesce(c.status_reason, 'a held list-API price jump') FROM model_price_candidates c
-                    WHERE c.model_id = m.id AND c.source = 'list_api' AND c.status = 'disputed' LIMIT 1)
-            FROM models_current m JOIN providers p ON p.id = m.provider_id JOIN models mm ON mm.id = m.id
-            WHERE m.is_active AND p.is_active ORDER BY m.provider_slug, m.provider_model_id"""
-    ).fetchall()
-    records = [{**dict(zip(_MODEL_COLUMNS, row[:-1], strict=True)), "price_held": row[-1]} for row in rows]
-    prices = _prices(connection, [record["id"] for record in records])
-    return [_model(record, prices[record["id"]]) for record in records]
+    with connection.transaction(), connection.cursor(name="gatewayz_export_models") as cursor:
+        cursor.itersize = chunk
+        cursor.execute(
+            f"""SELECT {columns},
+                       (SELECT coalesce(c.status_reason, 'a held list-API price jump') FROM model_price_candidates c
+                        WHERE c.model_id = m.id AND c.source = 'list_api' AND c.status = 'disputed' LIMIT 1)
+                FROM models_current m JOIN providers p ON p.id = m.provider_id JOIN models mm ON mm.id = m.id
+                WHERE m.is_active AND p.is_active ORDER BY m.provider_slug, m.provider_model_id"""
+        )
+        for _ in range(10_000_000 // chunk):
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                return
+            records = [{**dict(zip(_MODEL_COLUMNS, row[:-1], strict=True)), "price_held": row[-1]} for row in rows]
+            prices = _prices(connection, [record["id"] for record in records])
+            yield from (_model(record, prices[record["id"]]) for record in records)
+        raise RuntimeError("more than 10,000,000 active models")
 
 
 def _model(row: dict[str, Any], prices: list[ExportPrice]) -> ExportModel:
