@@ -3,7 +3,8 @@ first repeat's cold sync and price run.
 
 `gatewayz_publish_catalog` through `dag.test()` to a folder (`file://`): the first publish (every file written), then
 an unchanged one (the content hash matches: nothing written). Its wall time, the process's peak RSS over the run
-(the tasks of dag.test run in this process, so this includes what the process already held) and the files' sizes.
+(the tasks of dag.test run in this process, so this includes what the process already held, measured just before) and
+the files' sizes.
 Then the publish alone in a fresh process, as a worker runs the task, to another folder: its seconds, the build and
 write split, and its own peak RSS (VmHWM) above the interpreter with the package imported.
 """
@@ -31,6 +32,7 @@ def publish_run(name: str, dag, connection, sampler) -> dict:
     from tests.airflow_helpers import task_states
 
     load = load_average()
+    held_before = proc_status_bytes("VmRSS")
     started_at, started = time.time(), time.perf_counter()
     dag_run = dag.test()
     wall = time.perf_counter() - started
@@ -40,11 +42,12 @@ def publish_run(name: str, dag, connection, sampler) -> dict:
     result = {
         "state": dag_run.state, "status": status, "version": version, "wall_seconds": round(wall, 2),
         "load_average_before": load, "process_peak_rss_bytes": sampler.peak_between(started_at, time.time()),
+        "process_rss_before_bytes": held_before,
         "tasks": {task: state for (task, _), state in task_states(dag_run).items()},
         "files": {format_: {"bytes": entry["bytes"], "models": entry["models"]} for format_, entry in files.items()},
     }
     print(f"publish {name}: {dag_run.state} ({status}) in {wall:.1f} s (load {load[0]}); process peak RSS "
-          f"{result['process_peak_rss_bytes'] / 2**20:.0f} MB; "
+          f"{result['process_peak_rss_bytes'] / 2**20:.0f} MB (held before: {held_before / 2**20:.0f} MB); "
           + ", ".join(f"{f} {e['models']} models {e['bytes'] / 2**20:.1f} MB" for f, e in result["files"].items()),
           flush=True)
     return result
@@ -76,11 +79,11 @@ def publish_benchmark(dag, connection, sampler, database: str, workdir: Path) ->
 
 
 def print_publish(result: dict) -> None:
-    print(f"\n| publish ({result['active_models']:,} active models) | state | status | wall s | process peak RSS MB |")
+    print(f"\n| publish ({result['active_models']:,} active models) | state | status | wall s | process peak RSS MB (held before) |")
     print("|---|---|---|---|---|")
     for name, run in result["runs"].items():
         print(f"| {name} | {run['state']} | {run['status']} | {run['wall_seconds']} | "
-              f"{run['process_peak_rss_bytes'] / 2**20:.0f} |")
+              f"{run['process_peak_rss_bytes'] / 2**20:.0f} ({run['process_rss_before_bytes'] / 2**20:.0f}) |")
     isolated = result["isolated"]
     print(f"| fresh process | - | {isolated['status']} | {isolated['seconds']} (build {isolated['build_seconds']}) | "
           f"{isolated['peak_rss_bytes'] / 2**20:.0f} ({isolated['above_baseline_bytes'] / 2**20:.0f} above baseline) |")
