@@ -18,7 +18,8 @@ def escape_controls(text: str) -> str:
 
 
 def strip_controls(text: str) -> str:
-    return _UNSAFE.sub("", text)
+    # Every unsafe character is unprintable (Cc or Cf): a printable text, most of them, is returned at C speed.
+    return text if text.isprintable() else _UNSAFE.sub("", text)
 
 
 def has_controls(text: str) -> bool:

@@ -66,12 +66,15 @@ def kind_of(model_id: str, view: Any, rules: Iterable[tuple[Selector, str]],
     return kind_from_id(model_id)
 
 
-# Most ids match none of the patterns: one search of them all says so before they are tried in order.
-_ANY = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _ID_PATTERNS))
+# Most ids match none of the patterns: one search of them all says so before they are tried in order. It runs on
+# the id behind a "/", where "(^|/)x" is "/x": twice as fast as the anchors' zero-width alternatives at every
+# position (no alternative can begin with the "/" added otherwise).
+_ANY = re.compile("|".join(
+    f"(?:{pattern.pattern.replace('(^|/)', '/').replace('(^|[/-])', '[/-]')})" for pattern, _ in _ID_PATTERNS))
 
 
 def kind_from_id(model_id: str) -> str:
     lowered = model_id.lower()
-    if _ANY.search(lowered) is None:
+    if _ANY.search("/" + lowered) is None:
         return CHAT
     return next((kind for pattern, kind in _ID_PATTERNS if pattern.search(lowered)), CHAT)

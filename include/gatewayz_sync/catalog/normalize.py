@@ -75,6 +75,38 @@ class CheckedRecord:
     content_hash: str
 
 
+MAX_PRICE_LISTS = 10_000
+_EXACT_TEXT = (Decimal, float)
+_PLAIN_VALUES = (str, int, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPrices:
+    """One record's listed prices as read: the sheet (zeros included) and without its zeros, the raw price fields,
+    the variable flag, the unusable fields in words and as counted reasons."""
+
+    sheet: PriceSheet
+    without_zeros: PriceSheet
+    raw_pricing: dict[str, Any] | None
+    variable: bool
+    problems: tuple[str, ...]
+    nulled: tuple[str, ...]
+
+
+def _price_list_key(per_character: bool, raws: list[Any], examples: list[Any]) -> tuple | None:
+    """A key equal only for raw values of the same types and text; None when one is a list or an object."""
+    key: list[Any] = [per_character]
+    for raw in (*raws, *examples):
+        kind = type(raw)
+        if kind in _EXACT_TEXT:
+            key.append((kind, str(raw)))
+        elif kind in _PLAIN_VALUES:
+            key.append((kind, raw))
+        else:
+            return None
+    return tuple(key)
+
+
 class RecordNormalizer:
     """Normalizes one provider's records; keeps the counts for its sync_runs row."""
 
@@ -89,6 +121,7 @@ class RecordNormalizer:
         self._token_meters, self._character_meters = (self._meters(TOKEN), self._meters(CHARACTER))
         self.shape = ShapeCounter()
         self._seen_ids: set[str] = set()
+        self._price_lists: dict[tuple, ListedPrices] = {}
 
     def normalize_all(self, records: Iterable[Any]) -> Iterator[NormalizedModel]:
         for record in records:
@@ -176,7 +209,8 @@ class RecordNormalizer:
         shutdown = self._date(view, f.shutdown_date, "shutdown_date")
         replacement = self._field(lambda: clean_text(first(view, f.replacement_model), "replacement_model",
                                                      MAX_ID_LENGTH))
-        listed, raw_pricing, variable, problems = self._prices(view)
+        listed_prices = self._prices(view)
+        listed, raw_pricing, variable = listed_prices.sheet, listed_prices.raw_pricing, listed_prices.variable
         max_input = self._field(lambda: token_count(first(view, f.max_input_tokens), "max_input_tokens"))
         capabilities = {name: capability(view, selector) for name, selector in f.capabilities.items()}
         listed_modalities = {"input": input_modalities, "output": output_modalities}
@@ -184,8 +218,9 @@ class RecordNormalizer:
             if capabilities.get(derived) is None and listed_modalities[direction] is not None:
                 capabilities[derived] = modality in listed_modalities[direction]
         is_free = self._is_free(model_id, listed, variable)
-        prices = listed if is_free else listed.without_zeros()
-        reason = None if prices or is_free else self._unknown_reason(model_id, view, listed, variable, problems)
+        prices = listed if is_free else listed_prices.without_zeros
+        reason = None if prices or is_free else self._unknown_reason(model_id, view, listed, variable,
+                                                                     list(listed_prices.problems))
 
         return NormalizedModel(
             provider_model_id=model_id,
@@ -258,16 +293,36 @@ class RecordNormalizer:
         rule = self.fields.per_character
         return rule is not None and declared_kind(view, ((rule, "tts"),)) is not None
 
-    def _prices(self, view: Any) -> tuple[PriceSheet, dict[str, Any] | None, bool, list[str]]:
-        """The listed prices (zeros included), the raw price fields read, the variable flag, unusable fields."""
+    def _prices(self, view: Any) -> ListedPrices:
+        """The listed prices (zeros included), the raw price fields read, the variable flag, unusable fields.
+
+        A listing repeats a few hundred price lists over thousands of models: each distinct list of raw values is
+        converted once (keyed by type and exact text, so `1`, `1.0` and `True` stay apart); its counts of unusable
+        fields are counted again for every record that lists it.
+        """
+        per_character = self._per_character(view)
+        meters = self._character_meters if per_character else self._token_meters
+        raws = [read_path(view, path) for _, path, _ in meters]
+        examples = [read_path(view, path) for path in self.fields.example_prices.values()]
+        key = _price_list_key(per_character, raws, examples)
+        listed = None if key is None else self._price_lists.get(key)
+        if listed is None:
+            listed = self._convert_prices(meters, raws, examples)
+            if key is not None and len(self._price_lists) < MAX_PRICE_LISTS:
+                self._price_lists[key] = listed
+        for reason in listed.nulled:
+            self.report.nulled[reason] += 1
+        return listed
+
+    def _convert_prices(self, meters: list[tuple[PriceKey, str, Any]], raws: list[Any],
+                        examples: list[Any]) -> ListedPrices:
         amounts: dict[PriceKey, Decimal] = {}
         raw_pricing: dict[str, Any] = {}
         problems: list[str] = []
+        nulled: list[str] = []
         variable = False
         sentinel = self.spec.variable_price_sentinel
-        meters = self._character_meters if self._per_character(view) else self._token_meters
-        for key, path, convert in meters:
-            raw = read_path(view, path)
+        for (key, path, convert), raw in zip(meters, raws, strict=True):
             if raw is None:
                 continue
             raw_pricing[path] = raw
@@ -277,13 +332,14 @@ class RecordNormalizer:
             try:
                 amounts[key] = convert(raw)
             except InvalidPrice as problem:
-                self.report.nulled[f"{key.meter}_{problem.reason}"] += 1
+                nulled.append(f"{key.meter}_{problem.reason}")
                 problems.append(f"{key.meter} {problem.reason.removeprefix('price_')}")
-        for path in self.fields.example_prices.values():
-            if (raw := read_path(view, path)) is not None:
+        for path, raw in zip(self.fields.example_prices.values(), examples, strict=True):
+            if raw is not None:
                 raw_pricing[path] = raw
         # every amount is an exact canonical Decimal already (catalog/units.py)
-        return PriceSheet._exact(amounts, {}), (raw_pricing or None), variable, problems
+        sheet = PriceSheet._exact(amounts, {})
+        return ListedPrices(sheet, sheet.without_zeros(), raw_pricing or None, variable, tuple(problems), tuple(nulled))
 
     def _unknown_reason(self, model_id: str, view: Any, listed: PriceSheet, variable: bool,
                         problems: list[str]) -> str:
