@@ -1,4 +1,5 @@
-"""Our COPY text lines load exactly what psycopg's own write_row loads, tricky text included."""
+"""Our COPY text lines (`copy_text.encode_row`) and the stage's rows load exactly what psycopg's own write_row
+loads, tricky text included."""
 
 from __future__ import annotations
 
@@ -37,34 +38,34 @@ def _models():
 
 
 @pytest.fixture
-def two_tables(catalog):
-    for name in ("via_psycopg", "via_text"):
-        catalog.execute(
-            f"CREATE TEMP TABLE {name} AS SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)}, "
-            "NULL::jsonb AS list_prices FROM models WITH NO DATA"
-        )
+def via_psycopg(catalog):
+    catalog.execute(
+        "CREATE TEMP TABLE via_psycopg AS SELECT provider_model_id, true AS changed, "
+        f"{', '.join(DATA_COLUMNS)}, NULL::jsonb AS list_prices FROM models WITH NO DATA"
+    )
     return catalog
 
 
-def test_lines_round_trip_like_psycopg_write_row(two_tables):
+def test_staged_rows_load_like_psycopg_write_row_of_the_models_values(via_psycopg):
     models = list(_models())
     columns = ", ".join(STAGE_COLUMNS)
-    with two_tables.cursor() as cursor:
-        with cursor.copy(f"COPY via_psycopg ({columns}) FROM STDIN") as copy:
-            for model in models:
-                copy.write_row(row_values(model))
-        with StagedListing(spool_in_memory=64) as staged, cursor.copy(f"COPY via_text ({columns}) FROM STDIN") as copy:
-            for model in models:
-                staged.add(model)
-            for _, line in staged.rows():
-                copy.write(line)
-    query = "SELECT row_to_json(t)::text FROM {} t ORDER BY provider_model_id"
-    expected = [row for (row,) in two_tables.execute(query.format("via_psycopg")).fetchall()]
-    actual = [row for (row,) in two_tables.execute(query.format("via_text")).fetchall()]
-    assert len(actual) == len(TRICKY)
-    assert actual == expected
-    raw = two_tables.execute("SELECT raw->'nested' FROM via_text WHERE provider_model_id = 'tricky/00'").fetchone()
-    assert raw[0] == {"text": "tab\there", "number": 2.5999999999999996, "nul": "ab"}
+    with via_psycopg.cursor() as cursor, cursor.copy(f"COPY via_psycopg ({columns}) FROM STDIN") as copy:
+        for model in models:
+            copy.write_row(row_values(model))
+    with StagedListing(via_psycopg) as staged:
+        for model in models[:5]:
+            staged.add(model)
+        staged.end_page()
+        for model in models[5:]:
+            staged.add(model)
+        staged.end_page()
+        query = f"SELECT row_to_json(t)::text FROM (SELECT {columns} FROM {{}}) t ORDER BY provider_model_id"
+        expected = [row for (row,) in via_psycopg.execute(query.format("via_psycopg")).fetchall()]
+        actual = [row for (row,) in via_psycopg.execute(query.format("stage_models")).fetchall()]
+        assert len(actual) == len(TRICKY)
+        assert actual == expected
+        raw = via_psycopg.execute("SELECT raw->'nested' FROM stage_models WHERE provider_model_id = 'tricky/00'").fetchone()
+        assert raw[0] == {"text": "tab\there", "number": 2.5999999999999996, "nul": "ab"}
 
 
 def test_scalars():

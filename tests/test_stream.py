@@ -171,23 +171,36 @@ def test_memory_does_not_follow_the_size_of_the_body():
     assert large_peak < large_size / 3, (large_peak, large_size)
 
 
-def test_staged_rows_spool_to_disk_and_come_back_in_order():
+def test_staged_rows_go_to_the_stage_page_by_page_and_an_abandoned_page_leaves_no_stage(catalog):
     spec = GATEWAY_REGISTRY["openrouter"].list_api
     document = json.loads((RECORDINGS / "openrouter.json").read_bytes(), parse_float=Decimal)
     models = list(RecordNormalizer(spec).normalize_all(document["data"]))
-    with StagedListing(spool_in_memory=4096) as staged:
+    with StagedListing(catalog) as staged:
         for index, model in enumerate(models):
             if index % 3:
                 staged.add(model)
             else:
                 staged.add_unchanged(model.provider_model_id, model.content_hash)
+            if index % 100 == 99:
+                staged.end_page()
+        staged.end_page()
         assert len(staged) == len(models)
-        rows = list(staged.rows())
-    assert [m.provider_model_id for m, _ in rows] == [m.provider_model_id for m in models]
-    for index, ((_, line), model) in enumerate(zip(rows, models, strict=True)):
-        assert (line is None) == (index % 3 == 0)
-        if line is not None:
-            assert line.startswith(model.provider_model_id.encode() + b"\tt\t") and line.endswith(b"\n")
+        assert [m.provider_model_id for m in staged.models] == [m.provider_model_id for m in models]
+        rows = dict((row[0], row[1:]) for row in catalog.execute(
+            "SELECT provider_model_id, changed, name, content_hash FROM stage_models").fetchall())
+    assert len(rows) == len(models)
+    for index, model in enumerate(models):
+        changed, name, content_hash = rows[model.provider_model_id]
+        assert changed == bool(index % 3) and content_hash == model.content_hash
+        assert (name is None) == (index % 3 == 0)
+    assert catalog.execute("SELECT to_regclass('pg_temp.stage_models')").fetchone()[0] is None
+
+    with StagedListing(catalog) as staged:
+        staged.add(models[0])
+        staged.end_page()
+        staged.add(models[1])
+        staged.close()
+    assert catalog.execute("SELECT to_regclass('pg_temp.stage_models')").fetchone()[0] is None
 
 
 def test_a_chunked_page_over_http_has_the_digest_of_its_bytes_and_the_records_of_json_loads(replay):

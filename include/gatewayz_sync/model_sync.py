@@ -103,14 +103,17 @@ def conditional_validators(state: ListingState, hash_prefix: bytes) -> ListingVa
     return validators
 
 
-def stage_listing(pages: Iterable[FetchedPage], normalizer: RecordNormalizer, known_hashes: Mapping[str, str],
-                  result: RunResult, parse_seconds: Callable[[], float] = lambda: 0.0) -> StagedListing:
-    """Normalize every page's records as they are parsed into staged rows, each raw record freed as it goes.
+def stage_listing(connection, pages: Iterable[FetchedPage], normalizer: RecordNormalizer,
+                  known_hashes: Mapping[str, str], result: RunResult,
+                  parse_seconds: Callable[[], float] = lambda: 0.0) -> StagedListing:
+    """Normalize every page's records as they are parsed into the stage on `connection` (autocommit), each raw
+    record freed as it goes; each page's COPY ends with the page, before the next one is fetched.
 
     A record whose content hash equals the stored row's is not normalized again: equal hashes mean equal rows.
-    `parse_seconds` reads the parse time so far, which the loop's time includes and the normalize time does not.
+    `parse_seconds` reads the parse time so far, which the loop's time includes and the normalize time does not;
+    the normalize time includes waiting for PostgreSQL to store the page's last rows.
     """
-    staged = StagedListing()
+    staged = StagedListing(connection)
     try:
         for page in pages:
             started, parsed_before = time.monotonic(), parse_seconds()
@@ -124,6 +127,7 @@ def stage_listing(pages: Iterable[FetchedPage], normalizer: RecordNormalizer, kn
                         staged.add_unchanged(checked.model_id, checked.content_hash)
                     else:
                         staged.add(normalizer.finish(checked))
+            staged.end_page()
             result.timings.normalize_seconds += time.monotonic() - started - (parse_seconds() - parsed_before)
     except BaseException:
         staged.close()
@@ -164,7 +168,7 @@ def _fetch_listing(connection, slug: str, run: RunInfo, options: LoadOptions, st
         pages = fetcher.pages()
         first = next(pages)
         digest, validators = _known_by(normalizer.hash_prefix, first)
-    staged = stage_listing(chain([first], pages), normalizer, state.known_hashes, result,
+    staged = stage_listing(connection, chain([first], pages), normalizer, state.known_hashes, result,
                            lambda: fetcher.stats.parse_seconds)
     result.details["parser"] = PARSER_NAME
     _note_shape(slug, state, normalizer, result)

@@ -1,10 +1,11 @@
 """Load one provider's staged models in one transaction, writing only what changed.
 
-Per provider: advisory lock -> lock the provider row -> COPY into a temp stage (full rows only where the content
-hash or state differs; bare ids for the rest) -> shrink guard -> content guards (price jumps are held, then a
-field loss refuses the load; `guards.py`) -> change rows -> upsert -> count misses and deactivate after
-`miss_threshold` consecutive misses -> stamp the provider's listing time -> finish the attempt's `sync_runs`
-row. A dry run does all of it and rolls back, keeping only the counts (and what a guard refused).
+The listing arrives staged (`staging.StagedListing`: COPYed into a temp stage while it was parsed, full rows
+only where the content hash differs; bare ids for the rest). Per provider: advisory lock -> lock the provider
+row -> the stage checked against the stored hashes as the transaction sees them -> shrink guard -> content guards
+(price jumps are held, then a field loss refuses the load; `guards.py`) -> change rows -> upsert -> count misses
+and deactivate after `miss_threshold` consecutive misses -> stamp the provider's listing time -> finish the
+attempt's `sync_runs` row. A dry run does all of it and rolls back, keeping only the counts (and what a guard refused).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from .guards import (
 )
 from .model_sql import (
     ALIAS_LIMITS_SQL,
-    DATA_COLUMNS,
     FIELD_CHANGES_SQL,
     INSERT_NEW_PRICES_SQL,
     KEEP_STORED_FIELDS_SQL,
@@ -45,7 +45,6 @@ from .model_sql import (
     REAPPEARED_SQL,
     SCOPE_PRICES_SQL,
     SETTLED_SQL,
-    STAGE_COLUMNS,
     UPSERT_SQL,
 )
 from .price_rows import SheetWrite, write_price_sheets
@@ -198,7 +197,7 @@ def load_models(connection, slug: str, models: StagedListing, run: RunInfo, opti
             settled = _settled(cursor, provider_id)
             cursor.execute("SELECT count(*) FROM models WHERE provider_id = %s AND is_active", (provider_id,))
             load.active_before = cursor.fetchone()[0]
-            changed_rows = _stage(cursor, slug, models, settled)
+            changed_rows = _settle_stage(cursor, slug, models, settled)
 
             shrunk = load.active_before > 0 and (not models or len(models) < load.active_before * options.shrink_ratio)
             if shrunk and not options.allow_shrink:
@@ -336,24 +335,24 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _stage(cursor, slug: str, models: StagedListing, settled: dict[str, str]) -> int:
-    """COPY the listing into `stage_models`; returns how many rows are staged as changed."""
-    cursor.execute(
-        "CREATE TEMP TABLE stage_models ON COMMIT DROP AS "
-        f"SELECT provider_model_id, true AS changed, {', '.join(DATA_COLUMNS)}, NULL::jsonb AS list_prices, "
-        "false AS keeps_stored FROM models WITH NO DATA"
-    )
-    cursor.execute("ALTER TABLE stage_models ALTER COLUMN keeps_stored SET DEFAULT false")
-    changed_rows = 0
-    with cursor.copy(f"COPY stage_models ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-        for model, line in models.rows():
-            changed = settled.get(model.provider_model_id) != model.content_hash
-            if changed and line is None:
-                raise CatalogUnavailable(
-                    slug, f"the stored models of {slug} changed while it was being synced; a retry reloads it"
-                )
-            changed_rows += changed
-            copy.write(line if changed else model.unchanged_line())
+def _settle_stage(cursor, slug: str, models: StagedListing, settled: dict[str, str]) -> int:
+    """Check the stage against the stored rows as this transaction sees them; returns how many rows are changed.
+
+    The listing was staged against the hashes read before the fetch. A model staged as unchanged that is no longer
+    stored so fails the load (a retry reloads it); one staged whole whose hash is now the stored one is unchanged.
+    """
+    changed_rows, now_unchanged = 0, []
+    for model in models.models:
+        changed = settled.get(model.provider_model_id) != model.content_hash
+        if changed and not model.changed:
+            raise CatalogUnavailable(
+                slug, f"the stored models of {slug} changed while it was being synced; a retry reloads it"
+            )
+        if model.changed and not changed:
+            now_unchanged.append(model.provider_model_id)
+        changed_rows += changed
+    if now_unchanged:
+        cursor.execute("UPDATE stage_models SET changed = false WHERE provider_model_id = ANY(%s)", (now_unchanged,))
     if len(models) >= LARGE_STAGE:
         cursor.execute("CREATE INDEX ON stage_models (provider_model_id)")
         # Statistics only on what the load joins and filters the stage by: sampling the descriptions and raw
