@@ -78,12 +78,14 @@ class NormalizedModel:
 
     def field_sources(self) -> dict[str, dict[str, str]]:
         """`list_api` for each routing field the listing gave (`catalog/routing.py`)."""
-        values = {"context_length": self.context_length, "max_input_tokens": self.max_input_tokens,
-                  "max_output_tokens": self.max_output_tokens, "deprecation_date": self.deprecation_date,
-                  "shutdown_date": self.shutdown_date,
-                  **{CAPABILITY_COLUMNS[name]: value for name, value in self.capabilities.items()
-                     if name in CAPABILITY_COLUMNS}}
-        return {name: {"source": "list_api"} for name, value in values.items() if value is not None}
+        sources = {name: {"source": "list_api"} for name, value in (
+            ("context_length", self.context_length), ("max_input_tokens", self.max_input_tokens),
+            ("max_output_tokens", self.max_output_tokens), ("deprecation_date", self.deprecation_date),
+            ("shutdown_date", self.shutdown_date)) if value is not None}
+        for name, value in self.capabilities.items():
+            if value is not None and name in CAPABILITY_COLUMNS:
+                sources[CAPABILITY_COLUMNS[name]] = {"source": "list_api"}
+        return sources
 
 
 # /6: kinds of DeepInfra's image, upscaling and embedding models read from their ids (no longer chat).

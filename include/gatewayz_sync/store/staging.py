@@ -48,7 +48,7 @@ def row_values(model: NormalizedModel, prices_of=price_values, raw_pricing_of=ra
         price_source,
         model.price_is_variable,
         raw_pricing_of(model.raw_pricing),
-        *(model.capabilities.get(name) for name in CAPABILITY_COLUMNS),
+        *map(model.capabilities.get, CAPABILITY_COLUMNS),
         model.is_free,
         model.deprecation_date,
         model.shutdown_date,
