@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.floor import dag_parse_times, isolated_sync, measure_floor
@@ -136,28 +137,51 @@ def noop_floor(width: int, repeats: int = 3) -> dict:
     return {"mapped_tasks": width, "runs_seconds": walls, "median_seconds": statistics.median(walls)}
 
 
-def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
-    from types import MappingProxyType
+@dataclass
+class DagTestBench:
+    """A synthetic catalog served on loopback, a scratch catalog database, the DAGs parsed against the benchmark's
+    providers, and the RSS sampler: what every dag.test mode starts from."""
 
+    workdir: Path
+    database: str
+    built: dict
+    expected_churn: dict
+    dags: dict
+    replay: ReplayProcess
+    sampler: RssSampler
+    connection: object
+
+    @classmethod
+    def start(cls, prefix: str) -> DagTestBench:
+        from types import MappingProxyType
+
+        from benchmarks import catalog as synthetic
+
+        workdir = Path(tempfile.mkdtemp(prefix=prefix))
+        database = f"gatewayz_bench_{secrets.token_hex(3)}"
+        create_database(database)
+        configure_environment(workdir, database)
+        built, expected_churn = build_catalogs(workdir)
+
+        from include.gatewayz_sync.sources import registry
+
+        registry.GATEWAY_REGISTRY = MappingProxyType(synthetic.benchmark_providers())
+        from airflow.dag_processing.dagbag import DagBag
+
+        dags = DagBag(dag_folder=str(ROOT / "dags")).dags
+        replay = ReplayProcess(workdir / "catalog")
+        os.environ["GATEWAYZ_BASE_URL_OVERRIDE"] = f"{replay.url}/{{slug}}"
+        sampler = RssSampler()
+        sampler.start()
+        return cls(workdir, database, built, expected_churn, dags, replay, sampler, catalog_connection(database))
+
+
+def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
     from benchmarks import catalog as synthetic
 
-    workdir = Path(tempfile.mkdtemp(prefix="gatewayz-bench-"))
-    database = f"gatewayz_bench_{secrets.token_hex(3)}"
-    create_database(database)
-    configure_environment(workdir, database)
-    built, expected_churn = build_catalogs(workdir)
-
-    from include.gatewayz_sync.sources import registry
-
-    registry.GATEWAY_REGISTRY = MappingProxyType(synthetic.benchmark_providers())
-    from airflow.dag_processing.dagbag import DagBag
-
-    dags = DagBag(dag_folder=str(ROOT / "dags")).dags
-    replay = ReplayProcess(workdir / "catalog")
-    os.environ["GATEWAYZ_BASE_URL_OVERRIDE"] = f"{replay.url}/{{slug}}"
-    sampler = RssSampler()
-    sampler.start()
-    connection = catalog_connection(database)
+    bench = DagTestBench.start("gatewayz-bench-")
+    workdir, database, built, expected_churn = bench.workdir, bench.database, bench.built, bench.expected_churn
+    dags, replay, sampler, connection = bench.dags, bench.replay, bench.sampler, bench.connection
     pairs, runs, price_runs, publish = [], {}, {}, {}
     try:
         for repeat in range(repeats):
@@ -233,27 +257,9 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
 
 def publish_only_benchmark(keep: bool) -> dict:
     """One cold sync and price run of the synthetic catalog, then the publish benchmark alone."""
-    from types import MappingProxyType
-
-    from benchmarks import catalog as synthetic
-
-    workdir = Path(tempfile.mkdtemp(prefix="gatewayz-bench-publish-"))
-    database = f"gatewayz_bench_{secrets.token_hex(3)}"
-    create_database(database)
-    configure_environment(workdir, database)
-    built, _ = build_catalogs(workdir)
-
-    from include.gatewayz_sync.sources import registry
-
-    registry.GATEWAY_REGISTRY = MappingProxyType(synthetic.benchmark_providers())
-    from airflow.dag_processing.dagbag import DagBag
-
-    dags = DagBag(dag_folder=str(ROOT / "dags")).dags
-    replay = ReplayProcess(workdir / "catalog")
-    os.environ["GATEWAYZ_BASE_URL_OVERRIDE"] = f"{replay.url}/{{slug}}"
-    sampler = RssSampler()
-    sampler.start()
-    connection = catalog_connection(database)
+    bench = DagTestBench.start("gatewayz-bench-publish-")
+    workdir, database, built = bench.workdir, bench.database, bench.built
+    dags, replay, sampler, connection = bench.dags, bench.replay, bench.sampler, bench.connection
     try:
         assert dags["gatewayz_sync_providers"].test().state == "success"
         cold = sync_run("cold", dags["gatewayz_sync_models"], connection, sampler)

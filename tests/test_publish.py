@@ -309,6 +309,21 @@ def _store(path: Path) -> CatalogStore:
     return CatalogStore.open(f"file://{path}")
 
 
+def publish_with_a_failing_pointer(monkeypatch, connection, store, base_url: str) -> None:
+    """Publish while every write of the pointer (manifest.json) fails: the publish must fail and name it."""
+    real_write = CatalogStore.write
+
+    def failing_pointer(self, relative, data):
+        if relative == "manifest.json":
+            raise OSError("connection reset while writing the pointer")
+        return real_write(self, relative, data)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(CatalogStore, "write", failing_pointer)
+        with pytest.raises(catalog_publish.PublishFailed, match="while writing version .*: OSError: connection reset"):
+            catalog_publish.publish_catalog(connection, store, base_url, 10)
+
+
 def _sync(connection, slug: str, model_id: str) -> int:
     return connection.execute(
         """SELECT m.id FROM models m JOIN providers p ON p.id = m.provider_id
@@ -409,17 +424,7 @@ def test_every_write_is_atomic_and_a_publish_that_fails_midway_leaves_the_last_v
         first = catalog_publish.publish_catalog(connection, store, base_url, 10)
         connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 3 WHERE model_id = %s",
                            (_sync(connection, "openrouter", QWEN),))
-        real_store_write = CatalogStore.write
-
-        def failing_pointer(self, relative, data):
-            if relative == "manifest.json":
-                raise OSError("connection reset while writing the pointer")
-            return real_store_write(self, relative, data)
-
-        monkeypatch.setattr(CatalogStore, "write", failing_pointer)
-        with pytest.raises(catalog_publish.PublishFailed, match="while writing version .*: OSError: connection reset"):
-            catalog_publish.publish_catalog(connection, store, base_url, 10)
-        monkeypatch.setattr(CatalogStore, "write", real_store_write)
+        publish_with_a_failing_pointer(monkeypatch, connection, store, base_url)
         current = manifest(tmp_path)
         assert current["version"] == first.version, "the pointer still names the last good version"
         for entry in current["files"].values():

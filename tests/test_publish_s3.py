@@ -29,7 +29,7 @@ from include.gatewayz_sync.publish.storage import FILES, CatalogStore
 from tests.airflow_helpers import task_states, xcom_values
 from tests.conftest import pipeline_on_a_fresh_catalog
 from tests.readme import shell_commands
-from tests.test_publish import PUBLISH_DAG, QWEN, _sync, publish_dag
+from tests.test_publish import PUBLISH_DAG, QWEN, _sync, publish_dag, publish_with_a_failing_pointer
 
 BUCKET = "gatewayz-catalog"
 PREFIX = "catalog"
@@ -277,17 +277,7 @@ def test_a_reader_never_sees_a_partial_or_mixed_version_and_a_failed_pointer_lea
 
         last_good = published[-1]
         connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 3 WHERE model_id = %s", (model,))
-        real_write = CatalogStore.write
-
-        def failing_pointer(self, relative, data):
-            if relative == "manifest.json":
-                raise OSError("connection reset while writing the pointer")
-            return real_write(self, relative, data)
-
-        monkeypatch.setattr(CatalogStore, "write", failing_pointer)
-        with pytest.raises(catalog_publish.PublishFailed, match="while writing version .*: OSError: connection reset"):
-            catalog_publish.publish_catalog(connection, store, base_url, 10)
-        monkeypatch.setattr(CatalogStore, "write", real_write)
+        publish_with_a_failing_pointer(monkeypatch, connection, store, base_url)
         current = manifest(client, prefix)
         assert current["version"] == last_good.version, "the pointer still names the last good version"
         for entry in current["files"].values():
