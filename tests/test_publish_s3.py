@@ -86,7 +86,20 @@ def documented_setup(endpoint: str) -> dict[str, str]:
     done = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     url, conn_id = done.stdout.strip().splitlines()[-2:]
-    return {"GATEWAYZ_PUBLISH_URL": url, "GATEWAYZ_PUBLISH_CONN_ID": conn_id}
+    return {"GATEWAYZ_PUBLISH_URL": url, "GATEWAYZ_PUBLISH_CONN_ID": conn_id,
+            f"AIRFLOW_CONN_{conn_id.upper()}": stored_connection(conn_id)}
+
+
+def stored_connection(conn_id: str) -> str:
+    """The connection the documented commands stored, read back with the CLI, as `AIRFLOW_CONN_<ID>` JSON: the
+    in-process run resolves it whatever secrets backends the test process had already loaded."""
+    airflow = Path(sys.executable).with_name("airflow")
+    done = subprocess.run([str(airflow), "connections", "get", conn_id, "-o", "json"], env=os.environ.copy(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (stored,) = json.loads(done.stdout[done.stdout.index("["):])
+    return json.dumps({"conn_type": stored["conn_type"], "login": stored["login"], "password": stored["password"],
+                       "extra": stored["extra_dejson"]})
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +110,9 @@ def s3_pipeline(migrated_catalog, replay_server_session, dagbag, s3_endpoint):
     client.create_bucket(Bucket=BUCKET)
     client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     settings = documented_setup(s3_endpoint)
-    assert settings == {"GATEWAYZ_PUBLISH_URL": BASE_URL, "GATEWAYZ_PUBLISH_CONN_ID": CONN_ID}
+    assert {name: settings[name] for name in ("GATEWAYZ_PUBLISH_URL", "GATEWAYZ_PUBLISH_CONN_ID")} == {
+        "GATEWAYZ_PUBLISH_URL": BASE_URL, "GATEWAYZ_PUBLISH_CONN_ID": CONN_ID}
+    assert json.loads(settings["AIRFLOW_CONN_GATEWAYZ_PUBLISH"])["extra"]["endpoint_url"] == s3_endpoint
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
             patch.delenv(name, raising=False)
