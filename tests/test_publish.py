@@ -324,6 +324,17 @@ def publish_with_a_failing_pointer(monkeypatch, connection, store, base_url: str
             catalog_publish.publish_catalog(connection, store, base_url, 10)
 
 
+def publish_three_versions(connection, store, base_url: str) -> list[str]:
+    """Publish three times, keeping two versions, with one price doubled before the second and the third."""
+    model = _sync(connection, "openrouter", QWEN)
+    versions = []
+    for step in range(3):
+        if step:
+            connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 2 WHERE model_id = %s", (model,))
+        versions.append(catalog_publish.publish_catalog(connection, store, base_url, keep_versions=2).version)
+    return versions
+
+
 def _sync(connection, slug: str, model_id: str) -> int:
     return connection.execute(
         """SELECT m.id FROM models m JOIN providers p ON p.id = m.provider_id
@@ -386,13 +397,8 @@ def test_retention_keeps_the_newest_versions_and_deletes_only_recorded_ones(pipe
     connection = pipeline["connection"]
     store, base_url = _store(tmp_path), f"file://{tmp_path}"
     (tmp_path / "versions" / "someone-elses").mkdir(parents=True)
-    versions = []
     with connection.transaction(force_rollback=True):
-        model = _sync(connection, "openrouter", QWEN)
-        for step in range(3):
-            if step:
-                connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 2 WHERE model_id = %s", (model,))
-            versions.append(catalog_publish.publish_catalog(connection, store, base_url, keep_versions=2).version)
+        versions = publish_three_versions(connection, store, base_url)
         assert len(set(versions)) == 3
         kept = sorted(p.name for p in (tmp_path / "versions").iterdir())
         assert kept == sorted([*versions[1:], "someone-elses"]), "a folder it never wrote is left alone"

@@ -29,7 +29,7 @@ from include.gatewayz_sync.publish.storage import FILES, CatalogStore
 from tests.airflow_helpers import task_states, xcom_values
 from tests.conftest import pipeline_on_a_fresh_catalog
 from tests.readme import shell_commands
-from tests.test_publish import PUBLISH_DAG, QWEN, _sync, publish_dag, publish_with_a_failing_pointer
+from tests.test_publish import PUBLISH_DAG, QWEN, _sync, publish_dag, publish_three_versions, publish_with_a_failing_pointer
 
 BUCKET = "gatewayz-catalog"
 PREFIX = "catalog"
@@ -221,13 +221,8 @@ def test_retention_keeps_the_newest_versions_in_the_bucket(s3_pipeline):
     client, connection = s3_pipeline["client"], s3_pipeline["connection"]
     prefix = "retention"
     store, base_url = s3_store(prefix)
-    versions = []
     with connection.transaction(force_rollback=True):
-        model = _sync(connection, "openrouter", QWEN)
-        for step in range(3):
-            if step:
-                connection.execute("UPDATE model_prices SET amount_usd = amount_usd * 2 WHERE model_id = %s", (model,))
-            versions.append(catalog_publish.publish_catalog(connection, store, base_url, keep_versions=2).version)
+        versions = publish_three_versions(connection, store, base_url)
         assert len(set(versions)) == 3
         assert version_folders(client, prefix) == sorted(versions[1:]), "the newest two versions are kept"
         current = manifest(client, prefix)
