@@ -4,15 +4,15 @@ catalog's side of it (its reasons, the skipped rows in one statement) on the rea
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Connection
 
 from include.gatewayz_sync.sources.endpoints import configured_key
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.store.providers import catalog_skip_reasons, sync_registry
-from include.gatewayz_sync.store.runs import RunInfo, record_skipped_runs
-from include.gatewayz_sync.sync_plan import plan_sync
+from include.gatewayz_sync.store.runs import RunInfo, last_sync_seconds, record_skipped_runs
+from include.gatewayz_sync.sync_plan import longest_first, plan_sync
 
 NO_OPENAI_KEY = "no credentials (set OPENAI_API_KEY or connection gatewayz_openai)"
 NO_ACCOUNT = "no account_id (set CLOUDFLARE_ACCOUNT_ID or extra 'account_id' on connection gatewayz_cloudflare_workers_ai)"
@@ -106,3 +106,29 @@ def test_catalog_reasons_and_the_skipped_rows_in_one_statement(catalog):
     assert len({row[-1] for row in rows}) == 1, "one statement, one transaction"
     record_skipped_runs(catalog, run, {})
     assert catalog.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 3
+
+
+def test_providers_are_fetched_longest_first_and_those_never_timed_before_all():
+    last = {"groq": 2.0, "openai": 9.5, "anthropic": 2.0}
+    assert longest_first(["anthropic", "groq", "mistral", "openai", "xai"], last) == [
+        "mistral", "xai", "openai", "anthropic", "groq"], "ties keep the given order"
+    assert longest_first(["groq", "openai"], {}) == ["groq", "openai"], "a first run keeps the catalog's order"
+    plan = plan_sync(["anthropic", "groq", "openai"], {}, Lookups(), {**KEYS, "ANTHROPIC_API_KEY": "k"},
+                     last_seconds=last)
+    assert plan.fetch == ["openai", "anthropic", "groq"]
+
+
+def test_the_last_finished_sync_of_each_provider_times_it(catalog):
+    sync_registry(catalog, [GATEWAY_REGISTRY[slug] for slug in ("groq", "openai", "anthropic", "mistral")])
+    start = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    attempts = [  # slug, status, seconds (None: still running), in the order they were recorded
+        ("openai", "success", 30.0), ("openai", "failed", 4.5),
+        ("groq", "success", 1.25), ("groq", "running", None), ("groq", "skipped", 0.0),
+        ("anthropic", "dry_run", 7.0), ("mistral", "skipped", 0.0),
+    ]
+    for slug, status, seconds in attempts:
+        catalog.execute(
+            "INSERT INTO sync_runs (provider_slug, started_at, finished_at, status) VALUES (%s, %s, %s, %s)",
+            (slug, start, None if seconds is None else start + timedelta(seconds=seconds), status))
+    assert last_sync_seconds(catalog, ["groq", "openai", "anthropic", "mistral", "xai"]) == {
+        "openai": 4.5, "groq": 1.25, "anthropic": 7.0}, "the latest finished attempt; a skip or a running one is no time"

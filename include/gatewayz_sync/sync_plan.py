@@ -4,11 +4,16 @@ A provider without a list API, without a key or account id, or held back by the 
 deactivated, not synced yet) would only start a task to skip it. In Airflow 3.3.2 a task that ends `skipped`
 reports its state when its process exits, up to `[workers] min_heartbeat_interval` (5 s) later, and the run waits
 for it. So `list_providers` records those providers' `skipped` rows itself and maps `sync_provider` over the rest.
+
+It maps them longest first: Airflow starts a mapped task's instances in map-index order, at most
+`max_active_providers` at a time, so the provider whose last sync took longest starts in the first wave instead of
+a later one, where it would end the run late. A provider never timed (new, or on a first run) counts as longest.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -39,6 +44,7 @@ def plan_sync(
     connection_for: Callable[[Provider], ConnectionLike | None],
     env: Mapping[str, str],
     registry: Mapping[str, Provider] = GATEWAY_REGISTRY,
+    last_seconds: Mapping[str, float] | None = None,
 ) -> SyncPlan:
     """Split a run's providers into those to fetch and those that skip, with the reason their task would give.
 
@@ -46,6 +52,7 @@ def plan_sync(
     judged by `skip_reason`, the check the provider's task makes, and win over the catalog's reason as they do in
     the task. A connection only adds a key or path value to the environment's, so it is looked up only for a
     provider the environment alone would skip: each lookup is a round trip to Airflow before any provider starts.
+    `last_seconds` is how long each provider's last finished sync took (`last_sync_seconds`): the order to fetch in.
     """
     fetch: list[str] = []
     skipped: dict[str, str] = {}
@@ -55,7 +62,12 @@ def plan_sync(
             fetch.append(slug)
         else:
             skipped[slug] = reason
-    return SyncPlan(fetch, skipped)
+    return SyncPlan(longest_first(fetch, last_seconds or {}), skipped)
+
+
+def longest_first(slugs: list[str], last_seconds: Mapping[str, float]) -> list[str]:
+    """`slugs` by their last sync's seconds, longest first; those never timed first of all, in the given order."""
+    return sorted(slugs, key=lambda slug: -last_seconds.get(slug, math.inf))
 
 
 def _credentials_skip(provider: Provider | None, connection_for: Callable[[Provider], ConnectionLike | None],

@@ -99,6 +99,18 @@ def _counts(result: RunResult) -> tuple:
             load.unchanged, load.missed, load.deactivated, sum(load.changes.values()))
 
 
+def last_sync_seconds(connection, slugs: list[str]) -> dict[str, float]:
+    """How long each provider's last finished sync attempt took, task start to end (a skip is no sync)."""
+    rows = connection.execute(
+        """SELECT DISTINCT ON (provider_slug) provider_slug, extract(epoch FROM finished_at - started_at)::float8
+           FROM sync_runs
+           WHERE provider_slug = ANY(%s) AND status IN ('success', 'failed', 'dry_run') AND finished_at IS NOT NULL
+           ORDER BY provider_slug, id DESC""",
+        (slugs,),
+    ).fetchall()
+    return dict(rows)
+
+
 def start_provider_run(cursor, run: RunInfo, provider_id: int, slug: str) -> int:
     """Open a `running` row in the caller's transaction (it vanishes with a rolled-back load)."""
     cursor.execute(

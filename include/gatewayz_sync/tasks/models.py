@@ -60,7 +60,7 @@ def list_provider_slugs() -> list[str]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from ..store.providers import catalog_skip_reasons, syncable_slugs
-    from ..store.runs import RunInfo, RunOutcome, record_dag_run, record_skipped_runs
+    from ..store.runs import RunInfo, RunOutcome, last_sync_seconds, record_dag_run, record_skipped_runs
     from ..sync_plan import SKIPPED_XCOM_KEY, plan_sync
 
     context = get_current_context()
@@ -79,7 +79,8 @@ def list_provider_slugs() -> list[str]:
             slugs = syncable_slugs(connection)
             if not slugs:
                 log.warning("No active providers in the catalog; has gatewayz_sync_providers run?")
-        plan = plan_sync(slugs, catalog_skip_reasons(connection, slugs), provider_connection, os.environ)
+        plan = plan_sync(slugs, catalog_skip_reasons(connection, slugs), provider_connection, os.environ,
+                         last_seconds=last_sync_seconds(connection, slugs))
         record_skipped_runs(connection, RunInfo.of_task(ti), plan.skipped)
     finally:
         connection.close()
