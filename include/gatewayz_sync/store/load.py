@@ -301,8 +301,8 @@ def _write_list_prices(cursor, params: Mapping[str, Any]) -> list[str]:
     Set-based for a large listing: a model the load just inserted gets its rows in one INSERT (an `added` row says
     it); only a model whose rows differ from the stored ones is diffed row by row, for its change rows."""
     cursor.execute(SCOPE_PRICES_SQL, params)
-    cursor.execute(LISTED_PRICES_SQL)
     cursor.execute(INSERT_NEW_PRICES_SQL)
+    cursor.execute(LISTED_PRICES_SQL)
     cursor.execute(PRICES_DIFFER_SQL)
     differing = [model_id for (model_id,) in cursor.fetchall()]
     if not differing:

@@ -180,8 +180,9 @@ SELECT count(*), count(*) FILTER (WHERE NOT is_active) FROM missed
 
 
 # The listing's price rows, set-based: every written model that keeps no stored price (`scope_prices`, with
-# whether the load just inserted it) and the rows it lists (`listed_prices`). A new model's rows are inserted
-# at once; a model whose rows differ from its stored ones goes through `price_rows.write_price_sheets`.
+# whether the load just inserted it). A new model's rows go straight from its JSON rows into `model_prices`; only
+# the rows of a model that was already stored are set out (`listed_prices`), to be compared with its stored ones:
+# one that differs goes through `price_rows.write_price_sheets`.
 SCOPE_PRICES_SQL = """
 CREATE TEMP TABLE scope_prices ON COMMIT DROP AS
 SELECT m.id AS model_id, m.first_seen_at = now() AS is_new, s.list_prices
@@ -190,29 +191,34 @@ JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.pro
 WHERE s.changed AND NOT s.keeps_stored AND m.content_hash = s.content_hash
 """
 
-LISTED_PRICES_SQL = """
-CREATE TEMP TABLE listed_prices ON COMMIT DROP AS
-SELECT sc.model_id, sc.is_new, r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option,
-       r.amount_usd::numeric AS amount_usd
-FROM scope_prices sc
-CROSS JOIN LATERAL jsonb_to_recordset(sc.list_prices) AS r(meter text, unit text, above_input_tokens integer,
+_PRICE_ROWS = """CROSS JOIN LATERAL jsonb_to_recordset(sc.list_prices) AS r(meter text, unit text, above_input_tokens integer,
                                                              service_tier text, time_window text, "option" text,
-                                                             amount_usd text)
-WHERE sc.list_prices IS NOT NULL
-"""
+                                                             amount_usd text)"""
 
-INSERT_NEW_PRICES_SQL = """
+INSERT_NEW_PRICES_SQL = f"""
 INSERT INTO model_prices (model_id, meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd,
                           source)
-SELECT model_id, meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd, 'list_api'
-FROM listed_prices WHERE is_new
+SELECT sc.model_id, r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option,
+       r.amount_usd::numeric, 'list_api'
+FROM scope_prices sc
+{_PRICE_ROWS}
+WHERE sc.is_new AND sc.list_prices IS NOT NULL
+"""
+
+LISTED_PRICES_SQL = f"""
+CREATE TEMP TABLE listed_prices ON COMMIT DROP AS
+SELECT sc.model_id, r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option,
+       r.amount_usd::numeric AS amount_usd
+FROM scope_prices sc
+{_PRICE_ROWS}
+WHERE NOT sc.is_new AND sc.list_prices IS NOT NULL
 """
 
 PRICES_DIFFER_SQL = """
 SELECT DISTINCT model_id FROM (
     (SELECT model_id, meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd, 'list_api',
             NULL::text, NULL::text, NULL::date
-     FROM listed_prices WHERE NOT is_new
+     FROM listed_prices
      EXCEPT
      SELECT p.model_id, p.meter, p.unit, p.above_input_tokens, p.service_tier, p.time_window, p.option, p.amount_usd,
             p.source, p.source_model_id, p.source_version, p.checked_at
@@ -224,7 +230,7 @@ SELECT DISTINCT model_id FROM (
      EXCEPT
      SELECT model_id, meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd, 'list_api',
             NULL::text, NULL::text, NULL::date
-     FROM listed_prices WHERE NOT is_new)
+     FROM listed_prices)
 ) differing
 """
 
