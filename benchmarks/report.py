@@ -76,6 +76,12 @@ def print_scheduler(result: dict) -> None:
                   f"{delay['median']} / {delay['max']} | {rss} | {run.get('model_rows_written', '-')} | "
                   f"{run.get('model_changes', '-')} | {run['load_average_before'][0]} |")
         print("targets: " + ", ".join(f"{name}={'met' if ok else 'MISSED'}" for name, ok in bench["targets"].items()))
+        for name, run in bench["runs"].items():
+            pole = run.get("largest_provider") or {}
+            if "started_after_seconds" in pole:
+                phases = ", ".join(f"{key.removesuffix('_seconds')} {value}" for key, value in pole["sync_timings"].items())
+                print(f"{name}: {pole['slug']} (map index {pole['map_index']}) ran {pole['started_after_seconds']}-"
+                      f"{pole['ended_after_seconds']} s after the first task started; its sync: {phases or '-'}")
         for name, run in rows:
             if "profile" in run:
                 profile = run["profile"]

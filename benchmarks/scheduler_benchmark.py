@@ -78,6 +78,19 @@ def task_instance_timings(tis: list[dict], mapped_task: str, watcher: TaskMemory
     }
 
 
+def _long_pole(largest: dict, tis: list[dict], sync_run: dict | None) -> dict:
+    """When the largest provider's task started and ended after the run's first task started, its map index, and
+    its sync's own phases (`sync_runs` timings): what the run's tail is made of."""
+    starts = [_at(ti.get("start_date")) for ti in tis if ti.get("start_date")]
+    started, ended = _at(largest.get("start_date")), _at(largest.get("end_date"))
+    if not starts or started is None or ended is None:
+        return {}
+    first = min(starts)
+    timings = ((sync_run or {}).get("details") or {}).get("timings", {})
+    return {"map_index": largest.get("map_index"), "started_after_seconds": round((started - first).total_seconds(), 2),
+            "ended_after_seconds": round((ended - first).total_seconds(), 2), "sync_timings": timings}
+
+
 def run_once(deployment: Deployment, watcher: TaskMemoryWatcher, dag_id: str, conf: dict,
              profile_to: Path | None = None) -> dict:
     load = load_average()
@@ -159,7 +172,8 @@ def bench_executor(executor: str, workdir: Path, catalogs: Path, churned: Path, 
                        model_rows_written=rows_written(before, row_versions(connection)),
                        model_changes=summary["model_changes"],
                        largest_provider={"slug": LARGEST, "seconds": largest.get("duration"),
-                                         "peak_rss_bytes": watcher.peak(largest["id"]) if largest else None})
+                                         "peak_rss_bytes": watcher.peak(largest["id"]) if largest else None,
+                                         **_long_pole(largest, tis, summary["providers"].get(LARGEST))})
             runs[name] = run
         floor = statistics.median(run["wall_seconds"] for run in noop)
         for run in runs.values():
