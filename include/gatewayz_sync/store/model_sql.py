@@ -191,27 +191,26 @@ JOIN models m ON m.provider_id = %(provider_id)s AND m.provider_model_id = s.pro
 WHERE s.changed AND NOT s.keeps_stored AND m.content_hash = s.content_hash
 """
 
-_PRICE_ROWS = """CROSS JOIN LATERAL jsonb_to_recordset(sc.list_prices) AS r(meter text, unit text, above_input_tokens integer,
+def _listed_rows(stored: bool) -> str:
+    """The price rows the stage lists for the new models in scope, or for those already stored."""
+    return f"""SELECT sc.model_id, r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option,
+       r.amount_usd::numeric AS amount_usd
+FROM scope_prices sc
+CROSS JOIN LATERAL jsonb_to_recordset(sc.list_prices) AS r(meter text, unit text, above_input_tokens integer,
                                                              service_tier text, time_window text, "option" text,
-                                                             amount_usd text)"""
+                                                             amount_usd text)
+WHERE {"NOT " if stored else ""}sc.is_new AND sc.list_prices IS NOT NULL"""
+
 
 INSERT_NEW_PRICES_SQL = f"""
 INSERT INTO model_prices (model_id, meter, unit, above_input_tokens, service_tier, time_window, option, amount_usd,
                           source)
-SELECT sc.model_id, r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option,
-       r.amount_usd::numeric, 'list_api'
-FROM scope_prices sc
-{_PRICE_ROWS}
-WHERE sc.is_new AND sc.list_prices IS NOT NULL
+SELECT listed.*, 'list_api' FROM ({_listed_rows(stored=False)}) listed
 """
 
 LISTED_PRICES_SQL = f"""
 CREATE TEMP TABLE listed_prices ON COMMIT DROP AS
-SELECT sc.model_id, r.meter, r.unit, r.above_input_tokens, r.service_tier, r.time_window, r.option,
-       r.amount_usd::numeric AS amount_usd
-FROM scope_prices sc
-{_PRICE_ROWS}
-WHERE NOT sc.is_new AND sc.list_prices IS NOT NULL
+{_listed_rows(stored=True)}
 """
 
 PRICES_DIFFER_SQL = """

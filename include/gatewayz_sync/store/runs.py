@@ -103,10 +103,9 @@ def last_sync_seconds(connection, slugs: list[str]) -> dict[str, float]:
     """How long each provider's last finished sync attempt took, task start to end (a skip is no sync)."""
     rows = connection.execute(
         """SELECT DISTINCT ON (provider_slug) provider_slug, extract(epoch FROM finished_at - started_at)::float8
-           FROM sync_runs
-           WHERE provider_slug = ANY(%s) AND status IN ('success', 'failed', 'dry_run') AND finished_at IS NOT NULL
+           FROM sync_runs WHERE provider_slug = ANY(%s) AND status = ANY(%s)
            ORDER BY provider_slug, id DESC""",
-        (slugs,),
+        (slugs, [SUCCESS, FAILED, DRY_RUN]),
     ).fetchall()
     return dict(rows)
 
