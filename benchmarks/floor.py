@@ -84,7 +84,7 @@ def _isolated_child(slug: str, database: str, replay_url: str) -> None:
     from include.gatewayz_sync.config import FetchSettings, SyncSettings
     from include.gatewayz_sync.model_sync import sync_provider_models
     from include.gatewayz_sync.store import schema
-    from include.gatewayz_sync.store.load import LoadOptions
+    from include.gatewayz_sync.store.listing import LoadOptions
     from include.gatewayz_sync.store.providers import sync_registry
     from include.gatewayz_sync.store.runs import RunInfo
 

@@ -19,7 +19,7 @@ from include.gatewayz_sync.publish.catalog_export import model_record
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.store.catalog_reads import ModelQuery, list_models
 from include.gatewayz_sync.store.export_reads import active_models
-from include.gatewayz_sync.store.load import LoadOptions
+from include.gatewayz_sync.store.listing import LoadOptions
 from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.runs import RunInfo
 from tests.airflow_helpers import task_states, xcom_values

@@ -16,7 +16,8 @@ from include.gatewayz_sync.config import SyncSettings
 from include.gatewayz_sync.dev.replay import catalogs
 from include.gatewayz_sync.errors import CatalogUnavailable
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
-from include.gatewayz_sync.store.load import LoadOptions, load_models
+from include.gatewayz_sync.store.listing import LoadOptions
+from include.gatewayz_sync.store.load import load_models
 from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.runs import RunInfo, RunResult
 from include.gatewayz_sync.store.staging import StagedListing

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -373,3 +376,20 @@ def test_pending_misses_are_counted_even_when_the_listing_repeats(providers_sync
         "SELECT details->>'listing' FROM sync_runs WHERE dag_run_id = %s", (third.run_id,)
     ).fetchone()[0]
     assert listing == "byte-identical to the last loaded listing; not re-parsed"
+
+
+PARSE_PATH_MODULES = ("include.gatewayz_sync.catalog.normalize", "include.gatewayz_sync.store.staging",
+                      "include.gatewayz_sync.store.load", "include.gatewayz_sync.store.guards")
+
+
+def test_the_model_sync_imports_the_parse_path_only_for_a_listing_that_changed():
+    """A provider task whose listing is unchanged, most runs' case, imports neither the normalizer, the stage nor
+    the load's guards: `model_sync` imports them through `changed_listing` once a listing must be parsed."""
+    probe = ("import sys\nimport include.gatewayz_sync.model_sync\n"
+             f"print([m for m in {PARSE_PATH_MODULES!r} if m in sys.modules])\n"
+             "import include.gatewayz_sync.changed_listing\n"
+             f"print([m for m in {PARSE_PATH_MODULES!r} if m not in sys.modules])")
+    output = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1]).stdout.splitlines()
+    assert output == ["[]", "[]"]
+

@@ -1,7 +1,8 @@
 """Sync one provider's models: resolve the endpoint -> fetch pages -> unchanged? -> normalize -> load -> record.
 
 A listing is unchanged when its bytes are those of the last loaded listing, or when the provider answers a
-conditional request with 304 for them; either way it is confirmed by one function and never parsed.
+conditional request with 304 for them; either way it is confirmed by one function and never parsed. A listing
+that changed is normalized, staged and loaded by `changed_listing`, imported only then.
 
 Every outcome leaves a sync_runs row: success, dry_run, skipped (no key, no list API, disabled) or failed
 (with the cause in plain words). A skip known before the run's provider tasks start is recorded by the run's plan
@@ -14,27 +15,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import requests
 from tenacity import Retrying, stop_after_delay, wait_exponential
 
-from .catalog.normalize import RecordNormalizer
-from .catalog.shape import ListingShape, drift_notes
+from .catalog.records import hash_prefix as spec_hash_prefix
 from .config import FetchSettings
 from .errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
 from .sources.endpoints import ConnectionLike, resolve_endpoint
-from .sources.fetch import FetchedPage, ProviderFetcher, gc_paused
-from .sources.specs import Provider
-from .sources.stream import PARSER_NAME
+from .sources.fetch import FetchedPage, ProviderFetcher
+from .sources.specs import Provider, spec_fingerprint
 from .sources.validators import ListingValidators
-from .store.load import ListingState, LoadOptions, confirm_unchanged_listing, listing_state, load_models
+from .store.listing import ListingState, LoadOptions, confirm_unchanged_listing, listing_state
 from .store.runs import FAILED, SKIPPED, LoadResult, RunInfo, RunResult, record_provider_run_alone
-from .store.staging import StagedListing
+
+if TYPE_CHECKING:
+    from .changed_listing import Listing
 
 log = logging.getLogger(__name__)
 
@@ -103,88 +104,31 @@ def conditional_validators(state: ListingState, hash_prefix: bytes) -> ListingVa
     return validators
 
 
-def stage_listing(connection, pages: Iterable[FetchedPage], normalizer: RecordNormalizer,
-                  known_hashes: Mapping[str, str], result: RunResult,
-                  parse_seconds: Callable[[], float] = lambda: 0.0) -> StagedListing:
-    """Normalize every page's records as they are parsed into the stage on `connection` (autocommit), each raw
-    record freed as it goes; each page's COPY ends with the page, before the next one is fetched.
-
-    A record whose content hash equals the stored row's is not normalized again: equal hashes mean equal rows.
-    `parse_seconds` reads the parse time so far, which the loop's time includes and the normalize time does not;
-    the normalize time includes waiting for PostgreSQL to store the page's last rows.
-    """
-    staged = StagedListing(connection)
-    try:
-        for page in pages:
-            started, parsed_before = time.monotonic(), parse_seconds()
-            with gc_paused():
-                for record in page.records():
-                    checked = normalizer.check(record)
-                    if checked is None:
-                        continue
-                    if known_hashes.get(checked.model_id) == checked.content_hash:
-                        normalizer.accept_unchanged(checked)
-                        staged.add_unchanged(checked.model_id, checked.content_hash)
-                    else:
-                        staged.add(normalizer.finish(checked))
-            staged.end_page()
-            result.timings.normalize_seconds += time.monotonic() - started - (parse_seconds() - parsed_before)
-    except BaseException:
-        staged.close()
-        raise
-    report = normalizer.report
-    result.fetch.fetched, result.fetch.rejected, result.fetch.duplicates = (
-        report.records_seen, report.rejected_total, report.duplicates,
-    )
-    result.details["normalize"] = report.as_dict()
-    return staged
-
-
-@dataclass
-class Listing:
-    """A fetched listing to load: its staged rows, and the digest and validators it is known by next time."""
-
-    staged: StagedListing
-    digest: str | None
-    validators: dict[str, str] | None
-
-
 def _known_by(hash_prefix: bytes, first: FetchedPage) -> tuple[str | None, dict[str, str] | None]:
     """The digest and validators a listing starting with this page is known by."""
     return listing_digest(hash_prefix, first), first.validators.as_json() if first.validators else None
 
 
-def _fetch_listing(connection, slug: str, run: RunInfo, options: LoadOptions, state, normalizer: RecordNormalizer,
+def _fetch_listing(connection, provider: Provider, run: RunInfo, options: LoadOptions, state: ListingState,
                    fetcher: ProviderFetcher, endpoint_source: str, result: RunResult) -> Listing | None:
     """Fetch the listing; None when it was confirmed unchanged (nothing to parse or load), else what to load."""
-    pages = fetcher.pages(conditional_validators(state, normalizer.hash_prefix))
+    prefix = spec_hash_prefix(spec_fingerprint(provider.list_api))
+    pages = fetcher.pages(conditional_validators(state, prefix))
     first = next(pages)
-    digest, validators = _known_by(normalizer.hash_prefix, first)
-    if _confirmed_unchanged(connection, slug, run, options, state, first, digest, validators, fetcher, endpoint_source,
-                            result):
+    digest, validators = _known_by(prefix, first)
+    if _confirmed_unchanged(connection, provider.slug, run, options, state, first, digest, validators, fetcher,
+                            endpoint_source, result):
         return None
     if first.not_modified:
         # The catalog moved after it was read: a 304 has no bytes to load, so ask again unconditionally.
         pages = fetcher.pages()
         first = next(pages)
-        digest, validators = _known_by(normalizer.hash_prefix, first)
-    staged = stage_listing(connection, chain([first], pages), normalizer, state.known_hashes, result,
-                           lambda: fetcher.stats.parse_seconds)
-    result.details["parser"] = PARSER_NAME
-    _note_shape(slug, state, normalizer, result)
+    from .changed_listing import stage_changed_listing  # only now: see changed_listing
+
+    listing = stage_changed_listing(connection, provider, state, chain([first], pages), result,
+                                    lambda: fetcher.stats.parse_seconds, _known_by(prefix, first))
     _note_fetch(endpoint_source, fetcher, result)
-    return Listing(staged, digest, validators)
-
-
-def _note_shape(slug: str, state: ListingState, normalizer: RecordNormalizer, result: RunResult) -> None:
-    """The listing's shape, and how it drifted from the last successful listing's, into the attempt's record."""
-    shape = normalizer.shape.shape()
-    result.details["shape"] = shape.as_dict()
-    notes = drift_notes(ListingShape.from_dict(state.previous_shape), state.previous_report, shape,
-                        result.details["normalize"])
-    if notes:
-        result.details["drift"] = notes
-        log.warning("%s: the listing changed shape: %s", slug, "; ".join(notes))
+    return listing
 
 
 def _confirmed_unchanged(connection, slug: str, run: RunInfo, options: LoadOptions, state, first: FetchedPage,
@@ -222,17 +166,14 @@ def sync_provider_models(
         endpoint = resolve_endpoint(provider, connection_for(provider), env)
         connection = connect()
         state = listing_state(connection, slug)
-        normalizer = RecordNormalizer(provider.list_api)
         fetcher = ProviderFetcher(provider, endpoint, fetch_settings, session=session)
         try:
-            listing = _fetch_listing(connection, slug, run, options, state, normalizer, fetcher, endpoint.source, result)
+            listing = _fetch_listing(connection, provider, run, options, state, fetcher, endpoint.source, result)
         finally:
             fetcher.close()
         del state
         if listing is not None:
-            with listing.staged:
-                load_models(connection, slug, listing.staged, run, options, result, listing_digest=listing.digest,
-                            listing_validators=listing.validators)
+            listing.load(connection, slug, run, options, result)
         return summary
     except ProviderSkipped as skipped:
         result.status, result.error = SKIPPED, skipped.reason

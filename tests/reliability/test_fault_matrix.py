@@ -25,7 +25,7 @@ from include.gatewayz_sync.dev.replay.server import ReplayServer
 from include.gatewayz_sync.errors import ProviderSkipped
 from include.gatewayz_sync.model_sync import sync_provider_models
 from include.gatewayz_sync.sources import registry
-from include.gatewayz_sync.store.load import LoadOptions
+from include.gatewayz_sync.store.listing import LoadOptions
 from include.gatewayz_sync.store.providers import sync_registry
 from include.gatewayz_sync.store.runs import RunInfo
 from tests.airflow_helpers import task_states

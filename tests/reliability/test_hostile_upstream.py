@@ -20,7 +20,7 @@ from include.gatewayz_sync.errors import ProviderSyncError
 from include.gatewayz_sync.model_sync import sync_provider_models
 from include.gatewayz_sync.sources.registry import GATEWAY_REGISTRY
 from include.gatewayz_sync.sources.responses import MESSAGE_LIMIT, TEXT_LIMIT
-from include.gatewayz_sync.store.load import LoadOptions
+from include.gatewayz_sync.store.listing import LoadOptions
 from include.gatewayz_sync.store.runs import RunInfo
 from include.gatewayz_sync.untrusted import has_controls
 from tests.conftest import PROVIDER_KEYS, catalog_connection

@@ -24,7 +24,7 @@ from ..prices.resolve import Candidate
 from .changes import PRICE_CHANGED, change_kind
 from .copy_text import encode_row
 from .guards import HELD_OUTLIER
-from .load import MODELS_LOCK_PREFIX
+from .listing import MODELS_LOCK_PREFIX
 from .price_rows import stored_sheets
 
 PRICE_FIELDS = FLAT_COLUMNS

@@ -128,7 +128,7 @@ def sync_provider(slug: str) -> dict[str, Any]:
     from ..errors import ProviderSkipped, ProviderSyncError
     from ..model_sync import sync_provider_models
     from ..sources.registry import get_provider
-    from ..store.load import LoadOptions
+    from ..store.listing import LoadOptions
     from ..store.runs import RunInfo
 
     context = get_current_context()
