@@ -25,7 +25,7 @@ import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from benchmarks.measure import PG_DSN, ROOT, create_database, drop_database
-from include.gatewayz_sync.dev.deployment import free_port
+from include.gatewayz_sync.dev.deployment import PROJECT_CODE, compile_bytecode, free_port
 
 ADMIN = "admin"
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
@@ -100,6 +100,7 @@ class Deployment:
                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self, timeout: float = 900) -> Deployment:
+        compile_bytecode((*PROJECT_CODE, ROOT / "benchmarks" / "scheduler_dags"))
         create_database(self.metadata_db)
         self._airflow("db", "migrate")
         self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1")

@@ -3,16 +3,24 @@ environment, and stopping recorded processes (real processes, in sessions of the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
-from include.gatewayz_sync.dev.deployment import Deployment, airflow_environment, read_settings, write_airflow_env_script
+from include.gatewayz_sync.dev.deployment import (
+    Deployment,
+    airflow_environment,
+    compile_bytecode,
+    read_settings,
+    write_airflow_env_script,
+)
 from include.gatewayz_sync.dev.processes import StartedProcess, stop_processes
 
 
@@ -226,3 +234,16 @@ def test_the_supervisor_restarts_a_component_that_dies_with_backoff_and_gives_up
         assert sleepers[-1].is_running(), "stopping the supervisor leaves the components to `make down`"
     finally:
         stop_processes([supervisor, *sleepers], timeout=10)
+
+
+def test_a_deployment_compiles_the_modules_its_task_processes_import(tmp_path):
+    """Python may not write bytecode here (PYTHONDONTWRITEBYTECODE): `make up` and the benchmark's deployments
+    compile the project once, so no task process compiles it again. A missing folder (no plugins/) is passed over."""
+    package = tmp_path / "package"
+    (package / "inner").mkdir(parents=True)
+    modules = [package / "__init__.py", package / "inner" / "__init__.py", package / "inner" / "module.py"]
+    for module in modules:
+        module.write_text("VALUE = 1\n")
+    compile_bytecode([package, tmp_path / "absent"])
+    assert all(Path(importlib.util.cache_from_source(str(module))).is_file() for module in modules)
+

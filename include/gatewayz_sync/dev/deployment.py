@@ -9,12 +9,13 @@ plus the admin `make up` itself logs in as; the passwords file holds a password 
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import secrets
 import shlex
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ ROLES = ("viewer", "user", "op", "admin")
 AIRFLOW_ENV_SCRIPT = UP_DIR / "airflow-env.sh"
 DOTENV_FILE = PROJECT_ROOT / ".env"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+PROJECT_CODE = tuple(PROJECT_ROOT / folder for folder in ("dags", "include", "plugins"))
 
 
 def read_settings(environ: Mapping[str, str] = os.environ, dotenv_file: Path = DOTENV_FILE) -> dict[str, str]:
@@ -44,6 +46,20 @@ def read_settings(environ: Mapping[str, str] = os.environ, dotenv_file: Path = D
 
     from_file = dotenv_values(dotenv_file) if dotenv_file.exists() else {}
     return {**{k: v for k, v in from_file.items() if v is not None}, **environ}
+
+
+def compile_bytecode(folders: Iterable[Path] = PROJECT_CODE) -> None:
+    """Compile the project's modules before Airflow starts (a module that does not compile is printed, and fails
+    where it is imported, as it would without this).
+
+    Every task process imports the DAG file and this package afresh. Where Python may not write bytecode
+    (PYTHONDONTWRITEBYTECODE, set on the machines this project is tested on, or a read-only checkout) each one
+    would compile every module from source again: 0.02-0.04 s of every task. Python checks a cached file against
+    its source, so an edit later only costs that module's compile until the next deploy.
+    """
+    for folder in folders:
+        if folder.is_dir():
+            compileall.compile_dir(str(folder), quiet=1)
 
 
 def free_port() -> int:

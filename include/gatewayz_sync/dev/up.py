@@ -43,6 +43,7 @@ from .deployment import (
     LoginError,
     Logins,
     airflow_environment,
+    compile_bytecode,
     free_port,
     logins,
     parse_users,
@@ -94,6 +95,7 @@ def _components(deployment: Deployment) -> list[ComponentSpec]:
 
 def _start(deployment: Deployment, settings: Mapping[str, str], environ: Mapping[str, str], accounts: Logins):
     """Start everything, recording each process as it starts; returns a logged-in REST client."""
+    compile_bytecode()
     server, socket_dir, started = start_embedded_postgres(keep_running=True)
     deployment.socket_dir = str(socket_dir)
     if started:
