@@ -83,6 +83,10 @@ def print_scheduler(result: dict) -> None:
                 print(f"{name}: {pole['slug']} (map index {pole['map_index']}) ran {pole['started_after_seconds']}-"
                       f"{pole['ended_after_seconds']} s after the first task started; its sync: {phases or '-'}")
         for name, run in rows:
+            if run.get("timeline"):
+                spans = ", ".join(f"{task} {start}-{end}" for task, (start, end) in run["timeline"].items())
+                print(f"{name} timeline (s after its first task started; wall {run['wall_seconds']}): {spans}")
+        for name, run in rows:
             if "profile" in run:
                 profile = run["profile"]
                 print(f"\nprofile of {name} ({profile['samples']} samples): by component {profile['by_component']}; "

@@ -75,7 +75,27 @@ def task_instance_timings(tis: list[dict], mapped_task: str, watcher: TaskMemory
         "largest_task_process": {"label": largest_ti.get("rendered_map_index") or largest_ti.get("task_id"),
                                  "peak_rss_bytes": largest_rss},
         "task_processes_sampled": len(peaks),
+        "timeline": timeline(tis, mapped_task),
     }
+
+
+def timeline(tis: list[dict], mapped_task: str) -> dict:
+    """Each task's [start, end] in seconds after the run's first task started, the mapped task's instances as one
+    span (first start, last end): where a run's time goes before, between and after its providers."""
+    spans: dict[str, list[datetime]] = {}
+    for ti in tis:
+        started, ended = _at(ti.get("start_date")), _at(ti.get("end_date"))
+        if started is None or ended is None:
+            continue
+        span = spans.setdefault(ti["task_id"], [started, ended])
+        span[0], span[1] = min(span[0], started), max(span[1], ended)
+    if not spans:
+        return {}
+    first = min(start for start, _ in spans.values())
+    ordered = sorted(spans.items(), key=lambda item: item[1][0])
+    return {("mapped" if task_id == mapped_task else task_id): [round((start - first).total_seconds(), 2),
+                                                                round((end - first).total_seconds(), 2)]
+            for task_id, (start, end) in ordered}
 
 
 def _long_pole(largest: dict, tis: list[dict], sync_run: dict | None) -> dict:
