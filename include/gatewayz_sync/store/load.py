@@ -94,11 +94,12 @@ def load_models(connection, slug: str, models: StagedListing, run: RunInfo, opti
                     load.changes["added"] += added
                 if written := record_listed_outliers(cursor, provider_id, sync_run_id, outliers, _version(run)):
                     load.changes["price_held"] += written
-                load.changes.update(_write_list_prices(cursor, params))
+                load.changes.update(_write_list_prices(cursor, params, stored_written=load.updated > 0))
             cursor.execute(ALIAS_LIMITS_SQL, params)
             load.changes.update(kind for (kind,) in cursor.fetchall())
-            cursor.execute(MISSES_SQL, params)
-            load.missed, load.deactivated = cursor.fetchone()
+            if load.active_before:  # none active before (a first listing): none can have gone missing
+                cursor.execute(MISSES_SQL, params)
+                load.missed, load.deactivated = cursor.fetchone()
             if load.deactivated:
                 load.changes["removed"] += load.deactivated
             load.unchanged = len(models) - load.inserted - load.updated
@@ -167,13 +168,16 @@ def _guard_sibling_outliers(cursor, slug: str, provider_id: int, params: Mapping
     return outliers
 
 
-def _write_list_prices(cursor, params: Mapping[str, Any]) -> list[str]:
+def _write_list_prices(cursor, params: Mapping[str, Any], stored_written: bool) -> list[str]:
     """The listing's price rows for every written model that keeps no stored price; returns the change kinds.
 
     Set-based for a large listing: a model the load just inserted gets its rows in one INSERT (an `added` row says
-    it); only a model whose rows differ from the stored ones is diffed row by row, for its change rows."""
+    it); only a model whose rows differ from the stored ones is diffed row by row, for its change rows. When the
+    upsert updated no stored model (`stored_written` false), every model in scope is new and nothing is diffed."""
     cursor.execute(SCOPE_PRICES_SQL, params)
     cursor.execute(INSERT_NEW_PRICES_SQL)
+    if not stored_written:
+        return []
     cursor.execute(LISTED_PRICES_SQL)
     cursor.execute(PRICES_DIFFER_SQL)
     differing = [model_id for (model_id,) in cursor.fetchall()]
