@@ -24,12 +24,12 @@ import psycopg
 import requests
 from tenacity import Retrying, stop_after_delay, wait_exponential
 
-from .catalog.records import hash_prefix as spec_hash_prefix
+from .catalog.records import hash_prefix
 from .config import FetchSettings
 from .errors import CatalogUnavailable, ProviderSkipped, ProviderSyncError
 from .sources.endpoints import ConnectionLike, resolve_endpoint
 from .sources.fetch import FetchedPage, ProviderFetcher
-from .sources.specs import Provider, spec_fingerprint
+from .sources.specs import Provider
 from .sources.validators import ListingValidators
 from .store.listing import ListingState, LoadOptions, confirm_unchanged_listing, listing_state
 from .store.runs import FAILED, SKIPPED, LoadResult, RunInfo, RunResult, record_provider_run_alone
@@ -112,21 +112,22 @@ def _known_by(hash_prefix: bytes, first: FetchedPage) -> tuple[str | None, dict[
 def _fetch_listing(connection, provider: Provider, run: RunInfo, options: LoadOptions, state: ListingState,
                    fetcher: ProviderFetcher, endpoint_source: str, result: RunResult) -> Listing | None:
     """Fetch the listing; None when it was confirmed unchanged (nothing to parse or load), else what to load."""
-    prefix = spec_hash_prefix(spec_fingerprint(provider.list_api))
+    prefix = hash_prefix(provider.list_api)
     pages = fetcher.pages(conditional_validators(state, prefix))
     first = next(pages)
-    digest, validators = _known_by(prefix, first)
-    if _confirmed_unchanged(connection, provider.slug, run, options, state, first, digest, validators, fetcher,
+    known_by = _known_by(prefix, first)
+    if _confirmed_unchanged(connection, provider.slug, run, options, state, first, *known_by, fetcher,
                             endpoint_source, result):
         return None
     if first.not_modified:
         # The catalog moved after it was read: a 304 has no bytes to load, so ask again unconditionally.
         pages = fetcher.pages()
         first = next(pages)
+        known_by = _known_by(prefix, first)
     from .changed_listing import stage_changed_listing  # only now: see changed_listing
 
     listing = stage_changed_listing(connection, provider, state, chain([first], pages), result,
-                                    lambda: fetcher.stats.parse_seconds, _known_by(prefix, first))
+                                    lambda: fetcher.stats.parse_seconds, known_by)
     _note_fetch(endpoint_source, fetcher, result)
     return listing
 

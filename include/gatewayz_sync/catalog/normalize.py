@@ -18,7 +18,7 @@ from typing import Any
 from .. import clock
 from ..sources import quirks
 from ..sources.paths import read_path
-from ..sources.specs import UNIT_METERS, ListApiSpec, PriceUnit, UnitPrice, spec_fingerprint
+from ..sources.specs import UNIT_METERS, ListApiSpec, PriceUnit, UnitPrice
 from ..untrusted import has_controls, strip_controls
 from .fields import FieldIssue, capability, clean_text, first, modalities, timestamp, token_count
 from .kinds import declared_kind, kind_of
@@ -114,7 +114,7 @@ class RecordNormalizer:
         self.spec = spec
         self.now = now or clock.now()
         self.fields = spec.fields
-        self.hash_prefix = hash_prefix(spec_fingerprint(spec))
+        self.hash_prefix = hash_prefix(spec)
         self.prepare = quirks.RECORD_QUIRKS[spec.quirk] if spec.quirk else None
         self.keep = quirks.RECORD_FILTERS[spec.record_filter] if spec.record_filter else None
         self.report = NormalizeReport()

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ..sources.specs import ListApiSpec, spec_fingerprint
 from .meters import BASE_COLUMNS, FLAT_COLUMNS, PriceSheet
 
 MAX_ID_LENGTH = 512
@@ -95,8 +96,10 @@ class NormalizedModel:
 NORMALIZER_VERSION = b"gatewayz-normalizer/6"
 
 
-def hash_prefix(spec_fingerprint: str) -> bytes:
-    return NORMALIZER_VERSION + b"\x00" + spec_fingerprint.encode() + b"\x00"
+def hash_prefix(spec: ListApiSpec) -> bytes:
+    """What every content hash and listing digest of a provider starts with: this normalizer's version and the
+    spec's fingerprint, so that changing either makes every stored row and listing differ."""
+    return NORMALIZER_VERSION + b"\x00" + spec_fingerprint(spec).encode() + b"\x00"
 
 
 def content_hash(prefix: bytes, raw_for_hash: bytes) -> str:
