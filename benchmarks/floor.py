@@ -1,8 +1,10 @@
 """The machine's floor for one provider, and that provider's sync alone in a fresh process.
 
 The floor is `json.loads` of the provider's payload plus a raw COPY of the same normalized rows into an empty
-table: no fetch, no diff, no change rows. The isolated sync reads the process's own peak RSS (VmHWM), as an
-Airflow worker's task process would have it. Run as `python -m benchmarks.floor SLUG DATABASE REPLAY_URL`
+table: no fetch, no diff, no change rows. The write floor is what a first listing must write at least, in one
+transaction with the schema's constraints: the rows COPYed straight into `models`, one `added` change row each and
+the listed price rows; no stage, no guard, no diff. The isolated sync reads the process's own peak RSS (VmHWM), as
+an Airflow worker's task process would have it. Run as `python -m benchmarks.floor SLUG DATABASE REPLAY_URL`
 it is that isolated child.
 """
 
@@ -59,6 +61,71 @@ def measure_floor(directory: Path, slug: str, database: str) -> dict:
         "json_loads_decimal_seconds": round(json_decimal_seconds, 3),
         "copy_seconds": round(copy_seconds, 3),
         "floor_seconds": round(json_seconds + copy_seconds, 3),
+    }
+
+
+def measure_write_floor(directory: Path, slug: str) -> dict:
+    """`json.loads` of `slug`'s payload plus the fewest writes its first listing needs, in a scratch database."""
+    import psycopg
+
+    from benchmarks.catalog import benchmark_providers, payload_bytes
+    from include.gatewayz_sync.catalog.normalize import RecordNormalizer
+    from include.gatewayz_sync.store import schema
+    from include.gatewayz_sync.store.model_sql import STAGE_COLUMNS
+    from include.gatewayz_sync.store.price_rows import KEY_COLUMNS
+    from include.gatewayz_sync.store.providers import sync_registry
+    from include.gatewayz_sync.store.staging import row_values
+
+    providers = benchmark_providers()
+    payload = payload_bytes(directory, slug)
+    models = list(RecordNormalizer(providers[slug].list_api).normalize_all(json.loads(payload, parse_float=Decimal)["data"]))
+    model_columns = [c for c in STAGE_COLUMNS if c not in ("changed", "list_prices")]
+    model_rows = [dict(zip(STAGE_COLUMNS, row_values(model), strict=True)) for model in models]
+    price_rows = {model.provider_model_id: [tuple(row[c] for c in (*KEY_COLUMNS, "amount_usd")) for row in model.prices.rows()]
+                  for model in models}
+    del models
+    scratch = f"gatewayz_bench_writes_{secrets.token_hex(3)}"
+    create_database(scratch)
+    try:
+        schema.migrate(lambda: psycopg.connect(PG_DSN, dbname=scratch, autocommit=True))
+        with catalog_connection(scratch) as connection:
+            sync_registry(connection, providers.values())
+            provider_id = connection.execute("SELECT id FROM providers WHERE slug = %s", (slug,)).fetchone()[0]
+            run_id = connection.execute("INSERT INTO sync_runs (provider_slug, started_at, status) "
+                                        "VALUES (%s, now(), 'running') RETURNING id", (slug,)).fetchone()[0]
+            started = time.perf_counter()
+            json.loads(payload)
+            json_seconds = time.perf_counter() - started
+            del payload
+            started = time.perf_counter()
+            with connection.transaction(), connection.cursor() as cursor:
+                with cursor.copy(f"COPY models (provider_id, {', '.join(model_columns)}, first_seen_at, last_seen_at, "
+                                 "missing_count, is_active) FROM STDIN") as copy:
+                    for row in model_rows:
+                        copy.write_row((provider_id, *(row[c] for c in model_columns), "now", "now", 0, True))
+                models_seconds = time.perf_counter() - started
+                cursor.execute("INSERT INTO model_changes (provider_id, model_id, provider_model_id, kind, sync_run_id) "
+                               "SELECT provider_id, id, provider_model_id, 'added', %s FROM models "
+                               "WHERE provider_id = %s", (run_id, provider_id))
+                changes_seconds = time.perf_counter() - started - models_seconds
+                ids = dict(cursor.execute("SELECT provider_model_id, id FROM models WHERE provider_id = %s",
+                                          (provider_id,)).fetchall())
+                with cursor.copy("COPY model_prices (model_id, meter, unit, above_input_tokens, service_tier, "
+                                 "time_window, option, amount_usd, source) FROM STDIN") as copy:
+                    for model_id, rows in price_rows.items():
+                        for row in rows:
+                            copy.write_row((ids[model_id], *row, "list_api"))
+            writes_seconds = time.perf_counter() - started
+    finally:
+        drop_database(scratch)
+    return {
+        "rows": len(model_rows),
+        "price_rows": sum(map(len, price_rows.values())),
+        "json_loads_seconds": round(json_seconds, 3),
+        "models_copy_seconds": round(models_seconds, 3),
+        "added_rows_seconds": round(changes_seconds, 3),
+        "prices_and_commit_seconds": round(writes_seconds - models_seconds - changes_seconds, 3),
+        "floor_seconds": round(json_seconds + writes_seconds, 3),
     }
 
 

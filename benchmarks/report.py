@@ -45,6 +45,13 @@ def print_dag_test(result: dict) -> None:
     print(f"floor: json.loads {floor['json_loads_seconds']} s + COPY {floor['copy_seconds']} s = "
           f"{floor['floor_seconds']} s; data path {result['largest_data_path_seconds']} s = "
           f"{result['largest_ratio_to_floor']}x the floor")
+    if writes := result.get("write_floor"):
+        print(f"write floor (a first listing's fewest writes, one transaction, the schema's constraints): json.loads "
+              f"{writes['json_loads_seconds']} s + COPY models {writes['models_copy_seconds']} s + {writes['rows']} "
+              f"added rows {writes['added_rows_seconds']} s + {writes['price_rows']} price rows and commit "
+              f"{writes['prices_and_commit_seconds']} s = {writes['floor_seconds']} s = "
+              f"{round(writes['floor_seconds'] / floor['floor_seconds'], 2)}x the floor; the data path is "
+              f"{result['largest_ratio_to_write_floor']}x it")
     isolated = result["largest_task_in_isolation"]
     print(f"largest provider's sync in its own process: peak RSS {_mb(isolated['peak_rss_bytes'])} "
           f"(before the sync {_mb(isolated['rss_before_sync_bytes'])}), {isolated['seconds']} s")

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.floor import dag_parse_times, isolated_sync, measure_floor
+from benchmarks.floor import dag_parse_times, isolated_sync, measure_floor, measure_write_floor
 from benchmarks.measure import (
     PG_DSN,
     RESULTS,
@@ -206,6 +206,7 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
         runs["churn"] = sync_run("churn", dags["gatewayz_sync_models"], connection, sampler)
         sampler.running = False
         floor = measure_floor(workdir / "catalog", synthetic.LARGEST, database)
+        write_floor = measure_write_floor(workdir / "catalog", synthetic.LARGEST)
         isolated = isolated_sync(synthetic.LARGEST, replay.url)
     finally:
         replay.stop()
@@ -235,6 +236,8 @@ def dag_test_benchmark(repeats: int, keep: bool, profile: bool = False) -> dict:
         "noop_floor": noop,
         "largest_data_path_seconds": round(data_path, 3),
         "largest_ratio_to_floor": round(data_path / floor["floor_seconds"], 2),
+        "write_floor": write_floor,
+        "largest_ratio_to_write_floor": round(data_path / write_floor["floor_seconds"], 2),
         "largest_task_in_isolation": isolated,
         "process_peak_rss_bytes": high_water_rss(),
         "dag_parse": dag_parse_times(),
