@@ -12,21 +12,28 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.measure import PG_DSN, ROOT, catalog_connection, child_environment, create_database, drop_database, high_water_rss
+from benchmarks.measure import (
+    PG_DSN,
+    ROOT,
+    catalog_connection,
+    child_environment,
+    high_water_rss,
+    prepare_catalog,
+    scratch_database,
+)
 
 
 def measure_floor(directory: Path, slug: str, database: str) -> dict:
-    from benchmarks.catalog import benchmark_providers, payload_bytes
-    from include.gatewayz_sync.catalog.normalize import RecordNormalizer
+    from benchmarks.catalog import payload_bytes
     from include.gatewayz_sync.store.model_sql import DATA_COLUMNS, STAGE_COLUMNS
     from include.gatewayz_sync.store.staging import row_values
 
@@ -39,7 +46,7 @@ def measure_floor(directory: Path, slug: str, database: str) -> dict:
     records = json.loads(payload, parse_float=Decimal)["data"]
     json_decimal_seconds = time.perf_counter() - started
     del payload
-    rows = [row_values(model) for model in RecordNormalizer(benchmark_providers()[slug].list_api).normalize_all(records)]
+    rows = [row_values(model) for model in _normalized(slug, records)]
     del records
     with catalog_connection(database) as connection:
         connection.execute(
@@ -64,36 +71,34 @@ def measure_floor(directory: Path, slug: str, database: str) -> dict:
     }
 
 
+def _normalized(slug: str, records: list) -> Iterator:
+    from benchmarks.catalog import benchmark_providers
+    from include.gatewayz_sync.catalog.normalize import RecordNormalizer
+
+    return RecordNormalizer(benchmark_providers()[slug].list_api).normalize_all(records)
+
+
 def measure_write_floor(directory: Path, slug: str) -> dict:
     """`json.loads` of `slug`'s payload plus the fewest writes its first listing needs, in a scratch database."""
-    import psycopg
-
-    from benchmarks.catalog import benchmark_providers, payload_bytes
-    from include.gatewayz_sync.catalog.normalize import RecordNormalizer
-    from include.gatewayz_sync.store import schema
+    from benchmarks.catalog import payload_bytes
     from include.gatewayz_sync.store.model_sql import STAGE_COLUMNS
     from include.gatewayz_sync.store.price_rows import KEY_COLUMNS
-    from include.gatewayz_sync.store.providers import sync_registry
     from include.gatewayz_sync.store.staging import row_values
 
-    providers = benchmark_providers()
     payload = payload_bytes(directory, slug)
     started = time.perf_counter()
     json.loads(payload)
     json_seconds = time.perf_counter() - started
-    models = list(RecordNormalizer(providers[slug].list_api).normalize_all(json.loads(payload, parse_float=Decimal)["data"]))
+    models = list(_normalized(slug, json.loads(payload, parse_float=Decimal)["data"]))
     del payload
     model_columns = [c for c in STAGE_COLUMNS if c not in ("changed", "list_prices")]
     model_rows = [dict(zip(STAGE_COLUMNS, row_values(model), strict=True)) for model in models]
     price_rows = {model.provider_model_id: [tuple(row[c] for c in (*KEY_COLUMNS, "amount_usd")) for row in model.prices.rows()]
                   for model in models}
     del models
-    scratch = f"gatewayz_bench_writes_{secrets.token_hex(3)}"
-    create_database(scratch)
-    try:
-        schema.migrate(lambda: psycopg.connect(PG_DSN, dbname=scratch, autocommit=True))
+    with scratch_database("gatewayz_bench_writes") as scratch:
+        prepare_catalog(scratch)
         with catalog_connection(scratch) as connection:
-            sync_registry(connection, providers.values())
             provider_id = connection.execute("SELECT id FROM providers WHERE slug = %s", (slug,)).fetchone()[0]
             run_id = connection.execute("INSERT INTO sync_runs (provider_slug, started_at, status) "
                                         "VALUES (%s, now(), 'running') RETURNING id", (slug,)).fetchone()[0]
@@ -116,8 +121,6 @@ def measure_write_floor(directory: Path, slug: str) -> dict:
                         for row in rows:
                             copy.write_row((ids[model_id], *row, "list_api"))
             writes_seconds = time.perf_counter() - started
-    finally:
-        drop_database(scratch)
     return {
         "rows": len(model_rows),
         "price_rows": sum(map(len, price_rows.values())),
@@ -131,16 +134,12 @@ def measure_write_floor(directory: Path, slug: str) -> dict:
 
 def isolated_sync(slug: str, replay_url: str) -> dict:
     """`slug`'s sync (cold) in a fresh process, as a worker runs a task: its seconds and peak RSS."""
-    scratch = f"gatewayz_bench_iso_{secrets.token_hex(3)}"
-    create_database(scratch)
-    try:
+    with scratch_database("gatewayz_bench_iso") as scratch:
         output = subprocess.run(
             [sys.executable, "-m", "benchmarks.floor", slug, scratch, replay_url],
             check=True, capture_output=True, text=True, env=child_environment(), timeout=1800,
         ).stdout
-        return json.loads(output.strip().splitlines()[-1])
-    finally:
-        drop_database(scratch)
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def _isolated_child(slug: str, database: str, replay_url: str) -> None:
@@ -150,18 +149,14 @@ def _isolated_child(slug: str, database: str, replay_url: str) -> None:
     from benchmarks.measure import proc_status_bytes
     from include.gatewayz_sync.config import FetchSettings, SyncSettings
     from include.gatewayz_sync.model_sync import sync_provider_models
-    from include.gatewayz_sync.store import schema
     from include.gatewayz_sync.store.listing import LoadOptions
-    from include.gatewayz_sync.store.providers import sync_registry
     from include.gatewayz_sync.store.runs import RunInfo
 
     def connect():
         return psycopg.connect(PG_DSN, dbname=database, autocommit=True)
 
     providers = benchmark_providers()
-    schema.migrate(connect)
-    with connect() as connection:
-        sync_registry(connection, providers.values())
+    prepare_catalog(database)
     baseline = proc_status_bytes("VmRSS")
     env = {**os.environ, "GATEWAYZ_BASE_URL_OVERRIDE": f"{replay_url}/{{slug}}"}
     started = time.perf_counter()

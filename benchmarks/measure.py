@@ -7,8 +7,11 @@ import getpass
 import json
 import os
 import platform
+import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +46,28 @@ def drop_database(name: str, patience: float = 120) -> None:
                 print(f"could not drop database {name}: {error}", flush=True)
                 return
             time.sleep(3)
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A database of its own, named `prefix` and a random suffix, dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(3)}"
+    create_database(name)
+    try:
+        yield name
+    finally:
+        drop_database(name)
+
+
+def prepare_catalog(database: str) -> None:
+    """The catalog's schema in `database`, and the benchmark's providers in it."""
+    from benchmarks.catalog import benchmark_providers
+    from include.gatewayz_sync.store import schema
+    from include.gatewayz_sync.store.providers import sync_registry
+
+    schema.migrate(lambda: catalog_connection(database))
+    with catalog_connection(database) as connection:
+        sync_registry(connection, benchmark_providers().values())
 
 
 def proc_status_bytes(field: str, pid: int | str = "self") -> int:

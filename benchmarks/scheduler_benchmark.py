@@ -26,6 +26,7 @@ from benchmarks.measure import (
     drop_database,
     load_average,
     mapped_width,
+    prepare_catalog,
     row_versions,
     rows_written,
     run_summary,
@@ -150,16 +151,13 @@ def _settle_first_scheduled_run(deployment: Deployment, connection) -> dict | No
 
 def bench_executor(executor: str, workdir: Path, catalogs: Path, churned: Path, sync_env: dict,
                    profile: bool = False) -> dict:
-    from benchmarks.catalog import LARGEST, benchmark_providers
+    from benchmarks.catalog import LARGEST
     from include.gatewayz_sync.dev.local import catalog_connection_json
-    from include.gatewayz_sync.store import schema
-    from include.gatewayz_sync.store.providers import sync_registry
 
     database = f"gatewayz_bench_sched_{secrets.token_hex(3)}"
     create_database(database)
-    schema.migrate(lambda: catalog_connection(database))
+    prepare_catalog(database)
     connection = catalog_connection(database)
-    sync_registry(connection, benchmark_providers().values())
     replay = ReplayProcess(catalogs)
     env = {**sync_env, "AIRFLOW_CONN_GATEWAYZ_DB": catalog_connection_json(PG_DSN, database),
            "GATEWAYZ_BASE_URL_OVERRIDE": f"{replay.url}/{{slug}}"}
